@@ -1,0 +1,5 @@
+"""Allow ``python -m bt2c``."""
+
+from bt2c.cli import main
+
+main()

@@ -1,0 +1,207 @@
+"""The syntax tree: small dataclasses, each with the span it came from.
+
+Expression nodes get a ``type`` filled in by :mod:`bt2c.semantic`; nothing else
+in the tree changes after parsing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bt2c.diagnostics import Span
+from bt2c.types import Type
+
+
+@dataclass
+class Node:
+    """Base of every node."""
+
+    span: Span
+
+
+@dataclass
+class Expr(Node):
+    """Base of expressions."""
+
+    type: Type | None = field(default=None, init=False, compare=False, repr=False)
+
+
+@dataclass
+class Int(Expr):
+    value: int
+
+
+@dataclass
+class Str(Expr):
+    value: str
+
+
+@dataclass
+class Var(Expr):
+    """A scratch variable ``$name``."""
+
+    name: str
+
+
+@dataclass
+class Param(Expr):
+    """A positional parameter ``$1`` or ``$#`` (index ``0`` stands for ``$#``)."""
+
+    index: int
+
+
+@dataclass
+class Map(Expr):
+    """``@name`` or ``@name[k1, k2]``; keys is empty for a scalar map."""
+
+    name: str
+    keys: list[Expr]
+
+
+@dataclass
+class Builtin(Expr):
+    """pid, comm, nsecs, args, ..."""
+
+    name: str
+
+
+@dataclass
+class Call(Expr):
+    name: str
+    args: list[Expr]
+
+
+@dataclass
+class Binary(Expr):
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass
+class Unary(Expr):
+    op: str
+    operand: Expr
+
+
+@dataclass
+class IncDec(Expr):
+    """``x++``, ``++x``, ``x--``, ``--x`` on a variable or map element."""
+
+    op: str
+    prefix: bool
+    target: Expr
+
+
+@dataclass
+class Ternary(Expr):
+    cond: Expr
+    then: Expr
+    other: Expr
+
+
+@dataclass
+class Tuple(Expr):
+    items: list[Expr]
+
+
+@dataclass
+class Field(Expr):
+    """``expr.name`` (``args.fd``) or ``expr.N`` (tuple element)."""
+
+    expr: Expr
+    name: str
+
+
+@dataclass
+class Cast(Expr):
+    type_name: str
+    expr: Expr
+
+
+@dataclass
+class Stmt(Node):
+    """Base of statements."""
+
+
+@dataclass
+class ExprStmt(Stmt):
+    expr: Expr
+
+
+@dataclass
+class Assign(Stmt):
+    """``target = value`` or compound ``target op= value`` (op is e.g. ``+``)."""
+
+    target: Expr
+    op: str | None
+    value: Expr
+
+
+@dataclass
+class Block(Node):
+    stmts: list[Stmt]
+
+
+@dataclass
+class If(Stmt):
+    cond: Expr
+    then: Block
+    other: Block | None
+
+
+@dataclass
+class Unroll(Stmt):
+    count: int
+    body: Block
+
+
+@dataclass
+class While(Stmt):
+    cond: Expr
+    body: Block
+
+
+@dataclass
+class ForRange(Stmt):
+    var: Var
+    start: Expr
+    end: Expr
+    body: Block
+
+
+@dataclass
+class ForMap(Stmt):
+    var: Var
+    map: Map
+    body: Block
+
+
+@dataclass
+class Jump(Stmt):
+    """break, continue or return."""
+
+    kind: str
+
+
+@dataclass
+class AttachPoint(Node):
+    """One attach point, split on ':' (``tracepoint:syscalls:sys_enter_openat``)."""
+
+    raw: str
+    provider: str
+    parts: list[str]
+
+
+@dataclass
+class Probe(Node):
+    attach_points: list[AttachPoint]
+    predicate: Expr | None
+    body: Block
+    index: int = 0
+
+
+@dataclass
+class Program(Node):
+    probes: list[Probe]
+    config: dict[str, object] = field(default_factory=dict)

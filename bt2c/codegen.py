@@ -1,0 +1,682 @@
+"""BPF-side code generation: probe bodies as C statements.
+
+A visitor over the typed AST.  Expressions become C expressions; anything that
+needs storage (strings, tuples, map keys) first emits statements into the
+current block and yields the name of a temporary.  The C text of every
+statement form lives in ``templates/bpf/snippets.c.j2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bt2c import ast
+from bt2c.diagnostics import Bt2cError, Source
+from bt2c.formats import c_string_literal, conversions
+from bt2c.resources import CField, MapRes, Resources, c_ident, flat_fields
+from bt2c.semantic import Analysis, ProbeTarget
+from bt2c.templating import snippets
+from bt2c.types import (
+    AggType,
+    ArgsType,
+    IntType,
+    StringType,
+    TupleType,
+    Type,
+)
+
+
+@dataclass
+class Function:
+    """One emitted C function (a probe program or a loop callback)."""
+
+    comment: str
+    section: str | None
+    signature: str
+    lines: list[str] = field(default_factory=list)
+    prologue: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ProbeProgram:
+    """A SEC() program and what the loader needs to attach it."""
+
+    name: str
+    target: ProbeTarget
+    function: Function
+    line: int
+
+
+class Block:
+    """An indented list of C lines under construction."""
+
+    def __init__(self, indent: int):
+        self.indent = indent
+        self.lines: list[str] = []
+
+    def add(self, text: str) -> None:
+        for line in text.splitlines():
+            self.lines.append(("\t" * self.indent + line) if line.strip() else "")
+
+
+class ProbeGen:
+    """Generates the C body of one probe for one attach target."""
+
+    def __init__(self, gen: CodeGen, probe: ast.Probe, target: ProbeTarget, fname: str):
+        self.gen = gen
+        self.probe = probe
+        self.target = target
+        self.fname = fname
+        self.s = snippets("bpf/snippets.c.j2")
+        self.block = Block(1)
+        self.temps = 0
+        self.vars: dict[str, str] = {}
+        self.var_types: dict[str, Type] = gen.analysis.variables[probe.index]
+        self.taken: set[str] = set()
+        self.prologue: list[str] = []
+        self.builtins: dict[str, str] = {}
+        self.in_callback: str | None = None   # name of the callback context pointer
+        self.callback_count = 0
+
+    # -- helpers ----------------------------------------------------------------
+    def error(self, message: str, node: ast.Node) -> Bt2cError:
+        return Bt2cError(message, node.span, self.gen.source)
+
+    def temp(self, prefix: str = "t") -> str:
+        self.temps += 1
+        return f"{prefix}{self.temps}"
+
+    def emit(self, text: str) -> None:
+        self.block.add(text)
+
+    def nested(self, fn) -> list[str]:  # type: ignore[no-untyped-def]
+        """Run ``fn`` with a fresh block one level deeper and return its lines."""
+        outer = self.block
+        self.block = Block(outer.indent + 1)
+        try:
+            fn()
+            return self.block.lines
+        finally:
+            self.block = outer
+
+    def line_of(self, node: ast.Node) -> int:
+        return self.gen.source.position(node.span.start)[0]
+
+    def comment(self, node: ast.Node, prefix: str = "") -> None:
+        """Name the script line (and the statement's own text) a block comes from."""
+        line = self.line_of(node)
+        text = self.gen.source.text[node.span.start:node.span.end].split("\n")[0].strip()
+        text = prefix + text.replace("*/", "* /")
+        if len(text) > 68:
+            text = text[:65] + "..."
+        self.emit(f"/* line {line}: {text} */")
+
+    def var(self, name: str) -> str:
+        if self.in_callback:
+            return f"{self.in_callback}->{self.vars[name]}"
+        return self.vars[name]
+
+    # -- probe ------------------------------------------------------------------
+    def generate(self) -> Function:
+        for name, t in self.var_types.items():
+            cname = c_ident(name[1:], self.taken)
+            self.vars[name] = cname
+            self.prologue.append(self.s.declare(self.decl(t, cname), self.zero_init(t)))
+        if self.probe.predicate is not None:
+            self.comment(self.probe.predicate, "predicate ")
+            cond = self.expr(self.probe.predicate)
+            self.emit(f"if (!({cond}))\n\treturn 0;")
+        self.stmts(self.probe.body.stmts)
+        self.emit("return 0;")
+        t = self.target
+        section, sig = self.gen.section(t, self.fname)
+        fn = Function(f"line {self.line_of(self.probe)}: {t.raw}", section, sig)
+        fn.prologue = [("\t" + ln) for p in self.prologue for ln in p.splitlines()]
+        fn.lines = self.block.lines
+        return fn
+
+    def decl(self, t: Type, name: str) -> str:
+        if isinstance(t, TupleType):
+            self.gen.res.tuple_struct(t)
+        return t.c_decl(name)
+
+    @staticmethod
+    def zero_init(t: Type) -> str:
+        return "0" if isinstance(t, IntType) else "{}"
+
+    # -- statements -------------------------------------------------------------
+    def stmts(self, stmts: list[ast.Stmt]) -> None:
+        for st in stmts:
+            self.stmt(st)
+
+    def stmt(self, st: ast.Stmt) -> None:
+        if isinstance(st, ast.ExprStmt):
+            if isinstance(st.expr, ast.Var):
+                return
+            self.comment(st)
+            value = self.expr(st.expr)
+            if value and not isinstance(st.expr, ast.Call) and not isinstance(st.expr,
+                                                                                ast.IncDec):
+                self.emit(f"(void){value};")
+        elif isinstance(st, ast.Assign):
+            self.comment(st)
+            self.assign(st)
+        elif isinstance(st, ast.If):
+            self.comment(st)
+            cond = self.expr(st.cond)
+            then = self.nested(lambda: self.stmts(st.then.stmts))
+            self.emit(f"if ({cond}) {{")
+            self.block.lines.extend(then)
+            if st.other is not None:
+                other = self.nested(lambda: self.stmts(st.other.stmts))  # type: ignore[union-attr]
+                self.emit("} else {")
+                self.block.lines.extend(other)
+            self.emit("}")
+        elif isinstance(st, ast.Unroll):
+            self.comment(st)
+            body = self.nested(lambda: self.stmts(st.body.stmts))
+            self.emit(f"#pragma unroll\nfor (int u{self.temps} = 0; u{self.temps} < {st.count}; "
+                      f"u{self.temps}++) {{")
+            self.temps += 1
+            self.block.lines.extend(body)
+            self.emit("}")
+        elif isinstance(st, ast.While):
+            self.comment(st)
+            pre = self.nested(lambda: self.emit(f"if (!({self.expr(st.cond)}))\n\tbreak;"))
+            body = self.nested(lambda: self.stmts(st.body.stmts))
+            self.emit("while (1) {")
+            self.block.lines.extend(pre)
+            self.block.lines.extend(body)
+            self.emit("}")
+        elif isinstance(st, ast.ForRange):
+            self.comment(st)
+            start, end = self.expr(st.start), self.expr(st.end)
+            stop = self.temp("end")
+            self.emit(f"__s64 {stop} = {end};")
+            v = self.var(st.var.name)
+            body = self.nested(lambda: self.stmts(st.body.stmts))
+            self.emit(f"for ({v} = {start}; {v} < {stop}; {v}++) {{")
+            self.block.lines.extend(body)
+            self.emit("}")
+        elif isinstance(st, ast.ForMap):
+            self.comment(st)
+            self.for_map(st)
+        elif isinstance(st, ast.Jump):
+            if st.kind == "return":
+                self.emit("return 0;" if not self.in_callback else "return 1;")
+            elif self.in_callback and self.loop_depth_in_cb == 0:
+                self.emit("return 1;" if st.kind == "break" else "return 0;")
+            else:
+                self.emit(f"{st.kind};")
+
+    loop_depth_in_cb = 0
+
+    def for_map(self, st: ast.ForMap) -> None:
+        if self.in_callback:
+            raise self.error("nested for loops over maps are not supported", st)
+        m = self.gen.res.maps[st.map.name]
+        self.callback_count += 1
+        cb = f"{self.fname}_for_{self.callback_count}"
+        ctx_struct = f"{cb}_ctx"
+        # The callback sees the probe's scratch variables through a context struct,
+        # copied in before the loop and back after it (the verifier cannot follow
+        # pointers into another function's stack).
+        fields = [self.decl(self.var_types[n], self.vars[n]) + ";" for n in self.vars]
+        kv_t = self.var_types[st.var.name]
+        assert isinstance(kv_t, TupleType)
+        outer_block, outer_prologue = self.block, self.prologue
+        self.block, self.prologue = Block(1), []
+        self.in_callback = "c"
+        kv = self.var(st.var.name)
+        key_t, val_t = kv_t.elems
+        if m.scalar or (len(m.info.key or []) == 1 and isinstance(key_t, IntType)):
+            self.emit(f"{kv}.f0 = *key;")
+        elif len(m.info.key or []) == 1:
+            self.emit(f"__builtin_memcpy(&{kv}.f0, &key->k0, sizeof({kv}.f0));")
+        else:
+            self.emit(f"__builtin_memcpy(&{kv}.f0, key, sizeof({kv}.f0));")
+        if isinstance(val_t, IntType):
+            self.emit(f"{kv}.f1 = *(__s64 *)value;" if m.agg is None or m.agg.kind in
+                      ("count", "sum") else f"{kv}.f1 = ((__s64 *)value)[0];")
+        else:
+            self.emit(f"__builtin_memcpy(&{kv}.f1, value, sizeof({kv}.f1));")
+        self.stmts(st.body.stmts)
+        self.emit("return 0;")
+        body = self.block.lines
+        self.in_callback = None
+        self.block, self.prologue = outer_block, outer_prologue
+        self.gen.callbacks.append((ctx_struct, fields, Function(
+            f"line {self.line_of(st)}: body of for ({st.var.name} : {st.map.name})", None,
+            f"static long {cb}(struct bpf_map *map, {m.key_c} *key, void *value, "
+            f"struct {ctx_struct} *c)", body)))
+        cvar = self.temp("loop")
+        self.emit(f"struct {ctx_struct} {cvar};")
+        for n, cn in self.vars.items():
+            self.emit(f"__builtin_memcpy(&{cvar}.{cn}, &{cn}, sizeof({cn}));")
+        self.emit(f"bpf_for_each_map_elem(&{m.cname}, {cb}, &{cvar}, 0);")
+        for n, cn in self.vars.items():
+            self.emit(f"__builtin_memcpy(&{cn}, &{cvar}.{cn}, sizeof({cn}));")
+
+    def assign(self, st: ast.Assign) -> None:
+        target = st.target
+        if isinstance(target, ast.Var):
+            dst = self.var(target.name)
+            t = self.var_types[target.name]
+            if st.op is not None:
+                value = self.expr(st.value)
+                self.emit(f"{dst} {st.op}= {value};")
+                return
+            self.store(dst, t, st.value)
+            return
+        assert isinstance(target, ast.Map)
+        m = self.gen.res.maps[target.name]
+        value = st.value
+        if isinstance(value, ast.Call) and isinstance(value.type, AggType):
+            self.aggregate(m, target, value)
+            return
+        key = self.map_key(m, target)
+        if st.op is not None:
+            rhs = self.expr(value)
+            if m.agg is not None:
+                raise self.error("compound assignment to an aggregation map", st)
+            old = self.temp()
+            self.emit(f"{m.value_c} {old} = bt_map_read(&{m.cname}, &{key});")
+            self.emit(f"{old} {st.op}= {rhs};")
+            self.emit(self.s.map_update(m.cname, key, old))
+            return
+        if m.agg is not None:
+            raise self.error("cannot assign a plain value to an aggregation map", st)
+        tmp = self.temp("val")
+        t = m.info.value
+        assert t is not None
+        if isinstance(t, StringType):
+            self.emit(f"{m.value_c} {tmp} = {{}};")
+            self.store(f"{tmp}.value", t, value)
+        elif isinstance(t, IntType):
+            self.emit(f"{self.decl(t, tmp)} = {self.expr(value)};")
+        else:
+            self.emit(f"{self.decl(t, tmp)} = {self.zero_init(t)};")
+            self.store(tmp, t, value)
+        self.emit(self.s.map_update(m.cname, key, tmp))
+
+    def store(self, dst: str, t: Type, value: ast.Expr) -> None:
+        """Copy the value of ``value`` into the C lvalue ``dst`` of type ``t``."""
+        if isinstance(t, IntType):
+            self.emit(self.s.assign(dst, self.expr(value)))
+            return
+        src = self.expr(value)
+        vt = value.type
+        if isinstance(t, StringType):
+            assert isinstance(vt, StringType)
+            n = min(t.length, vt.length)
+            if n < t.length:
+                self.emit(f"__builtin_memset({dst}, 0, sizeof({dst}));")
+            self.emit(self.s.copy_str(dst, f"(const void *){src}", n))
+            return
+        assert isinstance(t, TupleType) and isinstance(vt, TupleType)
+        if vt == t:
+            self.emit(self.s.copy(dst, src))
+            return
+        self.emit(f"__builtin_memset(&{dst}, 0, sizeof({dst}));")
+        for i, (et, vet) in enumerate(zip(t.elems, vt.elems)):
+            if isinstance(et, IntType):
+                self.emit(f"{dst}.f{i} = {src}.f{i};")
+            else:
+                n = min(et.size, vet.size)
+                self.emit(f"__builtin_memcpy(&{dst}.f{i}, &{src}.f{i}, {n});")
+
+    def aggregate(self, m: MapRes, target: ast.Map, call: ast.Call) -> None:
+        agg = call.type
+        assert isinstance(agg, AggType)
+        if m.agg is None or m.agg.kind != agg.kind:
+            raise self.error(f"map {target.name} mixes aggregation kinds", call)
+        key = self.map_key(m, target)
+        if agg.kind == "count":
+            self.emit(self.s.map_add(m.cname, key, "1"))
+            return
+        value = self.expr(call.args[0])
+        if agg.kind == "sum":
+            self.emit(self.s.map_add(m.cname, key, value))
+        elif agg.kind in ("min", "max"):
+            self.emit(self.s.map_minmax(m.cname, key, value, agg.kind == "max"))
+        elif agg.kind in ("avg", "stats"):
+            self.emit(self.s.map_avg(m.cname, key, value))
+        elif agg.kind == "hist":
+            self.emit(self.s.map_bucket(m.cname, key,
+                                        f"bt_hist_index({value}, {agg.hist_bits})"))
+        else:
+            lo, hi, step = agg.lhist
+            self.emit(self.s.map_bucket(m.cname, key,
+                                        f"bt_lhist_index({value}, {lo}, {hi}, {step})"))
+
+    def map_key(self, m: MapRes, node: ast.Map) -> str:
+        """Build the key of ``@m[...]`` in a temporary and return its name."""
+        key = self.temp("key")
+        keys = node.keys
+        if not keys:
+            self.emit(f"__u32 {key} = 0;")
+            return key
+        if m.key_struct is None:
+            self.emit(f"{m.key_c} {key} = {self.expr(keys[0])};")
+            return key
+        values = [self.expr(k) for k in keys]
+        self.emit(f"{m.key_c} {key};")
+        self.emit(self.s.zero(key))
+        for i, (k, v, kt) in enumerate(zip(keys, values, m.info.key or [])):
+            dst = f"{key}.k{i}"
+            if isinstance(kt, IntType):
+                self.emit(f"{dst} = {v};")
+            elif isinstance(kt, StringType):
+                assert isinstance(k.type, StringType)
+                self.emit(self.s.copy_str(dst, f"(const void *){v}",
+                                          min(kt.length, k.type.length)))
+            else:
+                self.emit(f"__builtin_memcpy(&{dst}, &{v}, sizeof({dst}));")
+        return key
+
+    # -- expressions ----------------------------------------------------------
+    def expr(self, e: ast.Expr) -> str:  # noqa: C901 - one dispatch over node kinds
+        t = e.type
+        if isinstance(e, ast.Int):
+            if e.value >= 2**63:
+                return f"{e.value}ULL"
+            return f"{e.value}LL" if abs(e.value) >= 2**31 else str(e.value)
+        if isinstance(e, ast.Str):
+            assert isinstance(t, StringType)
+            tmp = self.temp("str")
+            self.emit(f"char {tmp}[{t.length}] = {c_string_literal(e.value)};")
+            return tmp
+        if isinstance(e, ast.Var):
+            return self.var(e.name)
+        if isinstance(e, ast.Param):
+            if e.index == 0:
+                return "bt_nparams"
+            self.gen.max_param = max(self.gen.max_param, e.index)
+            return f"bt_param[{e.index - 1}]"
+        if isinstance(e, ast.Builtin):
+            return self.builtin(e)
+        if isinstance(e, ast.Map):
+            return self.map_read(e)
+        if isinstance(e, ast.Binary):
+            return self.binary(e)
+        if isinstance(e, ast.Unary):
+            inner = self.expr(e.operand)
+            return f"({e.op}{inner})" if e.op != "!" else f"(!{inner})"
+        if isinstance(e, ast.IncDec):
+            return self.incdec(e)
+        if isinstance(e, ast.Ternary):
+            return self.ternary(e)
+        if isinstance(e, ast.Tuple):
+            assert isinstance(t, TupleType)
+            tmp = self.temp("tup")
+            self.emit(f"{self.decl(t, tmp)} = {{}};")
+            for i, (item, et) in enumerate(zip(e.items, t.elems)):
+                self.store(f"{tmp}.f{i}", et, item)
+            return tmp
+        if isinstance(e, ast.Field):
+            base_t = e.expr.type
+            if isinstance(base_t, ArgsType):
+                if self.in_callback:
+                    raise self.error("args cannot be used inside a for loop over a map", e)
+                return f"args->{e.name}"
+            base = self.expr(e.expr)
+            return f"{base}.f{e.name}"
+        if isinstance(e, ast.Cast):
+            assert isinstance(t, IntType)
+            return f"(({t.c_name()}){self.expr(e.expr)})"
+        if isinstance(e, ast.Call):
+            return self.call(e)
+        raise self.error("unsupported expression", e)
+
+    def binary(self, e: ast.Binary) -> str:
+        if isinstance(e.left.type, StringType):
+            a, b = self.expr(e.left), self.expr(e.right)
+            assert isinstance(e.right.type, StringType)
+            n = min(e.left.type.length, e.right.type.length)
+            eq = f"bt_streq({a}, {b}, {n})"
+            return eq if e.op == "==" else f"(!{eq})"
+        if e.op in ("&&", "||"):
+            left = self.expr(e.left)
+            right_lines: list[str] = []
+            right = ""
+
+            def gen_right() -> None:
+                nonlocal right
+                right = self.expr(e.right)
+
+            right_lines = self.nested(gen_right)
+            if not right_lines:
+                return f"({left} {e.op} {right})"
+            tmp = self.temp()
+            self.emit(f"__u64 {tmp} = !!({left});")
+            self.emit(f"if ({'' if e.op == '&&' else '!'}{tmp}) {{")
+            self.block.lines.extend(right_lines)
+            self.emit(f"\t{tmp} = !!({right});\n}}")
+            return tmp
+        left, right = self.expr(e.left), self.expr(e.right)
+        lt, rt = e.left.type, e.right.type
+        assert isinstance(lt, IntType) and isinstance(rt, IntType)
+        ctype = "__s64" if lt.signed and rt.signed else "__u64"
+        if e.op in ("/", "%"):
+            # BPF defines x/0 as 0; make it explicit so the C reads the same.
+            tmp = self.temp()
+            self.emit(f"{ctype} {tmp} = {right};")
+            return f"({tmp} ? ({ctype}){left} {e.op} {tmp} : 0)"
+        return f"(({ctype}){left} {e.op} ({ctype}){right})"
+
+    def ternary(self, e: ast.Ternary) -> str:
+        t = e.type
+        assert t is not None
+        cond = self.expr(e.cond)
+        tmp = self.temp()
+        self.emit(f"{self.decl(t, tmp)} = {self.zero_init(t)};")
+        then = self.nested(lambda: self.store(tmp, t, e.then))
+        other = self.nested(lambda: self.store(tmp, t, e.other))
+        self.emit(f"if ({cond}) {{")
+        self.block.lines.extend(then)
+        self.emit("} else {")
+        self.block.lines.extend(other)
+        self.emit("}")
+        return tmp
+
+    def incdec(self, e: ast.IncDec) -> str:
+        delta = "1" if e.op == "++" else "-1"
+        if isinstance(e.target, ast.Var):
+            v = self.var(e.target.name)
+            return f"({e.op}{v})" if e.prefix else f"({v}{e.op})"
+        assert isinstance(e.target, ast.Map)
+        m = self.gen.res.maps[e.target.name]
+        key = self.map_key(m, e.target)
+        tmp = self.temp()
+        if m.agg is not None:
+            raise self.error("++/-- on an aggregation map", e)
+        self.emit(f"__s64 {tmp} = bt_map_incr(&{m.cname}, &{key}, {delta});")
+        return tmp if e.prefix else f"({tmp} - ({delta}))"
+
+    def map_read(self, e: ast.Map) -> str:
+        m = self.gen.res.maps[e.name]
+        key = self.map_key(m, e)
+        t = e.type
+        if m.agg is not None:
+            if m.agg.kind in ("count", "sum"):
+                return f"bt_map_read_percpu(&{m.cname}, &{key})"
+            raise self.error(f"reading a {m.agg.kind}() map in an expression is not supported",
+                             e)
+        if isinstance(t, IntType):
+            return f"bt_map_read(&{m.cname}, &{key})"
+        tmp = self.temp("val")
+        assert t is not None
+        if isinstance(t, StringType):
+            self.emit(f"{m.value_c} {tmp};")
+            self.emit(self.s.map_read_copy(m.cname, key, tmp))
+            return f"{tmp}.value"
+        self.emit(f"{self.decl(t, tmp)};")
+        self.emit(self.s.map_read_copy(m.cname, key, tmp))
+        return tmp
+
+    def builtin(self, e: ast.Builtin) -> str:
+        name = e.name
+        simple = {
+            "pid": "(bpf_get_current_pid_tgid() >> 32)",
+            "tid": "((__u32)bpf_get_current_pid_tgid())",
+            "uid": "((__u32)bpf_get_current_uid_gid())",
+            "gid": "(bpf_get_current_uid_gid() >> 32)",
+            "cpu": "bpf_get_smp_processor_id()",
+            "nsecs": "bpf_ktime_get_ns()",
+            "elapsed": "(bpf_ktime_get_ns() - bt_start_ns)",
+            "cpid": "bt_cpid",
+            "rand": "bpf_get_prandom_u32()",
+            "numaid": "bpf_get_numa_node_id()",
+        }
+        if name in simple:
+            return simple[name]
+        if name == "comm":
+            tmp = self.temp("comm")
+            self.emit(f"char {tmp}[16];\nbpf_get_current_comm(&{tmp}, sizeof({tmp}));")
+            return tmp
+        if name == "probe":
+            assert isinstance(e.type, StringType)
+            tmp = self.temp("probe")
+            self.emit(f"char {tmp}[{e.type.length}] = {c_string_literal(self.target.raw)};")
+            return tmp
+        raise self.error(f"builtin {name} is not supported here", e)
+
+    # -- calls --------------------------------------------------------------------
+    def call(self, e: ast.Call) -> str:  # noqa: C901 - one dispatch over functions
+        name = e.name
+        res = self.gen.res
+        line = self.line_of(e)
+        if name == "printf":
+            fmt_node = e.args[0]
+            assert isinstance(fmt_node, ast.Str)
+            fmt, convs = conversions(fmt_node.value)
+            values = [self.expr(a) for a in e.args[1:]]
+            fields = [flat_fields(a.type, f"a{i}")[0] for i, a in enumerate(e.args[1:])]  # type: ignore[arg-type]
+            ev = res.add_event("printf", line, fields, fmt=fmt,
+                               casts=[c.c_cast() for c in convs])
+            self.send(ev.enum, ev.struct.name, fields, values, e.args[1:])  # type: ignore[union-attr]
+            return ""
+        if name == "print":
+            arg = e.args[0]
+            if isinstance(arg, ast.Map) and not arg.keys:
+                m = res.maps[arg.name]
+                top = e.args[1].value if len(e.args) > 1 else 0  # type: ignore[attr-defined]
+                div = e.args[2].value if len(e.args) > 2 else 0  # type: ignore[attr-defined]
+                self.emit(self.s.event_simple("EVENT_PRINT_MAP", m.index, top, div))
+                return ""
+            value = self.expr(arg)
+            fields = flat_fields(arg.type, "value")  # type: ignore[arg-type]
+            if isinstance(arg.type, TupleType):
+                res.tuple_struct(arg.type)
+            ev = res.add_event("print", line, fields, value_type=arg.type)
+            self.send(ev.enum, ev.struct.name, fields, [value], [arg])  # type: ignore[union-attr]
+            return ""
+        if name in ("clear", "zero"):
+            m = res.maps[e.args[0].name]  # type: ignore[attr-defined]
+            self.emit(self.s.event_simple(f"EVENT_{name.upper()}_MAP", m.index))
+            return ""
+        if name == "exit":
+            code = self.expr(e.args[0]) if e.args else "0"
+            self.emit(self.s.event_simple("EVENT_EXIT", code))
+            return ""
+        if name == "delete":
+            mnode = e.args[0]
+            assert isinstance(mnode, ast.Map)
+            m = res.maps[mnode.name]
+            key = self.map_key(m, mnode)
+            self.emit(self.s.map_delete(m.cname, key))
+            return ""
+        if name == "has_key":
+            mnode = e.args[0]
+            assert isinstance(mnode, ast.Map)
+            keys = e.args[1].items if isinstance(e.args[1], ast.Tuple) else [e.args[1]]
+            m = res.maps[mnode.name]
+            key = self.map_key(m, ast.Map(mnode.span, mnode.name, keys))
+            return f"(bpf_map_lookup_elem(&{m.cname}, &{key}) != NULL)"
+        if name == "len":
+            m = res.maps[e.args[0].name]  # type: ignore[attr-defined]
+            self.gen.uses_len = True
+            return f"bt_map_len(&{m.cname})"
+        if name == "str":
+            arg = e.args[0]
+            t = e.type
+            assert isinstance(t, StringType)
+            if isinstance(arg, ast.Param):
+                self.gen.max_param = max(self.gen.max_param, arg.index)
+                tmp = self.temp("str")
+                self.emit(f"char {tmp}[{t.length}];")
+                self.emit(f"__builtin_memcpy({tmp}, (const void *)bt_param_str[{arg.index - 1}], "
+                          f"sizeof({tmp}));")
+                return tmp
+            src = self.expr(arg)
+            if isinstance(arg.type, StringType) and len(e.args) == 1:
+                return src
+            tmp = self.temp("str")
+            self.emit(f"char {tmp}[{t.length}] = {{}};")
+            limit = self.expr(e.args[1]) if len(e.args) > 1 else None
+            if limit is not None and isinstance(arg.type, StringType):
+                self.emit(f"bt_str_prefix({tmp}, {src}, {limit}, sizeof({tmp}));")
+                return tmp
+            user = any(tp.user_pointers for tp in self.gen.tracepoints_of(self.probe))
+            self.emit(self.s.read_str(tmp, t.length, src, user,
+                                      f"(__u32)({limit}) + 1" if limit else None))
+            return tmp
+        if name == "strncmp":
+            a, b = self.expr(e.args[0]), self.expr(e.args[1])
+            n = e.args[2].value  # type: ignore[attr-defined]
+            return f"bt_strncmp({a}, {b}, {n})"
+        raise self.error(f"function {name}() is not supported here", e)
+
+    def send(self, enum: str, struct: str, fields: list[CField], values: list[str],
+             nodes: list[ast.Expr]) -> None:
+        """Reserve a ring-buffer record, fill its fields, submit it."""
+        self.emit(self.s.event_begin(struct, enum))
+        for f, v, n in zip(fields, values, nodes):
+            if isinstance(n.type, IntType):
+                self.emit(f"\t\te->{f.name} = {v};")
+            elif isinstance(n.type, StringType):
+                self.emit(f"\t\t__builtin_memcpy(e->{f.name}, {v}, sizeof(e->{f.name}));")
+            else:
+                self.emit(f"\t\t__builtin_memcpy(&e->{f.name}, &{v}, sizeof(e->{f.name}));")
+        self.emit(self.s.event_end())
+
+
+class CodeGen:
+    """Generates all BPF programs of an analysed script."""
+
+    def __init__(self, analysis: Analysis, res: Resources, source: Source):
+        self.analysis = analysis
+        self.res = res
+        self.source = source
+        self.programs: list[ProbeProgram] = []
+        self.callbacks: list[tuple[str, list[str], Function]] = []
+        self.max_param = analysis.max_param
+        self.uses_len = False
+        self.names: set[str] = {m.cname for m in res.maps.values()}
+
+    def tracepoints_of(self, probe: ast.Probe):  # type: ignore[no-untyped-def]
+        return [t.tracepoint for t in self.analysis.targets[probe.index] if t.tracepoint]
+
+    def section(self, t: ProbeTarget, fname: str) -> tuple[str, str]:
+        """The SEC() name and C signature of a program for target ``t``."""
+        if t.provider in ("begin", "end"):
+            return "raw_tp", f"int {fname}(void *ctx)"
+        if t.provider == "interval":
+            return "perf_event", f"int {fname}(struct bpf_perf_event_data *ctx)"
+        assert t.tracepoint is not None
+        tp = t.tracepoint
+        return (f"tp/{tp.category}/{tp.name}",
+                f"int {fname}(struct tp_{tp.category}_{tp.name} *args)")
+
+    def generate(self) -> None:
+        for probe in self.analysis.program.probes:
+            for t in self.analysis.targets[probe.index]:
+                base = {"begin": "begin", "end": "end"}.get(t.provider)
+                if base is None:
+                    base = (t.tracepoint.name if t.tracepoint else
+                            f"{t.provider}_{'_'.join(t.parts)}")
+                fname = c_ident(f"handle_{base}", self.names)
+                gen = ProbeGen(self, probe, t, fname)
+                fn = gen.generate()
+                line = self.source.position(probe.span.start)[0]
+                self.programs.append(ProbeProgram(fname, t, fn, line))

@@ -1,0 +1,70 @@
+"""Source spans and user-facing errors.
+
+Every error that reaches a user goes through :class:`Bt2cError` so the CLI can
+print it the way bpftrace does (``FILE:LINE:COL: ERROR: message``, the source
+line, a ``~~~`` underline) instead of a Python traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Source:
+    """A script's text and the name it is reported under."""
+
+    name: str
+    text: str
+
+    def line(self, lineno: int) -> str:
+        """Return line ``lineno`` (1-based) without its newline."""
+        lines = self.text.splitlines()
+        return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """Map a character offset to a 1-based (line, column)."""
+        line = self.text.count("\n", 0, offset) + 1
+        start = self.text.rfind("\n", 0, offset) + 1
+        return line, offset - start + 1
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range [start, end) in a :class:`Source`."""
+
+    start: int
+    end: int
+
+    def to(self, other: Span) -> Span:
+        """The span covering both ``self`` and ``other``."""
+        return Span(min(self.start, other.start), max(self.end, other.end))
+
+
+class Bt2cError(Exception):
+    """An error in the user's input or environment, printed without a traceback."""
+
+    def __init__(self, message: str, span: Span | None = None, source: Source | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.source = source
+
+    def render(self) -> str:
+        """Format like bpftrace: location, message, source line and underline."""
+        if self.span is None or self.source is None:
+            return f"ERROR: {self.message}"
+        line, col = self.source.position(self.span.start)
+        text = self.source.line(line)
+        end_line, _ = self.source.position(max(self.span.end - 1, self.span.start))
+        width = (self.span.end - self.span.start) if end_line == line else len(text) - col + 1
+        width = max(1, min(width, len(text) - col + 1))
+        underline = " " * (col - 1) + "~" * width
+        return f"{self.source.name}:{line}:{col}: ERROR: {self.message}\n{text}\n{underline}"
+
+
+class ToolMissingError(Bt2cError):
+    """A build tool is not installed; the message names the Debian package."""
+
+    def __init__(self, tool: str, package: str):
+        super().__init__(f"{tool} not found: install it with `apt-get install {package}`")

@@ -1,0 +1,111 @@
+"""printf format strings: validation and translation to the loader's C printf.
+
+bpftrace hands each argument to the C library's printf as the conversion's
+length modifier says: ``%d`` prints the low 32 bits, ``%ld``/``%lld`` all 64,
+``%hhd`` one byte.  The loader reproduces that by casting each 64-bit value to
+the C type the conversion names, and passes the format through unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bt2c import ast
+from bt2c.diagnostics import Bt2cError, Source
+from bt2c.types import IntType, StringType
+
+_SPEC_RE = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?"
+                      r"(?P<len>hh|h|ll|l|j|z|t)?(?P<conv>[diouxXcsp%])")
+_INT_CASTS = {
+    None: ("int", "unsigned int"), "hh": ("signed char", "unsigned char"),
+    "h": ("short", "unsigned short"), "l": ("long", "unsigned long"),
+    "ll": ("long long", "unsigned long long"), "j": ("long long", "unsigned long long"),
+    "z": ("long", "unsigned long"), "t": ("long", "unsigned long"),
+}
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """One ``%`` conversion that consumes an argument."""
+
+    text: str
+    conv: str
+    length: str | None
+
+    def c_cast(self) -> str:
+        """The C type an argument is cast to before it reaches printf."""
+        if self.conv == "s":
+            return ""
+        if self.conv == "p":
+            return "void *"
+        if self.conv == "c":
+            return "int"
+        signed, unsigned = _INT_CASTS[self.length]
+        return signed if self.conv in "di" else unsigned
+
+
+def conversions(fmt: str) -> tuple[str, list[Conversion]]:
+    """Split a format into C-ready text and the conversions that take arguments.
+
+    String precision is dropped, as bpftrace prints the whole string regardless.
+    """
+    out: list[str] = []
+    convs: list[Conversion] = []
+    pos = 0
+    for m in _SPEC_RE.finditer(fmt):
+        out.append(fmt[pos:m.start()])
+        pos = m.end()
+        text = m.group(0)
+        if m.group("conv") == "%":
+            out.append("%%")
+            continue
+        if m.group("conv") == "s" and m.group("prec") is not None:
+            text = text.replace("." + m.group("prec"), "")
+        if m.group("conv") == "p":
+            text = "%" + (m.group("flags") or "") + (m.group("width") or "") + "p"
+        out.append(text)
+        convs.append(Conversion(text, m.group("conv"), m.group("len")))
+    out.append(fmt[pos:])
+    return "".join(out), convs
+
+
+def check_format(fmt: ast.Str, args: list[ast.Expr], source: Source) -> None:
+    """Reject a printf whose arguments do not match its conversions."""
+    bad = re.search(r"%(?![-+ #0]*(\d+|\*)?(\.\d+)?(hh|h|ll|l|j|z|t)?[diouxXcsp%])", fmt.value)
+    if bad:
+        raise Bt2cError(f"printf: Unknown format string token: %{fmt.value[bad.end():][:1]}",
+                        fmt.span, source)
+    _, convs = conversions(fmt.value)
+    if len(convs) != len(args):
+        which = "Not enough" if len(args) < len(convs) else "Too many"
+        raise Bt2cError(f"printf: {which} arguments for format string ({len(args)} supplied, "
+                        f"{len(convs)} expected)", fmt.span, source)
+    for conv, arg in zip(convs, args):
+        if conv.conv == "s" and not isinstance(arg.type, StringType):
+            raise Bt2cError(f"printf: %s specifier expects a value of type string "
+                            f"({arg.type} supplied)", arg.span, source)
+        if conv.conv != "s" and not isinstance(arg.type, IntType):
+            raise Bt2cError(f"printf: %{conv.conv} specifier expects a value of type integer "
+                            f"({arg.type} supplied)", arg.span, source)
+
+
+def c_string_literal(text: str) -> str:
+    """Render a Python string as a C string literal."""
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append(f"\\{ord(ch):03o}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'

@@ -1,0 +1,42 @@
+"""How the loader prints each event: a C printf format and its argument list.
+
+printf events keep the script's format, with each argument cast to the type its
+conversion names; print(value) events get the format bpftrace uses for the
+value's type (tuples print as ``(a, b)``).
+"""
+
+from __future__ import annotations
+
+from bt2c.formats import c_string_literal
+from bt2c.resources import Event
+from bt2c.types import IntType, StringType, TupleType, Type
+
+
+def value_format(t: Type, expr: str) -> tuple[str, list[str]]:
+    """printf text and arguments that print a value of type ``t`` held in ``expr``."""
+    if isinstance(t, IntType):
+        if t.signed:
+            return "%lld", [f"(long long){expr}"]
+        return "%llu", [f"(unsigned long long){expr}"]
+    if isinstance(t, StringType):
+        return "%s", [expr]
+    assert isinstance(t, TupleType)
+    parts, args = [], []
+    for i, e in enumerate(t.elems):
+        f, a = value_format(e, f"{expr}.f{i}")
+        parts.append(f)
+        args.extend(a)
+    return "(" + ", ".join(parts) + ")", args
+
+
+def event_format(ev: Event) -> tuple[str, list[str]]:
+    """The loader's C format literal and argument expressions for one event."""
+    if ev.kind == "printf":
+        assert ev.struct is not None
+        args = []
+        for f, cast in zip(ev.struct.fields, ev.casts):
+            args.append(f"e->{f.name}" if not cast else f"({cast})e->{f.name}")
+        return c_string_literal(ev.fmt), args
+    assert ev.value_type is not None
+    fmt, args = value_format(ev.value_type, "e->value")
+    return c_string_literal(fmt + "\n"), args

@@ -1,0 +1,359 @@
+"""Recursive-descent parser: tokens to :mod:`bt2c.ast`.
+
+Operator precedence follows C (and bpftrace): ``?:`` < ``||`` < ``&&`` < ``|`` <
+``^`` < ``&`` < equality < relational < shifts < additive < multiplicative <
+unary < postfix.
+"""
+
+from __future__ import annotations
+
+from bt2c import ast
+from bt2c.diagnostics import Bt2cError, Source, Span
+from bt2c.lexer import Kind, Lexer, Token
+
+_BINARY_LEVELS: list[list[str]] = [
+    ["||"], ["&&"], ["|"], ["^"], ["&"], ["==", "!="], ["<", "<=", ">", ">="],
+    ["<<", ">>"], ["+", "-"], ["*", "/", "%"],
+]
+_COMPOUND = {"+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="}
+_CAST_TYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+               "bool", "char", "short", "int", "long", "unsigned"}
+PROVIDER_ALIASES = {
+    "t": "tracepoint", "tracepoint": "tracepoint", "i": "interval", "interval": "interval",
+    "BEGIN": "begin", "begin": "begin", "END": "end", "end": "end",
+    "p": "profile", "profile": "profile", "k": "kprobe", "kprobe": "kprobe",
+    "kr": "kretprobe", "kretprobe": "kretprobe", "u": "uprobe", "uprobe": "uprobe",
+    "ur": "uretprobe", "uretprobe": "uretprobe", "s": "software", "software": "software",
+    "rt": "rawtracepoint", "rawtracepoint": "rawtracepoint", "f": "fentry", "fentry": "fentry",
+    "fr": "fexit", "fexit": "fexit", "U": "usdt", "usdt": "usdt",
+}
+
+
+class Parser:
+    """Parses one script; raises :class:`Bt2cError` on the first syntax error."""
+
+    def __init__(self, source: Source):
+        self.source = source
+        self.lexer = Lexer(source)
+        self.buffer: list[Token] = []
+
+    # -- token plumbing -------------------------------------------------------
+    def peek(self, ahead: int = 0) -> Token:
+        while len(self.buffer) <= ahead:
+            self.buffer.append(self.lexer.next())
+        return self.buffer[ahead]
+
+    def advance(self) -> Token:
+        tok = self.peek()
+        self.buffer.pop(0)
+        return tok
+
+    def at(self, text: str, ahead: int = 0) -> bool:
+        tok = self.peek(ahead)
+        return tok.kind in (Kind.OP, Kind.IDENT) and tok.text == text
+
+    def accept(self, text: str) -> Token | None:
+        return self.advance() if self.at(text) else None
+
+    def expect(self, text: str) -> Token:
+        if not self.at(text):
+            raise self.error(f"syntax error, unexpected {self.describe(self.peek())}, "
+                             f"expecting {text}")
+        return self.advance()
+
+    def describe(self, tok: Token) -> str:
+        return "end of file" if tok.kind == Kind.EOF else tok.text
+
+    def error(self, message: str, span: Span | None = None) -> Bt2cError:
+        return Bt2cError(message, span or self.peek().span, self.source)
+
+    # -- top level --------------------------------------------------------------
+    def parse_program(self) -> ast.Program:
+        probes: list[ast.Probe] = []
+        config: dict[str, object] = {}
+        while True:
+            self.lexer.skip_space()
+            if self.lexer.pos >= len(self.source.text) and not self.buffer:
+                break
+            if self.source.text.startswith("config", self.lexer.pos) and not self.buffer:
+                config.update(self.parse_config())
+                continue
+            probe = self.parse_probe()
+            probe.index = len(probes)
+            probes.append(probe)
+        if not probes:
+            raise Bt2cError("no probes in program", Span(0, max(1, len(self.source.text))),
+                            self.source)
+        start = probes[0].span
+        return ast.Program(start.to(probes[-1].span), probes, config)
+
+    def parse_config(self) -> dict[str, object]:
+        self.expect("config")
+        self.expect("=")
+        self.expect("{")
+        out: dict[str, object] = {}
+        while not self.accept("}"):
+            key = self.advance()
+            if key.kind != Kind.IDENT:
+                raise self.error("expected a config key", key.span)
+            self.expect("=")
+            val = self.advance()
+            out[key.text] = val.value if val.kind in (Kind.INT, Kind.STRING) else val.text
+            self.accept(";")
+        return out
+
+    def parse_attach_point(self) -> ast.AttachPoint:
+        tok = self.lexer.attach_point()
+        if tok.kind != Kind.ATTACH:
+            raise self.error(f"syntax error, unexpected {self.describe(tok)}, expecting "
+                             "attach point", tok.span)
+        parts = tok.text.split(":")
+        provider = PROVIDER_ALIASES.get(parts[0])
+        if provider is None:
+            raise self.error(f"Invalid probe type: {parts[0]}", tok.span)
+        return ast.AttachPoint(tok.span, tok.text, provider, parts[1:])
+
+    def parse_probe(self) -> ast.Probe:
+        points = [self.parse_attach_point()]
+        while True:
+            self.lexer.skip_space()
+            if self.lexer.text.startswith(",", self.lexer.pos):
+                self.lexer.pos += 1
+                points.append(self.parse_attach_point())
+            else:
+                break
+        predicate = None
+        if self.accept("/"):
+            predicate = self.parse_expr(in_predicate=True)
+            self.expect("/")
+        body = self.parse_block()
+        return ast.Probe(points[0].span.to(body.span), points, predicate, body)
+
+    # -- statements -------------------------------------------------------------
+    def parse_block(self) -> ast.Block:
+        start = self.expect("{").span
+        stmts: list[ast.Stmt] = []
+        while not self.at("}"):
+            if self.peek().kind == Kind.EOF:
+                raise self.error("syntax error, unexpected end of file, expecting }")
+            if self.accept(";"):
+                continue
+            stmt = self.parse_stmt()
+            stmts.append(stmt)
+            if not self.at("}") and not isinstance(stmt, (ast.If, ast.Unroll, ast.While,
+                                                             ast.ForRange, ast.ForMap)):
+                self.expect(";")
+        end = self.advance().span
+        return ast.Block(start.to(end), stmts)
+
+    def parse_stmt(self) -> ast.Stmt:
+        tok = self.peek()
+        if tok.kind == Kind.IDENT:
+            if tok.text == "if":
+                return self.parse_if()
+            if tok.text == "unroll":
+                self.advance()
+                self.expect("(")
+                count = self.advance()
+                if count.kind != Kind.INT:
+                    raise self.error("unroll() count must be an integer literal", count.span)
+                self.expect(")")
+                body = self.parse_block()
+                return ast.Unroll(tok.span.to(body.span), int(count.value), body)  # type: ignore[arg-type]
+            if tok.text == "while":
+                self.advance()
+                self.expect("(")
+                cond = self.parse_expr()
+                self.expect(")")
+                body = self.parse_block()
+                return ast.While(tok.span.to(body.span), cond, body)
+            if tok.text == "for":
+                return self.parse_for()
+            if tok.text in ("break", "continue", "return"):
+                self.advance()
+                return ast.Jump(tok.span, tok.text)
+            if tok.text == "let":
+                self.advance()
+                var = self.parse_primary()
+                if not isinstance(var, ast.Var):
+                    raise self.error("expected a scratch variable after let", var.span)
+                if self.accept("="):
+                    value = self.parse_expr()
+                    return ast.Assign(tok.span.to(value.span), var, None, value)
+                return ast.ExprStmt(var.span, var)
+        expr = self.parse_expr()
+        op = self.peek()
+        if op.kind == Kind.OP and op.text == "=":
+            self.advance()
+            value = self.parse_expr()
+            self.check_target(expr)
+            return ast.Assign(expr.span.to(value.span), expr, None, value)
+        if op.kind == Kind.OP and op.text in _COMPOUND:
+            self.advance()
+            value = self.parse_expr()
+            self.check_target(expr)
+            return ast.Assign(expr.span.to(value.span), expr, op.text[:-1], value)
+        return ast.ExprStmt(expr.span, expr)
+
+    def check_target(self, expr: ast.Expr) -> None:
+        if not isinstance(expr, (ast.Var, ast.Map)):
+            raise self.error("can only assign to a map or a scratch variable", expr.span)
+
+    def parse_if(self) -> ast.If:
+        start = self.expect("if").span
+        self.expect("(")
+        cond = self.parse_expr()
+        self.expect(")")
+        then = self.parse_block()
+        other = None
+        if self.accept("else"):
+            if self.at("if"):
+                nested = self.parse_if()
+                other = ast.Block(nested.span, [nested])
+            else:
+                other = self.parse_block()
+        return ast.If(start.to((other or then).span), cond, then, other)
+
+    def parse_for(self) -> ast.Stmt:
+        start = self.expect("for").span
+        self.expect("(")
+        var = self.parse_primary()
+        if not isinstance(var, ast.Var):
+            raise self.error("expected a scratch variable in for loop", var.span)
+        self.expect(":")
+        first = self.parse_expr()
+        if self.accept(".."):
+            end = self.parse_expr()
+            self.expect(")")
+            body = self.parse_block()
+            return ast.ForRange(start.to(body.span), var, first, end, body)
+        if not isinstance(first, ast.Map) or first.keys:
+            raise self.error("for loops iterate over a map (@name) or a range (a..b)",
+                             first.span)
+        self.expect(")")
+        body = self.parse_block()
+        return ast.ForMap(start.to(body.span), var, first, body)
+
+    # -- expressions ------------------------------------------------------------
+    def parse_expr(self, in_predicate: bool = False) -> ast.Expr:
+        cond = self.parse_binary(0, in_predicate)
+        if self.accept("?"):
+            then = self.parse_expr(in_predicate)
+            self.expect(":")
+            other = self.parse_expr(in_predicate)
+            return ast.Ternary(cond.span.to(other.span), cond, then, other)
+        return cond
+
+    def parse_binary(self, level: int, in_predicate: bool) -> ast.Expr:
+        if level == len(_BINARY_LEVELS):
+            return self.parse_unary()
+        left = self.parse_binary(level + 1, in_predicate)
+        while True:
+            tok = self.peek()
+            if tok.kind != Kind.OP or tok.text not in _BINARY_LEVELS[level]:
+                return left
+            # The '/' that closes a predicate is followed by the action block.
+            if in_predicate and tok.text == "/" and self.at("{", 1):
+                return left
+            self.advance()
+            right = self.parse_binary(level + 1, in_predicate)
+            left = ast.Binary(left.span.to(right.span), tok.text, left, right)
+
+    def parse_unary(self) -> ast.Expr:
+        tok = self.peek()
+        if tok.kind == Kind.OP and tok.text in ("!", "~", "-", "+"):
+            self.advance()
+            operand = self.parse_unary()
+            if tok.text == "+":
+                return operand
+            if tok.text == "-" and isinstance(operand, ast.Int):
+                return ast.Int(tok.span.to(operand.span), -operand.value)
+            return ast.Unary(tok.span.to(operand.span), tok.text, operand)
+        if tok.kind == Kind.OP and tok.text in ("++", "--"):
+            self.advance()
+            target = self.parse_unary()
+            self.check_target(target)
+            return ast.IncDec(tok.span.to(target.span), tok.text, True, target)
+        if tok.kind == Kind.OP and tok.text == "(" and self._is_cast():
+            self.advance()
+            name = self.advance().text
+            while self.peek().kind == Kind.IDENT and self.peek().text in _CAST_TYPES:
+                name += " " + self.advance().text
+            self.expect(")")
+            operand = self.parse_unary()
+            return ast.Cast(tok.span.to(operand.span), name, operand)
+        return self.parse_postfix(self.parse_primary())
+
+    def _is_cast(self) -> bool:
+        nxt = self.peek(1)
+        return nxt.kind == Kind.IDENT and nxt.text in _CAST_TYPES
+
+    def parse_postfix(self, expr: ast.Expr) -> ast.Expr:
+        while True:
+            tok = self.peek()
+            if tok.kind == Kind.OP and tok.text in (".", "->"):
+                self.advance()
+                name = self.advance()
+                if name.kind not in (Kind.IDENT, Kind.INT):
+                    raise self.error("expected a field name", name.span)
+                expr = ast.Field(expr.span.to(name.span), expr, name.text)
+            elif tok.kind == Kind.OP and tok.text in ("++", "--"):
+                self.check_target(expr)
+                self.advance()
+                expr = ast.IncDec(expr.span.to(tok.span), tok.text, False, expr)
+            else:
+                return expr
+
+    def parse_args(self) -> tuple[list[ast.Expr], Span]:
+        self.expect("(")
+        args: list[ast.Expr] = []
+        while not self.at(")"):
+            args.append(self.parse_expr())
+            if not self.accept(","):
+                break
+        end = self.expect(")").span
+        return args, end
+
+    def parse_primary(self) -> ast.Expr:
+        tok = self.advance()
+        if tok.kind == Kind.INT:
+            return ast.Int(tok.span, int(tok.value))  # type: ignore[arg-type]
+        if tok.kind == Kind.STRING:
+            return ast.Str(tok.span, str(tok.value))
+        if tok.kind == Kind.VAR:
+            return ast.Var(tok.span, tok.text)
+        if tok.kind == Kind.PARAM:
+            return ast.Param(tok.span, 0 if tok.value == "#" else int(tok.value))  # type: ignore[arg-type]
+        if tok.kind == Kind.MAP:
+            keys: list[ast.Expr] = []
+            span = tok.span
+            if self.accept("["):
+                while True:
+                    keys.append(self.parse_expr())
+                    if not self.accept(","):
+                        break
+                span = span.to(self.expect("]").span)
+            return ast.Map(span, tok.text, keys)
+        if tok.kind == Kind.IDENT:
+            if self.at("("):
+                args, end = self.parse_args()
+                return ast.Call(tok.span.to(end), tok.text, args)
+            return ast.Builtin(tok.span, tok.text)
+        if tok.kind == Kind.OP and tok.text == "(":
+            first = self.parse_expr()
+            if self.accept(","):
+                items = [first]
+                while not self.at(")"):
+                    items.append(self.parse_expr())
+                    if not self.accept(","):
+                        break
+                end = self.expect(")").span
+                return ast.Tuple(tok.span.to(end), items)
+            self.expect(")")
+            return first
+        raise self.error(f"syntax error, unexpected {self.describe(tok)}", tok.span)
+
+
+def parse(source: Source) -> ast.Program:
+    """Parse a whole script."""
+    return Parser(source).parse_program()

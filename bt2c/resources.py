@@ -1,0 +1,225 @@
+"""Resource collection: the maps, C type definitions and events a program needs.
+
+Semantic analysis says *what* each map holds; this pass decides *how*: the C
+names, the BPF map type (per-CPU hashes for aggregations, as bpftrace does),
+the key and value structs, the bucket counts of histograms, and one ring-buffer
+event per printf/print site.  Code generation only reads these decisions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bt2c.semantic import Analysis, MapInfo
+from bt2c.types import AggType, IntType, StringType, TupleType, Type, field_layout, tuple_tag
+
+C_RESERVED = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+    "enum", "extern", "float", "for", "goto", "if", "int", "long", "register", "return",
+    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
+    "unsigned", "void", "volatile", "while", "ctx", "args", "key", "val", "main", "skel",
+    "env", "exiting", "LICENSE", "min", "max", "i", "e",
+}
+MAX_MAP_KEYS = 4096
+HIST_MAX_BUCKETS = 64 * 32 + 2
+
+_AGG_VALUE = {"count": "__u64", "sum": "__s64", "min": "struct bt_minmax",
+              "max": "struct bt_minmax", "avg": "struct bt_avg", "stats": "struct bt_avg"}
+_AGG_ENUM = {"count": "BT_AGG_COUNT", "sum": "BT_AGG_SUM", "min": "BT_AGG_MIN",
+             "max": "BT_AGG_MAX", "avg": "BT_AGG_AVG", "stats": "BT_AGG_STATS",
+             "hist": "BT_AGG_HIST", "lhist": "BT_AGG_LHIST"}
+
+
+def c_ident(name: str, taken: set[str]) -> str:
+    """A C identifier for a script name, avoiding keywords and earlier picks."""
+    base = re.sub(r"[^A-Za-z0-9_]", "_", name) or "anon"
+    if base in C_RESERVED or base.startswith("bt_") or base[0].isdigit():
+        base = "v_" + base
+    out, n = base, 1
+    while out in taken:
+        n += 1
+        out = f"{base}{n}"
+    taken.add(out)
+    return out
+
+
+def hist_nbuckets(bits: int) -> int:
+    """Buckets of hist(x, bits): one for negatives, one for zero, then 2**bits per power of 2."""
+    return 2 + 64 * (1 << bits)
+
+
+def lhist_nbuckets(lo: int, hi: int, step: int) -> int:
+    """Buckets of lhist: below min, one per step in [min, max), and max and above."""
+    return (hi - lo + step - 1) // step + 2
+
+
+@dataclass
+class CField:
+    """A member of an emitted C struct."""
+
+    name: str
+    decl: str
+    kind: str          # BT_KIND_INT / UINT / STR for the runtime's layout tables
+    size: int
+    offset: int
+
+
+@dataclass
+class CStruct:
+    """A struct definition emitted into NAME.h (keys, tuples, events)."""
+
+    name: str
+    fields: list[CField]
+    comment: str = ""
+
+    @property
+    def size(self) -> int:
+        return sum((f.size + 7) // 8 * 8 for f in self.fields)
+
+
+def flat_fields(t: Type, prefix: str, offset: int = 0) -> list[CField]:
+    """Members for a value of type ``t`` laid out from ``offset``; tuples nest as structs."""
+    if isinstance(t, IntType):
+        kind = "BT_KIND_INT" if t.signed else "BT_KIND_UINT"
+        return [CField(prefix, t.c_decl(prefix), kind, 8, offset)]
+    if isinstance(t, StringType):
+        return [CField(prefix, t.c_decl(prefix), "BT_KIND_STR", t.length, offset)]
+    if isinstance(t, TupleType):
+        return [CField(prefix, t.c_decl(prefix), "BT_KIND_TUPLE", t.size, offset)]
+    raise TypeError(t)
+
+
+@dataclass
+class MapRes:
+    """Everything generated for one script map."""
+
+    info: MapInfo
+    cname: str
+    index: int
+    map_type: str
+    key_c: str                 # C type of the key
+    key_struct: CStruct | None
+    key_fields: list[CField]   # for the runtime layout table
+    value_c: str
+    value_fields: list[CField]
+    value_tuple: bool
+    nbuckets: int = 0
+
+    @property
+    def agg(self) -> AggType | None:
+        return self.info.agg
+
+    @property
+    def agg_enum(self) -> str:
+        return _AGG_ENUM[self.agg.kind] if self.agg else "BT_AGG_NONE"
+
+    @property
+    def scalar(self) -> bool:
+        return not self.info.key
+
+    @property
+    def percpu(self) -> bool:
+        return self.agg is not None
+
+
+@dataclass
+class Event:
+    """A ring-buffer record sent by one printf/print/exit site."""
+
+    enum: str
+    struct: CStruct | None
+    kind: str                  # printf, print_value, print_map, clear, zero, exit
+    fmt: str = ""
+    casts: list[str] = field(default_factory=list)
+    value_type: Type | None = None
+    line: int = 0
+
+
+@dataclass
+class Resources:
+    """All resources of one program, in a deterministic order."""
+
+    maps: dict[str, MapRes] = field(default_factory=dict)
+    tuples: dict[str, TupleType] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    max_hist_buckets: int = 0
+
+    def tuple_struct(self, t: TupleType) -> str:
+        """Register a tuple shape (and nested ones) and return its struct name."""
+        for e in t.elems:
+            if isinstance(e, TupleType):
+                self.tuple_struct(e)
+        tag = tuple_tag(t)
+        self.tuples.setdefault(tag, t)
+        return "struct " + tag
+
+    def tuple_structs(self) -> list[CStruct]:
+        """Definitions of every tuple struct, nested ones first."""
+        out = []
+        for tag, t in self.tuples.items():
+            fields = []
+            for i, (off, et) in enumerate(field_layout(t)):
+                fields.extend(flat_fields(et, f"f{i}", off))
+            out.append(CStruct(tag, fields))
+        return out
+
+    def add_event(self, kind: str, line: int, fields: list[CField] | None = None,
+                  **extra: object) -> Event:
+        """Register an event; printf-like events get a struct named after their id."""
+        n = len(self.events)
+        enum = f"EVENT_{kind.upper()}_{n}"
+        struct = CStruct(f"event_{kind}_{n}", fields) if fields is not None else None
+        ev = Event(enum, struct, kind, line=line, **extra)  # type: ignore[arg-type]
+        self.events.append(ev)
+        return ev
+
+
+def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
+    """Decide the BPF representation of every map, sorted by name for stable output."""
+    for index, name in enumerate(sorted(analysis.maps)):
+        info = analysis.maps[name]
+        cname = c_ident(name[1:] or "anon", taken)
+        keys = info.key or []
+        key_struct = None
+        if not keys:
+            key_c, key_fields = "__u32", [CField("key", "__u32 key", "BT_KIND_UINT", 4, 0)]
+        elif len(keys) == 1 and isinstance(keys[0], IntType):
+            key_c = keys[0].c_name()
+            key_fields = flat_fields(keys[0], "key")
+        else:
+            fields, off = [], 0
+            for i, k in enumerate(keys):
+                if isinstance(k, TupleType):
+                    res.tuple_struct(k)
+                fields.extend(flat_fields(k, f"k{i}", off))
+                off += (k.size + 7) // 8 * 8
+            key_struct = CStruct(f"{cname}_key", fields, f"key of {name}")
+            key_c, key_fields = f"struct {cname}_key", fields
+        agg = info.agg
+        value_tuple = False
+        nbuckets = 0
+        if agg is None:
+            v = info.value
+            if isinstance(v, IntType):
+                value_c, value_fields = v.c_name(), flat_fields(v, "value")
+            elif isinstance(v, StringType):
+                value_c = f"struct {cname}_value"
+                value_fields = flat_fields(v, "value")
+            else:
+                assert isinstance(v, TupleType)
+                value_c = res.tuple_struct(v)
+                value_tuple = True
+                value_fields = []
+                for i, (off, et) in enumerate(field_layout(v)):
+                    value_fields.extend(flat_fields(et, f"f{i}", off))
+        elif agg.kind in ("hist", "lhist"):
+            nbuckets = hist_nbuckets(agg.hist_bits) if agg.kind == "hist" \
+                else lhist_nbuckets(*agg.lhist)
+            value_c, value_fields = f"struct {cname}_value", []
+            res.max_hist_buckets = max(res.max_hist_buckets, nbuckets)
+        else:
+            value_c, value_fields = _AGG_VALUE[agg.kind], []
+        map_type = "BPF_MAP_TYPE_PERCPU_HASH" if agg else "BPF_MAP_TYPE_HASH"
+        res.maps[name] = MapRes(info, cname, index, map_type, key_c, key_struct, key_fields,
+                                value_c, value_fields, value_tuple, nbuckets)

@@ -1,0 +1,596 @@
+"""Semantic analysis: give every expression a type and every map a key/value type.
+
+Like bpftrace, a map's types come from its first use anywhere in the script and
+every later use must agree; integers are 64-bit in maps and variables; string
+sizes widen to the largest use.  The pass runs twice so that a map read in an
+earlier probe than the one that assigns it still gets its type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bt2c import ast
+from bt2c.diagnostics import Bt2cError, Source, Span
+from bt2c.tracepoints import Tracepoint, expand, load
+from bt2c.types import (
+    BOOL,
+    COMM_LEN,
+    DEFAULT_STRLEN,
+    INT64,
+    UINT64,
+    VOID,
+    AggType,
+    ArgsType,
+    IntType,
+    StringType,
+    TupleType,
+    Type,
+)
+
+AGGREGATIONS = {"count", "sum", "min", "max", "avg", "stats", "hist", "lhist"}
+_BUILTIN_TYPES: dict[str, Type] = {
+    "pid": UINT64, "tid": UINT64, "uid": UINT64, "gid": UINT64, "cpu": UINT64,
+    "nsecs": UINT64, "elapsed": UINT64, "cpid": UINT64, "comm": StringType(COMM_LEN),
+    "rand": UINT64, "numaid": UINT64,
+}
+_CASTS = {"int8": IntType(8, True), "int16": IntType(16, True), "int32": IntType(32, True),
+          "int64": INT64, "uint8": IntType(8, False), "uint16": IntType(16, False),
+          "uint32": IntType(32, False), "uint64": UINT64, "bool": IntType(8, False),
+          "char": IntType(8, True), "short": IntType(16, True), "int": IntType(32, True),
+          "long": INT64, "unsigned int": IntType(32, False), "unsigned long": UINT64,
+          "unsigned char": IntType(8, False), "unsigned short": IntType(16, False)}
+
+
+def literal_string(value: str) -> StringType:
+    """Type of a string literal: its bytes plus NUL, rounded up to 8 for tidy layouts."""
+    n = len(value.encode()) + 1
+    return StringType((n + 7) // 8 * 8)
+
+
+@dataclass
+class MapInfo:
+    """What the script stores in one map."""
+
+    name: str
+    key: list[Type] | None = None     # None until first use; [] for a scalar map
+    value: Type | None = None
+    span: Span | None = None
+    used_len: bool = False
+    printed: bool = False
+
+    @property
+    def agg(self) -> AggType | None:
+        return self.value if isinstance(self.value, AggType) else None
+
+
+@dataclass
+class ProbeTarget:
+    """One concrete attach target of a probe after wildcard expansion."""
+
+    provider: str
+    parts: list[str]
+    raw: str
+    tracepoint: Tracepoint | None = None
+
+
+@dataclass
+class Analysis:
+    """The result of semantic analysis, consumed by resources and codegen."""
+
+    program: ast.Program
+    maps: dict[str, MapInfo] = field(default_factory=dict)
+    targets: dict[int, list[ProbeTarget]] = field(default_factory=dict)
+    variables: dict[int, dict[str, Type]] = field(default_factory=dict)
+    max_param: int = 0
+    str_params: set[int] = field(default_factory=set)
+    uses_cpid: bool = False
+
+
+def unify(a: Type, b: Type) -> Type | None:
+    """The common type of two values stored in one place, or None if incompatible."""
+    if isinstance(a, IntType) and isinstance(b, IntType):
+        return IntType(64, a.signed)
+    if isinstance(a, StringType) and isinstance(b, StringType):
+        return StringType(max(a.length, b.length))
+    if isinstance(a, TupleType) and isinstance(b, TupleType) and len(a.elems) == len(b.elems):
+        elems = [unify(x, y) for x, y in zip(a.elems, b.elems)]
+        if any(e is None for e in elems):
+            return None
+        return TupleType(tuple(elems))  # type: ignore[arg-type]
+    if isinstance(a, AggType) and isinstance(b, AggType) and a.kind == b.kind:
+        return a
+    return None
+
+
+def storage_type(t: Type) -> Type:
+    """How a value is stored in a variable, map key or map value: ints widen to 64 bits."""
+    if isinstance(t, IntType):
+        return IntType(64, t.signed)
+    if isinstance(t, TupleType):
+        return TupleType(tuple(storage_type(e) for e in t.elems))
+    return t
+
+
+class Analyzer:
+    """Walks the tree assigning types; raises :class:`Bt2cError` on the first type error."""
+
+    def __init__(self, program: ast.Program, source: Source):
+        self.program = program
+        self.source = source
+        self.result = Analysis(program)
+        self.final = False
+        self.vars: dict[str, Type] = {}
+        self.args: ArgsType | None = None
+        self.probe: ast.Probe | None = None
+        self.loop_depth = 0
+
+    def error(self, message: str, span: Span) -> Bt2cError:
+        return Bt2cError(message, span, self.source)
+
+    def run(self) -> Analysis:
+        for probe in self.program.probes:
+            self.result.targets[probe.index] = self.resolve_targets(probe)
+        for final in (False, True):
+            self.final = final
+            for probe in self.program.probes:
+                self.visit_probe(probe)
+        for info in self.result.maps.values():
+            if info.value is None:
+                raise self.error(f"Undefined map: {info.name}", info.span or Span(0, 1))
+        return self.result
+
+    # -- probes ---------------------------------------------------------------
+    def resolve_targets(self, probe: ast.Probe) -> list[ProbeTarget]:
+        out: list[ProbeTarget] = []
+        for ap in probe.attach_points:
+            if ap.provider in ("begin", "end"):
+                out.append(ProbeTarget(ap.provider, [], ap.raw))
+            elif ap.provider == "interval":
+                if len(ap.parts) == 1:
+                    parts = ["ms", ap.parts[0]] if ap.parts[0].isdigit() else []
+                else:
+                    parts = ap.parts
+                if len(parts) != 2 or parts[0] not in ("s", "ms", "us", "hz") or \
+                        not parts[1].isdigit() or int(parts[1]) == 0:
+                    raise self.error(f"Invalid interval probe: {ap.raw}", ap.span)
+                out.append(ProbeTarget("interval", parts, f"interval:{parts[0]}:{parts[1]}"))
+            elif ap.provider == "tracepoint":
+                if len(ap.parts) != 2:
+                    raise self.error("tracepoint probes need a category and a name "
+                                     "(tracepoint:CAT:NAME)", ap.span)
+                matches = expand(*ap.parts)
+                if not matches:
+                    if "*" in ap.raw or "?" in ap.raw:
+                        raise self.error(f"No tracepoints matched {ap.raw}", ap.span)
+                    raise self.error(f"tracepoint not found: {ap.parts[0]}:{ap.parts[1]}",
+                                     ap.span)
+                for cat, name in matches:
+                    tp = load(cat, name)
+                    assert tp is not None
+                    out.append(ProbeTarget("tracepoint", [cat, name],
+                                           f"tracepoint:{cat}:{name}", tp))
+            else:
+                raise self.error(f"{ap.provider} probes are not supported by bt2c yet",
+                                 ap.span)
+        return out
+
+    def visit_probe(self, probe: ast.Probe) -> None:
+        self.probe = probe
+        self.vars = {}
+        targets = self.result.targets[probe.index]
+        tps = [t.tracepoint for t in targets if t.tracepoint is not None]
+        self.args = tps[0].args_type if tps else None
+        self.tracepoints = tps
+        if probe.predicate is not None:
+            self.expr(probe.predicate)
+            self.require_int(probe.predicate, "predicate")
+        self.block(probe.body)
+        self.result.variables[probe.index] = dict(self.vars)
+
+    # -- statements -------------------------------------------------------------
+    def block(self, block: ast.Block) -> None:
+        for stmt in block.stmts:
+            self.stmt(stmt)
+
+    def stmt(self, stmt: ast.Stmt) -> None:
+        if isinstance(stmt, ast.ExprStmt):
+            if isinstance(stmt.expr, ast.Var):
+                return
+            self.expr(stmt.expr)
+        elif isinstance(stmt, ast.Assign):
+            self.assign(stmt)
+        elif isinstance(stmt, ast.If):
+            self.expr(stmt.cond)
+            self.require_int(stmt.cond, "condition")
+            self.block(stmt.then)
+            if stmt.other:
+                self.block(stmt.other)
+        elif isinstance(stmt, ast.Unroll):
+            if not 1 <= stmt.count <= 100:
+                raise self.error("unroll maximum value is 100", stmt.span)
+            self.block(stmt.body)
+        elif isinstance(stmt, ast.While):
+            self.expr(stmt.cond)
+            self.require_int(stmt.cond, "condition")
+            self.loop(stmt.body)
+        elif isinstance(stmt, ast.ForRange):
+            self.expr(stmt.start)
+            self.expr(stmt.end)
+            self.require_int(stmt.start, "range start")
+            self.require_int(stmt.end, "range end")
+            self.bind_var(stmt.var, INT64)
+            self.loop(stmt.body)
+        elif isinstance(stmt, ast.ForMap):
+            info = self.map_info(stmt.map)
+            if info.value is None or info.key is None:
+                if self.final:
+                    raise self.error(f"Undefined map: {stmt.map.name}", stmt.map.span)
+                return
+            if not info.key:
+                raise self.error("for loops need a map with keys", stmt.map.span)
+            key = info.key[0] if len(info.key) == 1 else TupleType(tuple(info.key))
+            value = self.map_value_read_type(info, stmt.map.span)
+            self.bind_var(stmt.var, TupleType((key, value)))
+            self.loop(stmt.body)
+        elif isinstance(stmt, ast.Jump):
+            if stmt.kind in ("break", "continue") and self.loop_depth == 0:
+                raise self.error(f"'{stmt.kind}' statement is not allowed outside of a loop",
+                                 stmt.span)
+
+    def loop(self, body: ast.Block) -> None:
+        self.loop_depth += 1
+        self.block(body)
+        self.loop_depth -= 1
+
+    def bind_var(self, var: ast.Var, t: Type) -> None:
+        t = storage_type(t)
+        old = self.vars.get(var.name)
+        if old is not None:
+            new = unify(old, t)
+            if new is None:
+                raise self.error(f"Type mismatch for {var.name}: trying to assign value of "
+                                 f"type '{t}' when variable already contains a value of "
+                                 f"type '{old}'", var.span)
+            t = new
+        self.vars[var.name] = t
+        var.type = t
+
+    def assign(self, stmt: ast.Assign) -> None:
+        value_t = self.expr(stmt.value)
+        if isinstance(value_t, type(VOID)) or isinstance(value_t, ArgsType):
+            raise self.error(f"Value of type '{value_t}' cannot be assigned", stmt.value.span)
+        target = stmt.target
+        if stmt.op is not None:
+            self.require_int(stmt.value, "operand")
+        if isinstance(target, ast.Var):
+            if stmt.op is not None:
+                if target.name not in self.vars:
+                    raise self.error(f"Undefined or undeclared variable: {target.name}",
+                                     target.span)
+                self.require_int_type(self.vars[target.name], target.span)
+                target.type = self.vars[target.name]
+                return
+            self.bind_var(target, value_t)
+            return
+        assert isinstance(target, ast.Map)
+        info = self.map_info(target)
+        self.map_keys(target, info)
+        if isinstance(value_t, AggType):
+            if stmt.op is not None:
+                raise self.error("compound assignment to an aggregation", stmt.span)
+        elif stmt.op is not None:
+            value_t = INT64
+        self.set_map_value(info, value_t, stmt.value.span)
+        target.type = info.value
+
+    def set_map_value(self, info: MapInfo, t: Type, span: Span) -> None:
+        t = storage_type(t)
+        if info.value is None:
+            info.value = t
+            return
+        new = unify(info.value, t)
+        if new is None:
+            raise self.error(f"Type mismatch for {info.name}: trying to assign value of type "
+                             f"'{t}' when map already contains a value of type "
+                             f"'{info.value}'", span)
+        info.value = new
+
+    def map_info(self, m: ast.Map) -> MapInfo:
+        info = self.result.maps.get(m.name)
+        if info is None:
+            info = self.result.maps[m.name] = MapInfo(m.name, span=m.span)
+        return info
+
+    def map_keys(self, m: ast.Map, info: MapInfo) -> None:
+        keys = []
+        for k in m.keys:
+            t = self.expr(k)
+            if not isinstance(t, (IntType, StringType, TupleType)):
+                raise self.error(f"Invalid map key type: {t}", k.span)
+            keys.append(storage_type(t))
+        if info.key is None:
+            info.key = keys
+            return
+        if len(keys) != len(info.key):
+            raise self.error(f"Argument mismatch for {m.name}: trying to access with "
+                             f"{len(keys)} keys when map has {len(info.key)}", m.span)
+        merged = []
+        for old, new, k in zip(info.key, keys, m.keys):
+            u = unify(old, new)
+            if u is None:
+                raise self.error(f"Argument mismatch for {m.name}: trying to access with "
+                                 f"arguments: '{new}' when map expects arguments: '{old}'",
+                                 k.span)
+            merged.append(u)
+        info.key = merged
+
+    def map_value_read_type(self, info: MapInfo, span: Span) -> Type:
+        v = info.value
+        if isinstance(v, AggType):
+            if v.kind in ("hist", "lhist", "stats"):
+                return v
+            return IntType(64, v.signed if v.kind != "count" else False)
+        assert v is not None
+        return v
+
+    # -- expressions ----------------------------------------------------------
+    def require_int(self, e: ast.Expr, what: str) -> None:
+        assert e.type is not None
+        self.require_int_type(e.type, e.span, what)
+
+    def require_int_type(self, t: Type, span: Span, what: str = "operand") -> None:
+        if not isinstance(t, IntType):
+            raise self.error(f"{what} must be an integer, not '{t}'", span)
+
+    def expr(self, e: ast.Expr) -> Type:
+        t = self._expr(e)
+        e.type = t
+        return t
+
+    def _expr(self, e: ast.Expr) -> Type:  # noqa: C901 - one dispatch over node kinds
+        if isinstance(e, ast.Int):
+            return INT64 if e.value < 2**63 else UINT64
+        if isinstance(e, ast.Str):
+            return literal_string(e.value)
+        if isinstance(e, ast.Var):
+            if e.name not in self.vars:
+                raise self.error(f"Undefined or undeclared variable: {e.name}", e.span)
+            return self.vars[e.name]
+        if isinstance(e, ast.Param):
+            self.result.max_param = max(self.result.max_param, e.index)
+            return INT64
+        if isinstance(e, ast.Map):
+            info = self.map_info(e)
+            self.map_keys(e, info)
+            if info.value is None:
+                if self.final:
+                    raise self.error(f"Undefined map: {e.name}", e.span)
+                return INT64
+            return self.map_value_read_type(info, e.span)
+        if isinstance(e, ast.Builtin):
+            return self.builtin(e)
+        if isinstance(e, ast.Call):
+            return self.call(e)
+        if isinstance(e, ast.Binary):
+            lt, rt = self.expr(e.left), self.expr(e.right)
+            if e.op in ("==", "!=") and isinstance(lt, StringType) and isinstance(rt, StringType):
+                return BOOL
+            for side in (e.left, e.right):
+                self.require_int(side, f"operand of '{e.op}'")
+            if e.op in ("==", "!=", "<", "<=", ">", ">=", "&&", "||"):
+                return BOOL
+            assert isinstance(lt, IntType) and isinstance(rt, IntType)
+            return IntType(64, lt.signed and rt.signed)
+        if isinstance(e, ast.Unary):
+            t = self.expr(e.operand)
+            self.require_int(e.operand, f"operand of '{e.op}'")
+            return BOOL if e.op == "!" else IntType(64, t.signed if e.op != "-" else True)  # type: ignore[attr-defined]
+        if isinstance(e, ast.IncDec):
+            if isinstance(e.target, ast.Var):
+                if e.target.name not in self.vars:
+                    raise self.error(f"Undefined or undeclared variable: {e.target.name}",
+                                     e.target.span)
+                t = self.vars[e.target.name]
+                self.require_int_type(t, e.target.span)
+                e.target.type = t
+                return t
+            assert isinstance(e.target, ast.Map)
+            info = self.map_info(e.target)
+            self.map_keys(e.target, info)
+            self.set_map_value(info, INT64, e.span)
+            e.target.type = info.value
+            return INT64
+        if isinstance(e, ast.Ternary):
+            self.expr(e.cond)
+            self.require_int(e.cond, "condition")
+            a, b = self.expr(e.then), self.expr(e.other)
+            u = unify(a, b)
+            if u is None:
+                raise self.error(f"Ternary operator branches have different types: '{a}' and "
+                                 f"'{b}'", e.span)
+            return storage_type(u)
+        if isinstance(e, ast.Tuple):
+            elems = [self.expr(i) for i in e.items]
+            for item, t in zip(e.items, elems):
+                if not isinstance(t, (IntType, StringType, TupleType)):
+                    raise self.error(f"Invalid tuple element type: {t}", item.span)
+            return TupleType(tuple(storage_type(t) for t in elems))
+        if isinstance(e, ast.Field):
+            return self.field(e)
+        if isinstance(e, ast.Cast):
+            self.expr(e.expr)
+            self.require_int(e.expr, "cast operand")
+            if e.type_name not in _CASTS:
+                raise self.error(f"Unknown type: {e.type_name}", e.span)
+            return _CASTS[e.type_name]
+        raise self.error("unsupported expression", e.span)
+
+    def builtin(self, e: ast.Builtin) -> Type:
+        if e.name == "args":
+            if self.args is None:
+                raise self.error("The args builtin can only be used with tracepoint probes",
+                                 e.span)
+            return self.args
+        if e.name == "probe":
+            names = [t.raw for t in self.result.targets[self.probe.index]]  # type: ignore[union-attr]
+            return literal_string(max(names, key=len))
+        if e.name == "cpid":
+            self.result.uses_cpid = True
+        if e.name in _BUILTIN_TYPES:
+            return _BUILTIN_TYPES[e.name]
+        raise self.error(f"Unknown identifier: '{e.name}'", e.span)
+
+    def field(self, e: ast.Field) -> Type:
+        base = self.expr(e.expr)
+        if isinstance(base, ArgsType):
+            t = base.field(e.name)
+            if t is None:
+                raise self.error(f"Can't find field '{e.name}' in args", e.span)
+            for tp in self.tracepoints[1:]:
+                if tp.args_type.field(e.name) is None:
+                    raise self.error(f"Can't find field '{e.name}' in tracepoint "
+                                     f"{tp.category}:{tp.name}", e.span)
+            return t
+        if isinstance(base, TupleType):
+            if not e.name.isdigit() or int(e.name) >= len(base.elems):
+                raise self.error(f"Invalid tuple index: {e.name}. Found {len(base.elems)} "
+                                 "elements in tuple.", e.span)
+            return base.elems[int(e.name)]
+        raise self.error(f"Can not access field '{e.name}' on expression of type '{base}'",
+                         e.span)
+
+    def nargs(self, e: ast.Call, low: int, high: int | None = None) -> None:
+        high = low if high is None else high
+        n = len(e.args)
+        if not low <= n <= high:
+            want = str(low) if low == high else f"{low} to {high}"
+            raise self.error(f"{e.name}() requires {want} argument{'s' if high != 1 else ''} "
+                             f"({n} provided)", e.span)
+
+    def const_int(self, e: ast.Expr, what: str) -> int:
+        if isinstance(e, ast.Int):
+            return e.value
+        raise self.error(f"{what} must be an integer literal", e.span)
+
+    def call(self, e: ast.Call) -> Type:  # noqa: C901 - one dispatch over functions
+        name = e.name
+        in_map_assign = True
+        if name in AGGREGATIONS:
+            if name == "count":
+                self.nargs(e, 0)
+                return AggType("count", False)
+            if name in ("sum", "min", "max", "avg", "stats"):
+                self.nargs(e, 1)
+                t = self.expr(e.args[0])
+                self.require_int(e.args[0], f"{name}() argument")
+                return AggType(name, t.signed)  # type: ignore[attr-defined]
+            if name == "hist":
+                self.nargs(e, 1, 2)
+                self.expr(e.args[0])
+                self.require_int(e.args[0], "hist() argument")
+                bits = self.const_int(e.args[1], "hist() bits") if len(e.args) > 1 else 0
+                if not 0 <= bits <= 5:
+                    raise self.error("hist: bits should be between 0 and 5", e.args[1].span)
+                return AggType("hist", True, hist_bits=bits)
+            self.nargs(e, 4)
+            self.expr(e.args[0])
+            self.require_int(e.args[0], "lhist() argument")
+            lo, hi, step = (self.const_int(a, "lhist() bound") for a in e.args[1:])
+            if step <= 0 or hi <= lo:
+                raise self.error("lhist() needs min < max and step > 0", e.span)
+            if (hi - lo) // step > 1000:
+                raise self.error("lhist() has too many buckets (max 1000)", e.span)
+            return AggType("lhist", True, lhist=(lo, hi, step))
+        del in_map_assign
+        if name == "printf":
+            if not e.args or not isinstance(e.args[0], ast.Str):
+                raise self.error("printf() requires a string literal as its first argument",
+                                 e.span)
+            for a in e.args[1:]:
+                t = self.expr(a)
+                if not isinstance(t, (IntType, StringType)):
+                    raise self.error(f"printf: argument of type '{t}' is not supported", a.span)
+            from bt2c.formats import check_format
+            check_format(e.args[0], e.args[1:], self.source)
+            return VOID
+        if name == "print":
+            self.nargs(e, 1, 3)
+            a = e.args[0]
+            if isinstance(a, ast.Map) and not a.keys:
+                info = self.map_info(a)
+                info.printed = True
+                for extra in e.args[1:]:
+                    self.const_int(extra, "print() argument")
+                return VOID
+            self.nargs(e, 1)
+            t = self.expr(a)
+            if not isinstance(t, (IntType, StringType, TupleType)):
+                raise self.error(f"print() of a value of type '{t}' is not supported", a.span)
+            return VOID
+        if name in ("clear", "zero"):
+            self.nargs(e, 1)
+            if not isinstance(e.args[0], ast.Map) or e.args[0].keys:
+                raise self.error(f"{name}() expects a map argument", e.args[0].span)
+            self.map_info(e.args[0])
+            return VOID
+        if name == "delete":
+            self.nargs(e, 1, 2)
+            m = e.args[0]
+            if not isinstance(m, ast.Map):
+                raise self.error("delete() expects a map element", m.span)
+            if len(e.args) == 2:
+                if m.keys:
+                    raise self.error("delete(@map, key) takes a map without a key", m.span)
+                m.keys = [e.args[1]]
+                e.args = [m]
+            self.map_keys(m, self.map_info(m))
+            return VOID
+        if name == "has_key":
+            self.nargs(e, 2)
+            m = e.args[0]
+            if not isinstance(m, ast.Map) or m.keys:
+                raise self.error("has_key() expects a map as its first argument", m.span)
+            keys = e.args[1].items if isinstance(e.args[1], ast.Tuple) else [e.args[1]]
+            probe_map = ast.Map(m.span, m.name, keys)
+            self.map_keys(probe_map, self.map_info(m))
+            return BOOL
+        if name == "len":
+            self.nargs(e, 1)
+            m = e.args[0]
+            if not isinstance(m, ast.Map) or m.keys:
+                raise self.error("len() expects a map argument", m.span)
+            self.map_info(m).used_len = True
+            return INT64
+        if name == "exit":
+            self.nargs(e, 0, 1)
+            if e.args:
+                self.expr(e.args[0])
+                self.require_int(e.args[0], "exit() code")
+            return VOID
+        if name == "str":
+            self.nargs(e, 1, 2)
+            t = self.expr(e.args[0])
+            if len(e.args) == 2:
+                self.expr(e.args[1])
+                self.require_int(e.args[1], "str() length")
+            if isinstance(e.args[0], ast.Param):
+                self.result.str_params.add(e.args[0].index)
+                return StringType(DEFAULT_STRLEN)
+            if isinstance(t, StringType):
+                return t
+            self.require_int(e.args[0], "str() argument")
+            return StringType(DEFAULT_STRLEN)
+        if name == "strncmp":
+            self.nargs(e, 3)
+            for a in e.args[:2]:
+                if not isinstance(self.expr(a), StringType):
+                    raise self.error("strncmp() expects string arguments", a.span)
+            self.const_int(e.args[2], "strncmp() length")
+            return INT64
+        raise self.error(f"Unknown function: '{name}'", e.span)
+
+
+def analyze(program: ast.Program, source: Source) -> Analysis:
+    """Type-check a parsed program."""
+    return Analyzer(program, source).run()

@@ -1,0 +1,48 @@
+"""The Jinja2 environment that holds all emitted C.
+
+Templates live in the top-level ``templates/`` folder, installed as the
+``bt2c.templates`` package; ``templates/runtime`` and ``templates/bpf`` hold
+verbatim C included into the generated files.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+
+def templates_dir() -> Path:
+    """Where the templates are, installed or in a source checkout."""
+    try:
+        import bt2c.templates as pkg
+
+        return Path(pkg.__file__).parent
+    except ImportError:  # pragma: no cover - running from an unpacked tree
+        return Path(__file__).resolve().parent.parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """One shared environment: no autoescape (this is C), strict undefined names."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def render(template: str, **context: Any) -> str:
+    """Render one template file."""
+    return environment().get_template(template).render(**context)
+
+
+@lru_cache(maxsize=None)
+def snippets(name: str) -> Any:
+    """The macros of a snippet template, callable from Python."""
+    return environment().get_template(name).module

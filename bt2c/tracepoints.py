@@ -1,0 +1,110 @@
+"""Tracepoint discovery: expand wildcards and read each event's field layout.
+
+bpftrace reads ``events/CAT/NAME/format`` from tracefs; so does bt2c, at
+transpile time, and emits a C struct with the same offsets.  Tracepoint
+formats are a stable ABI, so the struct stays valid on other kernels.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass
+
+from bt2c.types import ArgsType, IntType, StringType, Type
+
+TRACEFS_DIRS = ("/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events")
+_FIELD_RE = re.compile(r"field:(?P<decl>[^;]+);\s*offset:(?P<off>\d+);\s*size:(?P<size>\d+);"
+                       r"\s*signed:(?P<signed>\d+);")
+
+
+@dataclass(frozen=True)
+class TpField:
+    """One field of a tracepoint record."""
+
+    name: str
+    c_decl: str
+    offset: int
+    size: int
+    type: Type
+    is_pointer: bool = False
+
+
+@dataclass(frozen=True)
+class Tracepoint:
+    """A tracepoint's category, name and (non-common) fields."""
+
+    category: str
+    name: str
+    fields: tuple[TpField, ...]
+
+    @property
+    def args_type(self) -> ArgsType:
+        """The type of ``args`` in a probe on this tracepoint."""
+        return ArgsType(tuple((f.name, f.type) for f in self.fields))
+
+    @property
+    def user_pointers(self) -> bool:
+        """Syscall arguments point into user memory."""
+        return self.category == "syscalls"
+
+
+def events_dir() -> str | None:
+    """The mounted tracefs events directory, if any."""
+    for d in TRACEFS_DIRS:
+        if os.path.isdir(d):
+            return d
+    return None
+
+
+def expand(category: str, name: str) -> list[tuple[str, str]]:
+    """All (category, name) pairs matching a possibly wildcarded spec, sorted."""
+    root = events_dir()
+    if root is None:
+        return []
+    out = []
+    for cat in sorted(os.listdir(root)):
+        if not fnmatch.fnmatchcase(cat, category) or not os.path.isdir(os.path.join(root, cat)):
+            continue
+        for ev in sorted(os.listdir(os.path.join(root, cat))):
+            if fnmatch.fnmatchcase(ev, name) and os.path.isfile(
+                    os.path.join(root, cat, ev, "format")):
+                out.append((cat, ev))
+    return out
+
+
+def parse_format(category: str, name: str, text: str) -> Tracepoint:
+    """Parse a tracefs ``format`` file."""
+    fields = []
+    for m in _FIELD_RE.finditer(text):
+        decl = m.group("decl").strip()
+        size, signed = int(m.group("size")), m.group("signed") == "1"
+        fname_m = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*(\[[^\]]*\])?$", decl)
+        if not fname_m:
+            continue
+        fname = fname_m.group(1)
+        if fname.startswith("common_"):
+            continue
+        is_array = fname_m.group(2) is not None
+        if is_array and re.match(r"(const\s+)?(unsigned\s+)?char\b", decl) and "__data_loc" \
+                not in decl:
+            ftype: Type = StringType(size)
+        else:
+            bits = {1: 8, 2: 16, 4: 32}.get(size, 64)
+            ftype = IntType(bits, signed)
+        fields.append(TpField(fname, decl, int(m.group("off")), size, ftype, "*" in decl))
+    return Tracepoint(category, name, tuple(fields))
+
+
+def load(category: str, name: str) -> Tracepoint | None:
+    """Read one tracepoint's format, or None when it does not exist."""
+    root = events_dir()
+    if root is None:
+        return None
+    path = os.path.join(root, category, name, "format")
+    try:
+        with open(path) as f:
+            return parse_format(category, name, f.read())
+    except OSError:
+        return None

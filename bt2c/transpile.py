@@ -1,0 +1,132 @@
+"""The pipeline: script text → parse → analyse → resources → C files.
+
+Nothing is written until every stage has succeeded, so a script with an error
+leaves no partial output behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bt2c.codegen import CodeGen
+from bt2c.diagnostics import Source
+from bt2c.loader_format import event_format
+from bt2c.parser import parse
+from bt2c.resources import MAX_MAP_KEYS, Resources, collect_maps
+from bt2c.semantic import analyze
+from bt2c.templating import render, templates_dir
+from bt2c.tracepoints import Tracepoint
+from bt2c.types import DEFAULT_STRLEN
+
+_UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000}
+
+
+@dataclass
+class Output:
+    """The generated files of one script, by file name."""
+
+    name: str
+    files: dict[str, str]
+
+    def write(self, out_dir: Path) -> None:
+        """Write all files into ``out_dir`` (created if needed), each atomically."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for fname, text in self.files.items():
+            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{fname}.")
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.replace(tmp, out_dir / fname)
+
+
+def tool_name(script: str) -> str:
+    """The tool's name: the script's file name without .bt, as a C identifier."""
+    base = Path(script).name
+    base = base[:-3] if base.endswith(".bt") else base
+    name = re.sub(r"[^A-Za-z0-9_]", "_", base) or "prog"
+    return name if not name[0].isdigit() else "bt_" + name
+
+
+def tracepoint_fields(tp: Tracepoint) -> list[str]:
+    """C members of a tracepoint record at the offsets tracefs gives, padded explicitly."""
+    out, cursor = [], 8
+    for f in sorted(tp.fields, key=lambda f: f.offset):
+        if f.offset > cursor:
+            out.append(f"__u8 __pad_{cursor}[{f.offset - cursor}]")
+        if f.is_pointer or "__data_loc" in f.c_decl:
+            ctype = {8: "__u64", 4: "__u32"}.get(f.size, "__u64")
+            out.append(f"{ctype} {f.name}")
+        elif hasattr(f.type, "length"):
+            out.append(f"char {f.name}[{f.size}]")
+        else:
+            bits = f.size * 8 if f.size in (1, 2, 4, 8) else 64
+            out.append(f"__{'s' if f.type.signed else 'u'}{bits} {f.name}")  # type: ignore[attr-defined]
+        cursor = f.offset + f.size
+    return out
+
+
+def transpile(text: str, script: str, name: str | None = None) -> Output:
+    """Translate one bpftrace script into the files of a libbpf tool."""
+    source = Source(script, text)
+    program = parse(source)
+    analysis = analyze(program, source)
+    res = Resources()
+    name = name or tool_name(script)
+    taken = {"bt_events", "bt_zero", "LICENSE"}
+    collect_maps(analysis, res, taken)
+    gen = CodeGen(analysis, res, source)
+    gen.generate()
+
+    maps = list(res.maps.values())
+    for m in maps:
+        m.line = source.position(m.info.span.start)[0] if m.info.span else 0  # type: ignore[attr-defined]
+    for p in gen.programs:
+        if p.target.provider == "interval":
+            unit, n = p.target.parts
+            p.period_ns = (1_000_000_000 // int(n)) if unit == "hz" else \
+                int(n) * _UNITS_NS[unit]  # type: ignore[attr-defined]
+    tracepoints: dict[str, Tracepoint] = {}
+    for p in gen.programs:
+        tp = p.target.tracepoint
+        if tp is not None:
+            tracepoints.setdefault(f"{tp.category}:{tp.name}", tp)
+    tp_ctx = [{"category": tp.category, "name": tp.name, "c_fields": tracepoint_fields(tp)}
+              for tp in tracepoints.values()]
+    for ev in res.events:
+        fmt, args = event_format(ev)
+        ev.c_format, ev.c_args = fmt, args  # type: ignore[attr-defined]
+    license_ = str(program.config.get("license", "GPL"))
+    ctx = {
+        "name": name,
+        "script": Path(script).name,
+        "guard": name.upper(),
+        "license": license_,
+        "maps": maps,
+        "events": res.events,
+        "tuples": res.tuple_structs(),
+        "programs": gen.programs,
+        "callbacks": gen.callbacks,
+        "tracepoints": tp_ctx,
+        "nparams": gen.max_param,
+        "param_strlen": DEFAULT_STRLEN,
+        "ringbuf_size": 256 * 1024,
+        "max_entries": int(program.config.get("max_map_keys", MAX_MAP_KEYS)),
+        "max_hist_buckets": res.max_hist_buckets,
+        "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
+    }
+    files = {
+        f"{name}.bpf.c": render("program.bpf.c.j2", **ctx),
+        f"{name}.h": render("program.h.j2", **ctx),
+        f"{name}.c": render("loader.c.j2", **ctx),
+        "Makefile": render("Makefile.j2", **ctx),
+    }
+    return Output(name, files)
+
+
+def clean_dir(path: Path) -> None:
+    """Remove a directory tree if it exists."""
+    shutil.rmtree(path, ignore_errors=True)

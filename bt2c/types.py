@@ -1,0 +1,155 @@
+"""The types of bpftrace values as bt2c models them.
+
+Integers are 64-bit unless a cast or a builtin says otherwise; strings are
+fixed-size NUL-terminated buffers, as in bpftrace.  Aggregation types
+(count, sum, hist, ...) only ever live in maps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_STRLEN = 64
+COMM_LEN = 16
+
+
+class Type:
+    """Base class of all value types."""
+
+    def c_decl(self, name: str) -> str:
+        """A C declaration of ``name`` holding a value of this type."""
+        raise NotImplementedError
+
+    @property
+    def size(self) -> int:
+        """Size in bytes of the C representation."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class IntType(Type):
+    """A fixed-width integer."""
+
+    bits: int = 64
+    signed: bool = True
+
+    def c_name(self) -> str:
+        """The kernel-style C type name, e.g. ``__s64``."""
+        return f"__{'s' if self.signed else 'u'}{self.bits}"
+
+    def c_decl(self, name: str) -> str:
+        return f"{self.c_name()} {name}"
+
+    @property
+    def size(self) -> int:
+        return self.bits // 8
+
+    def __str__(self) -> str:
+        return f"{'' if self.signed else 'u'}int{self.bits}"
+
+
+@dataclass(frozen=True)
+class StringType(Type):
+    """A NUL-terminated string in a fixed ``char[size]`` buffer."""
+
+    length: int = DEFAULT_STRLEN
+
+    def c_decl(self, name: str) -> str:
+        return f"char {name}[{self.length}]"
+
+    @property
+    def size(self) -> int:
+        return self.length
+
+    def __str__(self) -> str:
+        return f"string[{self.length}]"
+
+
+@dataclass(frozen=True)
+class TupleType(Type):
+    """An ordered group of values; a C struct with fields ``f0``, ``f1``, ..."""
+
+    elems: tuple[Type, ...]
+
+    def c_decl(self, name: str) -> str:
+        return f"{self.struct_name()} {name}"
+
+    def struct_name(self) -> str:
+        """A C struct name that identifies the tuple's shape."""
+        return "struct " + tuple_tag(self)
+
+    @property
+    def size(self) -> int:
+        return sum(_aligned(e) for e in self.elems)
+
+    def __str__(self) -> str:
+        return "(" + ",".join(str(e) for e in self.elems) + ")"
+
+
+def _aligned(t: Type) -> int:
+    """Every tuple field is padded to 8 bytes, so layouts never depend on the compiler."""
+    return (t.size + 7) // 8 * 8
+
+
+def tuple_tag(t: Type) -> str:
+    """A C identifier naming a type's shape, used for tuple struct names."""
+    if isinstance(t, IntType):
+        return str(t)
+    if isinstance(t, StringType):
+        return f"str{t.length}"
+    if isinstance(t, TupleType):
+        return "tuple_" + "_".join(tuple_tag(e) for e in t.elems)
+    raise TypeError(t)
+
+
+@dataclass(frozen=True)
+class AggType(Type):
+    """An aggregation stored in a map: count, sum, min, max, avg, stats, hist, lhist."""
+
+    kind: str
+    signed: bool = True
+    hist_bits: int = 0
+    lhist: tuple[int, int, int] = (0, 0, 0)
+
+    def __str__(self) -> str:
+        return f"{self.kind}_t"
+
+
+@dataclass(frozen=True)
+class VoidType(Type):
+    """The type of statements-as-expressions such as printf()."""
+
+    def __str__(self) -> str:
+        return "none"
+
+
+@dataclass(frozen=True)
+class ArgsType(Type):
+    """The ``args`` builtin of a tracepoint: a record of typed fields."""
+
+    fields: tuple[tuple[str, Type], ...]
+
+    def field(self, name: str) -> Type | None:
+        """The type of field ``name`` or None."""
+        return dict(self.fields).get(name)
+
+    def __str__(self) -> str:
+        return "args"
+
+
+INT64 = IntType(64, True)
+UINT64 = IntType(64, False)
+UINT32 = IntType(32, False)
+BOOL = IntType(64, False)
+VOID = VoidType()
+
+
+def field_layout(t: Type) -> list[tuple[int, Type]]:
+    """(offset, type) of each member of a tuple struct, matching the C struct we emit."""
+    if not isinstance(t, TupleType):
+        return [(0, t)]
+    out, off = [], 0
+    for e in t.elems:
+        out.append((off, e))
+        off += _aligned(e)
+    return out

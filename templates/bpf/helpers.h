@@ -1,0 +1,184 @@
+/*
+ * bt2c BPF-side helpers: the operations bpftrace's language performs on maps,
+ * strings and events, as small always-inline functions.
+ */
+
+/* Send a fixed-size control event (exit, print/clear/zero of a map). */
+static __always_inline void bt_send(__u32 id, __s64 arg0, __s64 arg1, __s64 arg2)
+{
+	struct event_simple *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
+
+	if (!e)
+		return;
+	e->hdr.id = id;
+	e->arg[0] = arg0;
+	e->arg[1] = arg1;
+	e->arg[2] = arg2;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Value of a plain integer map element, 0 when absent. */
+static __always_inline __s64 bt_map_read(void *map, const void *key)
+{
+	__s64 *v = bpf_map_lookup_elem(map, key);
+
+	return v ? *v : 0;
+}
+
+/* Add delta to a plain integer map element and return the new value. */
+static __always_inline __s64 bt_map_incr(void *map, const void *key, __s64 delta)
+{
+	__s64 *v = bpf_map_lookup_elem(map, key);
+
+	if (v) {
+		*v += delta;
+		return *v;
+	}
+	bpf_map_update_elem(map, key, &delta, BPF_ANY);
+	return delta;
+}
+
+/* count() and sum(): add to this CPU's copy of a per-CPU counter. */
+static __always_inline void bt_map_add(void *map, const void *key, __s64 delta)
+{
+	__s64 *v = bpf_map_lookup_elem(map, key);
+
+	if (v) {
+		*v += delta;
+		return;
+	}
+	if (bpf_map_update_elem(map, key, &delta, BPF_NOEXIST) == -17 /* EEXIST */) {
+		v = bpf_map_lookup_elem(map, key);
+		if (v)
+			*v += delta;
+	}
+}
+
+/* Sum of all CPUs' copies of a count()/sum() element (Linux 5.19+). */
+static __always_inline __s64 bt_map_read_percpu(void *map, const void *key)
+{
+	__s64 total = 0;
+
+	for (__u32 cpu = 0; cpu < bt_ncpus && cpu < 1024; cpu++) {
+		__s64 *v = bpf_map_lookup_percpu_elem(map, key, cpu);
+
+		if (v)
+			total += *v;
+	}
+	return total;
+}
+
+/* min() and max() on this CPU's copy; user space merges the CPUs. */
+static __always_inline void bt_map_minmax(void *map, const void *key, __s64 value, int is_max)
+{
+	struct bt_minmax *v = bpf_map_lookup_elem(map, key);
+
+	if (v) {
+		if (!v->set || (is_max ? value > v->value : value < v->value)) {
+			v->value = value;
+			v->set = 1;
+		}
+		return;
+	}
+	struct bt_minmax init = { .value = value, .set = 1 };
+
+	bpf_map_update_elem(map, key, &init, BPF_NOEXIST);
+}
+
+static __always_inline void bt_map_min(void *map, const void *key, __s64 value)
+{
+	bt_map_minmax(map, key, value, 0);
+}
+
+static __always_inline void bt_map_max(void *map, const void *key, __s64 value)
+{
+	bt_map_minmax(map, key, value, 1);
+}
+
+/* avg() and stats(): running total and count on this CPU. */
+static __always_inline void bt_map_avg(void *map, const void *key, __s64 value)
+{
+	struct bt_avg *v = bpf_map_lookup_elem(map, key);
+
+	if (v) {
+		v->total += value;
+		v->count++;
+		return;
+	}
+	struct bt_avg init = { .total = value, .count = 1 };
+
+	bpf_map_update_elem(map, key, &init, BPF_NOEXIST);
+}
+
+/* hist() and lhist(): bump one bucket of this CPU's bucket array. */
+static __always_inline void bt_map_bucket(void *map, const void *key, __u32 index, __u32 size)
+{
+	__u64 *buckets = bpf_map_lookup_elem(map, key);
+
+	if (!buckets) {
+		bpf_map_update_elem(map, key, bt_zero, BPF_NOEXIST);
+		buckets = bpf_map_lookup_elem(map, key);
+		if (!buckets)
+			return;
+	}
+	if (index < size / sizeof(__u64))
+		buckets[index]++;
+}
+
+/* Compare two strings up to n bytes or the first NUL: 1 when equal. */
+static __always_inline int bt_streq(const char *a, const char *b, __u32 n)
+{
+	for (__u32 i = 0; i < n; i++) {
+		if (a[i] != b[i])
+			return 0;
+		if (a[i] == 0)
+			return 1;
+	}
+	return 1;
+}
+
+/* strncmp(): 0 when the first n bytes (or up to a NUL) are equal. */
+static __always_inline int bt_strncmp(const char *a, const char *b, __u32 n)
+{
+	for (__u32 i = 0; i < n; i++) {
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+		if (a[i] == 0)
+			return 0;
+	}
+	return 0;
+}
+
+/* str(ptr, n): read at most limit-1 bytes plus NUL from kernel or user memory. */
+static __always_inline void bt_read_str(char *dst, __u32 limit, const void *src, int user)
+{
+	if (user)
+		bpf_probe_read_user_str(dst, limit, src);
+	else
+		bpf_probe_read_kernel_str(dst, limit, src);
+}
+
+/* str(s, n) on a string value: its first n bytes. */
+static __always_inline void bt_str_prefix(char *dst, const char *src, __s64 n, __u32 size)
+{
+	for (__u32 i = 0; i + 1 < size; i++) {
+		if (i >= n || src[i] == 0)
+			break;
+		dst[i] = src[i];
+	}
+}
+
+static long bt_count_elem(void *map, const void *key, void *value, void *ctx)
+{
+	(*(__s64 *)ctx)++;
+	return 0;
+}
+
+/* len(@map): count the elements (Linux 5.13+). */
+static __always_inline __s64 bt_map_len(void *map)
+{
+	__s64 n = 0;
+
+	bpf_for_each_map_elem(map, bt_count_elem, &n, 0);
+	return n;
+}

@@ -1,0 +1,217 @@
+/*
+ * bt2c loader support: bpftrace's command line, the -c child, signals,
+ * interval timers and one-shot BEGIN/END runs.
+ */
+
+static FILE *bt_out;
+static volatile sig_atomic_t bt_exiting;
+
+static struct {
+	int quiet;
+	int verbose;
+	const char *command;	/* -c */
+	pid_t pid;		/* -p */
+	pid_t cpid;		/* the -c child */
+	int start_fd;		/* write end of the pipe the child waits on */
+	int nparams;
+	char **params;
+	int stopped;		/* exit() was called or the target is gone */
+	int in_end;		/* END probes are running */
+	int exit_code;
+} bt_state = { .start_fd = -1 };
+
+static void bt_usage(const char *prog)
+{
+	fprintf(stderr,
+		"USAGE: %s [options] [ARGS...]\n"
+		"  -c CMD    run CMD, trace until it exits (cpid is its pid)\n"
+		"  -p PID    trace until process PID exits\n"
+		"  -o FILE   write output to FILE instead of stdout\n"
+		"  -q        quiet: no 'Attached N probes' message\n"
+		"  -v        verbose: show libbpf's messages\n"
+		"  ARGS      positional parameters $1, $2, ...\n", prog);
+}
+
+/* Returns 0 to go on, 1 after --help, -1 on a bad option. */
+static int bt_parse_args(int argc, char **argv)
+{
+	int opt;
+
+	bt_out = stdout;
+	while ((opt = getopt(argc, argv, "+c:p:o:qvh")) != -1) {
+		switch (opt) {
+		case 'c':
+			bt_state.command = optarg;
+			break;
+		case 'p':
+			bt_state.pid = (pid_t)strtol(optarg, NULL, 10);
+			if (bt_state.pid <= 0 || kill(bt_state.pid, 0) < 0) {
+				fprintf(stderr, "ERROR: invalid pid: %s\n", optarg);
+				return -1;
+			}
+			break;
+		case 'o':
+			bt_out = fopen(optarg, "w");
+			if (!bt_out) {
+				fprintf(stderr, "ERROR: cannot open %s: %s\n", optarg, strerror(errno));
+				return -1;
+			}
+			break;
+		case 'q':
+			bt_state.quiet = 1;
+			break;
+		case 'v':
+			bt_state.verbose = 1;
+			break;
+		case 'h':
+			bt_usage(argv[0]);
+			return 1;
+		default:
+			bt_usage(argv[0]);
+			return -1;
+		}
+	}
+	bt_state.nparams = argc - optind;
+	bt_state.params = argv + optind;
+	return 0;
+}
+
+static int bt_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !bt_state.verbose)
+		return 0;
+	if (level == LIBBPF_INFO && !bt_state.verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static __u64 bt_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* $N as an integer: decimal, hex or octal; 0 when it is not a number. */
+static long long bt_param_int(const char *s)
+{
+	char *end;
+	long long v = strtoll(s, &end, 0);
+
+	return (*s && !*end) ? v : 0;
+}
+
+/* Fork the -c command now (so cpid is known before load); it waits for
+ * bt_release_command(), which runs once every probe is attached. */
+static int bt_start_command(void)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (!bt_state.command)
+		return 0;
+	if (pipe(fds) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "ERROR: fork: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		char *argv[64], *copy = strdup(bt_state.command), *save = NULL;
+		int n = 0;
+		char go;
+
+		close(fds[1]);
+		if (read(fds[0], &go, 1) != 1)
+			_exit(0);
+		for (char *tok = strtok_r(copy, " \t", &save); tok && n < 63;
+		     tok = strtok_r(NULL, " \t", &save))
+			argv[n++] = tok;
+		argv[n] = NULL;
+		execvp(argv[0], argv);
+		fprintf(stderr, "ERROR: failed to exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(fds[0]);
+	bt_state.cpid = pid;
+	bt_state.start_fd = fds[1];
+	return 0;
+}
+
+static void bt_release_command(void)
+{
+	if (bt_state.start_fd >= 0) {
+		if (write(bt_state.start_fd, "g", 1) != 1)
+			fprintf(stderr, "ERROR: failed to start the command\n");
+		close(bt_state.start_fd);
+		bt_state.start_fd = -1;
+	}
+}
+
+/* If we stop before the command was released, don't leave it waiting. */
+static void bt_finish_command(void)
+{
+	if (bt_state.start_fd >= 0) {
+		close(bt_state.start_fd);
+		bt_state.start_fd = -1;
+	}
+	if (bt_state.cpid > 0)
+		waitpid(bt_state.cpid, NULL, WNOHANG);
+}
+
+/* Stop when the -c child or the -p process is gone. */
+static void bt_check_targets(void)
+{
+	if (bt_state.cpid > 0 && waitpid(bt_state.cpid, NULL, WNOHANG) == bt_state.cpid) {
+		bt_state.cpid = 0;
+		bt_state.stopped = 1;
+	}
+	if (bt_state.pid > 0 && kill(bt_state.pid, 0) < 0 && errno == ESRCH)
+		bt_state.stopped = 1;
+}
+
+static void bt_on_signal(int sig)
+{
+	bt_exiting = 1;
+}
+
+static void bt_install_signals(void)
+{
+	signal(SIGINT, bt_on_signal);
+	signal(SIGTERM, bt_on_signal);
+}
+
+/* Run a BEGIN or END program once, in this process's context. */
+static void bt_run_once(struct bpf_program *prog)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts) < 0)
+		fprintf(stderr, "ERROR: failed to run %s: %s\n", bpf_program__name(prog),
+			strerror(errno));
+}
+
+/* interval:*: a CPU-clock perf event on CPU 0 firing every period_ns. */
+static int bt_attach_interval(struct bpf_program *prog, struct bpf_link **link, __u64 period_ns)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.size = sizeof(attr),
+		.sample_period = period_ns,
+	};
+	int fd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	*link = bpf_program__attach_perf_event(prog, fd);
+	if (!*link) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return 0;
+}
