@@ -110,6 +110,7 @@ static __always_inline void bt_map_avg(void *map, const void *key, __s64 value)
 	bpf_map_update_elem(map, key, &init, BPF_NOEXIST);
 }
 
+#ifdef BT_HAVE_HIST
 /* hist() and lhist(): bump one bucket of this CPU's bucket array. */
 static __always_inline void bt_map_bucket(void *map, const void *key, __u32 index, __u32 size)
 {
@@ -124,6 +125,7 @@ static __always_inline void bt_map_bucket(void *map, const void *key, __u32 inde
 	if (index < size / sizeof(__u64))
 		buckets[index]++;
 }
+#endif
 
 /* Compare two strings up to n bytes or the first NUL: 1 when equal. */
 static __always_inline int bt_streq(const char *a, const char *b, __u32 n)

@@ -126,6 +126,7 @@ static int bt_start_command(void)
 		close(fds[1]);
 		if (read(fds[0], &go, 1) != 1)
 			_exit(0);
+		close(fds[0]);
 		for (char *tok = strtok_r(copy, " \t", &save); tok && n < 63;
 		     tok = strtok_r(NULL, " \t", &save))
 			argv[n++] = tok;

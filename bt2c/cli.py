@@ -1,0 +1,104 @@
+"""The ``bt2c`` command line (typer): transpile, build, run, golden.
+
+Every :class:`Bt2cError` is printed as a diagnostic and exits 1; no Python
+traceback reaches a user.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bt2c.build import Builder
+from bt2c.diagnostics import Bt2cError
+from bt2c.transpile import transpile
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Turn bpftrace scripts into standalone C/libbpf tools.")
+
+
+def _read(script: Path) -> str:
+    try:
+        return script.read_text()
+    except OSError as e:
+        raise Bt2cError(f"failed to open {script}: {e.strerror}") from None
+
+
+@app.command("transpile")
+def transpile_cmd(
+    script: Path = typer.Argument(..., help="bpftrace script (.bt)"),
+    out: Path = typer.Option(Path("out"), "-o", "--output", help="output directory"),
+) -> None:
+    """Write NAME.bpf.c, NAME.c, NAME.h and a Makefile into OUT."""
+    result = transpile(_read(script), str(script))
+    result.write(out)
+    for name in result.files:
+        typer.echo(str(out / name))
+
+
+@app.command("build")
+def build_cmd(
+    script: Path = typer.Argument(..., help="bpftrace script (.bt)"),
+    out: Path = typer.Option(Path("out"), "-o", "--output", help="output directory"),
+    static: bool = typer.Option(False, "--static", help="link the loader statically"),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="show build commands"),
+) -> None:
+    """Transpile, then build NAME.bpf.o, NAME.skel.h and the NAME loader in OUT."""
+    result = transpile(_read(script), str(script))
+    fresh = not out.exists()
+    result.write(out)
+    try:
+        binary = Builder(out, result.name, verbose=verbose, static=static).all()
+    except BaseException:
+        if fresh:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    typer.echo(str(binary))
+
+
+@app.command("run", context_settings={"allow_extra_args": True,
+                                      "ignore_unknown_options": True,
+                                      "help_option_names": []})
+def run_cmd(ctx: typer.Context) -> None:
+    """Build for this host and run, as a drop-in for bpftrace: bt2c run [-e PROG|FILE] [ARGS]."""
+    from bt2c.runner import run
+
+    raise typer.Exit(run(list(ctx.args)))
+
+
+@app.command("golden")
+def golden_cmd(
+    action: str = typer.Argument("check", help="check or update"),
+    root: Path = typer.Option(Path("golden"), "--dir", help="golden corpus directory"),
+) -> None:
+    """Regenerate (update) or compare (check) the golden corpus of generated C."""
+    from bt2c.golden import golden
+
+    raise typer.Exit(golden(action, root))
+
+
+def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045 - typer-era signature
+    """Entry point: run the app, turning errors into diagnostics."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except Bt2cError as e:
+        print(e.render(), file=sys.stderr)
+        sys.exit(1)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # click usage errors and the like
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(1)
+        print(f"ERROR: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        sys.exit(2)

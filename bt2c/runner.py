@@ -1,0 +1,144 @@
+"""``bt2c run``: bpftrace's command line, a build cache, and exec of the built tool.
+
+Built tools are cached under a key made of the script, bt2c's own sources and
+templates, and the toolchain, so a second run of the same script starts at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bt2c.build import Builder, cache_root, templates_digest, toolchain_id
+from bt2c.diagnostics import Bt2cError
+from bt2c.templating import templates_dir
+from bt2c.transpile import transpile
+
+USAGE = """USAGE: bt2c run [options] FILENAME [ARGS...]
+       bt2c run [options] -e 'program' [ARGS...]
+
+OPTIONS (as bpftrace's):
+    -e PROGRAM     program text
+    -c CMD         run CMD and trace until it exits
+    -p PID         trace until process PID exits
+    -o FILE        redirect the program's output to FILE
+    -q             keep messages quiet
+    -v             verbose: show the build commands and libbpf's messages
+    -h             show this help
+"""
+
+
+@dataclass
+class RunOptions:
+    """bpftrace-style options of ``bt2c run``."""
+
+    program: str | None = None
+    script: str | None = None
+    command: str | None = None
+    pid: str | None = None
+    output: str | None = None
+    quiet: bool = False
+    verbose: bool = False
+    params: list[str] = field(default_factory=list)
+
+
+def parse_run_args(argv: list[str]) -> RunOptions:
+    """Parse bpftrace's options: flags first, then the script (unless -e), then $1.."""
+    opts = RunOptions()
+    i = 0
+    with_value = {"-e": "program", "-c": "command", "-p": "pid", "-o": "output"}
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if arg in ("-h", "--help"):
+            print(USAGE, end="")
+            raise SystemExit(0)
+        if arg in with_value or (arg[:2] in with_value and len(arg) > 2):
+            flag, value = (arg, None) if arg in with_value else (arg[:2], arg[2:])
+            if value is None:
+                if i + 1 >= len(argv):
+                    raise Bt2cError(f"option {flag} requires an argument")
+                value = argv[i + 1]
+                i += 1
+            setattr(opts, with_value[flag], value)
+        elif arg == "-q":
+            opts.quiet = True
+        elif arg == "-v":
+            opts.verbose = True
+        elif arg.startswith("-") and arg != "-":
+            raise Bt2cError(f"unknown option {arg}\n{USAGE}")
+        else:
+            break
+        i += 1
+    rest = argv[i:]
+    if opts.program is None:
+        if not rest:
+            raise Bt2cError(f"no program given\n{USAGE}")
+        opts.script, rest = rest[0], rest[1:]
+    opts.params = rest
+    return opts
+
+
+def build_cached(text: str, script_name: str, verbose: bool, name: str | None = None) -> Path:
+    """Transpile and build ``text`` unless an identical build is cached; return the binary."""
+    key = hashlib.sha256("\0".join([text, script_name, templates_digest(templates_dir()),
+                                    toolchain_id()]).encode()).hexdigest()[:24]
+    out = transpile(text, script_name, name)
+    entry = cache_root() / "tools" / key
+    binary = entry / out.name
+    if binary.exists():
+        if verbose:
+            print(f"bt2c: using cached build {entry}", file=sys.stderr)
+        return binary
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".build-"))
+    try:
+        out.write(work)
+        Builder(work, out.name, verbose=verbose).all()
+        (work / "vmlinux.h").unlink(missing_ok=True)
+        try:
+            os.replace(work, entry)
+        except OSError:  # another run built it first
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return binary
+
+
+def run(argv: list[str]) -> int:
+    """Build (or reuse) the tool for a script and exec it with bpftrace's options."""
+    opts = parse_run_args(argv)
+    if opts.program is not None:
+        text, name = opts.program, "stdin"
+    else:
+        assert opts.script is not None
+        try:
+            text = Path(opts.script).read_text()
+        except OSError as e:
+            raise Bt2cError(f"failed to open {opts.script}: {e.strerror}") from None
+        name = opts.script
+    binary = build_cached(text, name, opts.verbose, "prog" if name == "stdin" else None)
+    cmd = [str(binary)]
+    if opts.quiet:
+        cmd.append("-q")
+    if opts.verbose:
+        cmd.append("-v")
+    if opts.output:
+        cmd += ["-o", opts.output]
+    if opts.command:
+        cmd += ["-c", opts.command]
+    if opts.pid:
+        cmd += ["-p", opts.pid]
+    cmd += ["--", *opts.params]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)
+    return 0  # pragma: no cover - execv does not return
