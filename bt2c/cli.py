@@ -13,9 +13,7 @@ from typing import Optional
 
 import typer
 
-from bt2c.build import Builder
 from bt2c.diagnostics import Bt2cError
-from bt2c.transpile import transpile
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Turn bpftrace scripts into standalone C/libbpf tools.")
@@ -34,6 +32,8 @@ def transpile_cmd(
     out: Path = typer.Option(Path("out"), "-o", "--output", help="output directory"),
 ) -> None:
     """Write NAME.bpf.c, NAME.c, NAME.h and a Makefile into OUT."""
+    from bt2c.transpile import transpile
+
     result = transpile(_read(script), str(script))
     result.write(out)
     for name in result.files:
@@ -48,6 +48,9 @@ def build_cmd(
     verbose: bool = typer.Option(False, "-v", "--verbose", help="show build commands"),
 ) -> None:
     """Transpile, then build NAME.bpf.o, NAME.skel.h and the NAME loader in OUT."""
+    from bt2c.build import Builder
+    from bt2c.transpile import transpile
+
     result = transpile(_read(script), str(script))
     fresh = not out.exists()
     result.write(out)

@@ -454,20 +454,24 @@ class ProbeGen:
             self.emit(f"\t{tmp} = !!({right});\n}}")
             return tmp
         left, right = self.expr(e.left), self.expr(e.right)
-        lt, rt = e.left.type, e.right.type
-        assert isinstance(lt, IntType) and isinstance(rt, IntType)
-        ctype = "__s64" if lt.signed and rt.signed else "__u64"
         if e.op in ("/", "%"):
             # BPF defines x/0 as 0; make it explicit so the C reads the same.
             tmp = self.temp()
-            self.emit(f"{ctype} {tmp} = {right};")
-            return f"({tmp} ? ({ctype}){left} {e.op} {tmp} : 0)"
-        return f"(({ctype}){left} {e.op} ({ctype}){right})"
+            self.emit(f"__s64 {tmp} = {right};" if e.type.signed  # type: ignore[union-attr]
+                      else f"__u64 {tmp} = {right};")
+            return f"({tmp} ? {left} {e.op} {tmp} : 0)"
+        # 64-bit C arithmetic already has bpftrace's rule: unsigned if either side is.
+        return f"({left} {e.op} {right})"
 
     def ternary(self, e: ast.Ternary) -> str:
         t = e.type
         assert t is not None
         cond = self.expr(e.cond)
+        if isinstance(t, IntType):
+            parts: list[str] = []
+            lines = self.nested(lambda: parts.extend([self.expr(e.then), self.expr(e.other)]))
+            if not lines:
+                return f"({cond} ? {parts[0]} : {parts[1]})"
         tmp = self.temp()
         self.emit(f"{self.decl(t, tmp)} = {self.zero_init(t)};")
         then = self.nested(lambda: self.store(tmp, t, e.then))

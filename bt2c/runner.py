@@ -17,7 +17,6 @@ from pathlib import Path
 from bt2c.build import Builder, cache_root, templates_digest, toolchain_id
 from bt2c.diagnostics import Bt2cError
 from bt2c.templating import templates_dir
-from bt2c.transpile import transpile
 
 USAGE = """USAGE: bt2c run [options] FILENAME [ARGS...]
        bt2c run [options] -e 'program' [ARGS...]
@@ -90,13 +89,16 @@ def build_cached(text: str, script_name: str, verbose: bool, name: str | None = 
     """Transpile and build ``text`` unless an identical build is cached; return the binary."""
     key = hashlib.sha256("\0".join([text, script_name, templates_digest(templates_dir()),
                                     toolchain_id()]).encode()).hexdigest()[:24]
-    out = transpile(text, script_name, name)
     entry = cache_root() / "tools" / key
-    binary = entry / out.name
-    if binary.exists():
-        if verbose:
-            print(f"bt2c: using cached build {entry}", file=sys.stderr)
-        return binary
+    if entry.is_dir():
+        binaries = [p for p in entry.iterdir() if p.is_file() and os.access(p, os.X_OK)]
+        if binaries:
+            if verbose:
+                print(f"bt2c: using cached build {entry}", file=sys.stderr)
+            return binaries[0]
+    from bt2c.transpile import transpile  # only on a cache miss: keeps start-up fast
+
+    out = transpile(text, script_name, name)
     entry.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".build-"))
     try:
@@ -110,7 +112,7 @@ def build_cached(text: str, script_name: str, verbose: bool, name: str | None = 
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return binary
+    return entry / out.name
 
 
 def run(argv: list[str]) -> int:

@@ -40,6 +40,7 @@ class Output:
             fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{fname}.")
             with os.fdopen(fd, "w") as f:
                 f.write(text)
+            os.chmod(tmp, 0o644)
             os.replace(tmp, out_dir / fname)
 
 

@@ -1,0 +1,71 @@
+"""Bad input: located diagnostics, exit status 1, no traceback, no partial output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CASES = [
+    # (script, expected first line of stderr, expected underline)
+    ('BEGIN { @x = 1 +; }', "prog.bt:1:17: ERROR: syntax error, unexpected ;", "~"),
+    ('BEGIN { @x = 1 + "a"; }', "prog.bt:1:18: ERROR: operand of '+' must be an integer",
+     "~~~"),
+    ('BEGIN { printf("%d\\n"); }',
+     "prog.bt:1:16: ERROR: printf: Not enough arguments for format string", "~~~~~~"),
+    ('BEGIN { $x = 1; $x = "s"; }', "prog.bt:1:17: ERROR: Type mismatch for $x", "~~"),
+    ('BEGIN { print($y); }', "prog.bt:1:15: ERROR: Undefined or undeclared variable: $y",
+     "~~"),
+    ('BEGIN { foo(); }', "prog.bt:1:9: ERROR: Unknown function: 'foo'", "~~~~~"),
+    ('tracepoint:nosuch:thing { }', "prog.bt:1:1: ERROR: tracepoint not found", "~"),
+    ('BEGIN { "unterminated }', "prog.bt:1:9: ERROR: unterminated string", "~"),
+    ('BEGIN { @x = 1; @x = "s"; }', "prog.bt:1:22: ERROR: Type mismatch for @x", "~~~"),
+    ('BEGIN { break; }', "prog.bt:1:9: ERROR: 'break' statement is not allowed", "~~~~~"),
+]
+
+
+def bt2c(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bt2c", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.mark.parametrize("script,first,underline", CASES)
+def test_error_is_located_and_leaves_nothing(tmp_path: Path, script: str, first: str,
+                                             underline: str) -> None:
+    (tmp_path / "prog.bt").write_text(script + "\n")
+    proc = bt2c("transpile", "prog.bt", "-o", "out", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith(first), proc.stderr
+    assert lines[1] == script
+    assert lines[2].strip() == underline or lines[2].strip().startswith(underline)
+    col = int(first.split(":")[2])
+    assert lines[2].index("~") == col - 1
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_error_uses_stdin_name(tmp_path: Path) -> None:
+    proc = bt2c("run", "-e", "BEGIN { @x = 1 + ; }", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("stdin:1:18: ERROR: ")
+
+
+def test_missing_script_is_reported(tmp_path: Path) -> None:
+    proc = bt2c("transpile", "nope.bt", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "ERROR: failed to open nope.bt" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_clang_names_the_package(tmp_path: Path) -> None:
+    (tmp_path / "prog.bt").write_text("BEGIN { exit(); }\n")
+    env = {"PATH": "/nonexistent", "BT2C_CLANG": "clang-404", "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "bt2c", "build", "prog.bt", "-o", "out"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1
+    assert "apt-get install clang" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
