@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bt2c.codegen import CodeGen
 from bt2c.diagnostics import Source
+from bt2c.formats import c_string_literal
 from bt2c.loader_format import event_format
 from bt2c.parser import parse
 from bt2c.resources import MAX_MAP_KEYS, Resources, collect_maps
@@ -70,6 +71,16 @@ def tracepoint_fields(tp: Tracepoint) -> list[str]:
     return out
 
 
+def script_line_map(bpf_c: str) -> list[tuple[int, int]]:
+    """(C line, script line) for each ``/* line N: */`` comment, in C-line order."""
+    out = []
+    for i, line in enumerate(bpf_c.splitlines(), 1):
+        m = re.match(r"\s*/\* line (\d+):", line)
+        if m:
+            out.append((i, int(m.group(1))))
+    return out
+
+
 def transpile(text: str, script: str, name: str | None = None) -> Output:
     """Translate one bpftrace script into the files of a libbpf tool."""
     source = Source(script, text)
@@ -119,8 +130,11 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
         "max_hist_buckets": res.max_hist_buckets,
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
     }
+    bpf_c = render("program.bpf.c.j2", **ctx)
+    ctx["line_map"] = script_line_map(bpf_c)
+    ctx["script_lines"] = [c_string_literal(line) for line in text.splitlines()]
     files = {
-        f"{name}.bpf.c": render("program.bpf.c.j2", **ctx),
+        f"{name}.bpf.c": bpf_c,
         f"{name}.h": render("program.h.j2", **ctx),
         f"{name}.c": render("loader.c.j2", **ctx),
         "Makefile": render("Makefile.j2", **ctx),

@@ -69,3 +69,21 @@ def test_missing_clang_names_the_package(tmp_path: Path) -> None:
     assert "apt-get install clang" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_verifier_rejection_names_the_script_line(tmp_path: Path) -> None:
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to load BPF")
+    script = "BEGIN { printf(\"start\\n\"); }\nBEGIN { $i = 0; while ($i < 100000000) { $i++; } }\n"
+    (tmp_path / "loop.bt").write_text(script)
+    env = dict(os.environ, BT2C_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, "-m", "bt2c", "run", "loop.bt"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    at = next(i for i, line in enumerate(lines) if "verifier rejected" in line)
+    assert lines[at].startswith("loop.bt:2: ERROR: the kernel's BPF verifier rejected")
+    assert lines[at + 1] == script.splitlines()[1]
+    assert "Traceback" not in proc.stderr

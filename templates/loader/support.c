@@ -76,13 +76,82 @@ static int bt_parse_args(int argc, char **argv)
 	return 0;
 }
 
+/* libbpf's messages: all shown with -v; otherwise warnings are kept so that a
+ * verifier rejection can be explained in terms of the script. */
+static char bt_log[1 << 16];
+static size_t bt_log_len;
+
 static int bt_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (level == LIBBPF_DEBUG && !bt_state.verbose)
+	if (bt_state.verbose) {
+		va_list copy;
+
+		va_copy(copy, args);
+		vfprintf(stderr, fmt, copy);
+		va_end(copy);
+	}
+	if (level != LIBBPF_WARN)
 		return 0;
-	if (level == LIBBPF_INFO && !bt_state.verbose)
-		return 0;
-	return vfprintf(stderr, fmt, args);
+	if (bt_log_len > sizeof(bt_log) / 2) {	/* keep the most recent half */
+		memmove(bt_log, bt_log + bt_log_len - sizeof(bt_log) / 4, sizeof(bt_log) / 4);
+		bt_log_len = sizeof(bt_log) / 4;
+	}
+	int n = vsnprintf(bt_log + bt_log_len, sizeof(bt_log) - bt_log_len, fmt, args);
+
+	if (n > 0)
+		bt_log_len += (size_t)n < sizeof(bt_log) - bt_log_len ? (size_t)n
+								  : sizeof(bt_log) - bt_log_len - 1;
+	return 0;
+}
+
+struct bt_line_map {
+	int c_line;		/* first line of a block in the .bpf.c */
+	int script_line;	/* the script line it was generated from */
+};
+
+/* After a failed load: name the script line the verifier stopped at, and why. */
+static void bt_explain_load_failure(const char *bpf_file, const char *script,
+				    const struct bt_line_map *map, int nmap,
+				    const char *const *lines, int nlines)
+{
+	char needle[256], reason[256] = "";
+	const char *p, *last = NULL;
+	int c_line = 0, script_line = 0;
+
+	snprintf(needle, sizeof(needle), "@ %s:", bpf_file);
+	for (p = strstr(bt_log, needle); p; p = strstr(p + 1, needle))
+		last = p;
+	if (last)
+		c_line = atoi(last + strlen(needle));
+	for (int i = 0; i < nmap && map[i].c_line <= c_line; i++)
+		script_line = map[i].script_line;
+
+	/* The reason is the last log line before "processed N insns". */
+	p = strstr(bt_log, "\nprocessed ");
+	if (p) {
+		const char *end = p, *start = p;
+
+		while (start > bt_log && start[-1] != '\n')
+			start--;
+		if (start > bt_log) {
+			end = start - 1;
+			start = end;
+			while (start > bt_log && start[-1] != '\n')
+				start--;
+		}
+		snprintf(reason, sizeof(reason), "%.*s", (int)(end - start), start);
+		if (strncmp(reason, "old state", 9) == 0 || strncmp(reason, "cur state", 9) == 0)
+			snprintf(reason, sizeof(reason), "%s", "the program may not terminate");
+	}
+	if (script_line > 0 && script_line <= nlines) {
+		fprintf(stderr, "%s:%d: ERROR: the kernel's BPF verifier rejected the code for this "
+			"line%s%s\n%s\n", script, script_line, reason[0] ? ": " : "", reason,
+			lines[script_line - 1]);
+	} else {
+		fprintf(stderr, "ERROR: the kernel's BPF verifier rejected the program%s%s\n",
+			reason[0] ? ": " : "", reason);
+	}
+	fprintf(stderr, "(run with -v for the full verifier log)\n");
 }
 
 static __u64 bt_monotonic_ns(void)
