@@ -72,7 +72,7 @@ class ProbeGen:
         self.temps = 0
         self.vars: dict[str, str] = {}
         self.var_types: dict[str, Type] = gen.analysis.variables[probe.index]
-        self.taken: set[str] = set()
+        self.taken: set[str] = set(gen.names)  # never shadow a map or a function
         self.prologue: list[str] = []
         self.builtins: dict[str, str] = {}
         self.in_callback: str | None = None   # name of the callback context pointer
@@ -155,8 +155,9 @@ class ProbeGen:
                 return
             self.comment(st)
             value = self.expr(st.expr)
-            if value and not isinstance(st.expr, ast.Call) and not isinstance(st.expr,
-                                                                                ast.IncDec):
+            if isinstance(st.expr, ast.IncDec) and isinstance(st.expr.target, ast.Var):
+                self.emit(f"{value.strip('()')};")
+            elif value and not isinstance(st.expr, (ast.Call, ast.IncDec)):
                 self.emit(f"(void){value};")
         elif isinstance(st, ast.Assign):
             self.comment(st)
@@ -541,7 +542,7 @@ class ProbeGen:
         if name == "probe":
             assert isinstance(e.type, StringType)
             tmp = self.temp("probe")
-            self.emit(f"char {tmp}[{e.type.length}] = {c_string_literal(self.target.raw)};")
+            self.emit(f"char {tmp}[{e.type.length}] = {c_string_literal(self.target.name)};")
             return tmp
         raise self.error(f"builtin {name} is not supported here", e)
 
@@ -609,8 +610,7 @@ class ProbeGen:
                 self.gen.max_param = max(self.gen.max_param, arg.index)
                 tmp = self.temp("str")
                 self.emit(f"char {tmp}[{t.length}];")
-                self.emit(f"__builtin_memcpy({tmp}, (const void *)bt_param_str[{arg.index - 1}], "
-                          f"sizeof({tmp}));")
+                self.emit(f"bt_param_copy({tmp}, bt_param_str[{arg.index - 1}], sizeof({tmp}));")
                 return tmp
             src = self.expr(arg)
             if isinstance(arg.type, StringType) and len(e.args) == 1:

@@ -73,6 +73,11 @@ class ProbeTarget:
     raw: str
     tracepoint: Tracepoint | None = None
 
+    @property
+    def name(self) -> str:
+        """The ``probe`` builtin's value: bpftrace's canonical (lower-case) name."""
+        return self.provider if self.provider in ("begin", "end") else self.raw
+
 
 @dataclass
 class Analysis:
@@ -433,7 +438,7 @@ class Analyzer:
                                  e.span)
             return self.args
         if e.name == "probe":
-            names = [t.raw for t in self.result.targets[self.probe.index]]  # type: ignore[union-attr]
+            names = [t.name for t in self.result.targets[self.probe.index]]  # type: ignore[union-attr]
             return literal_string(max(names, key=len))
         if e.name == "cpid":
             self.result.uses_cpid = True
@@ -542,7 +547,10 @@ class Analyzer:
             if len(e.args) == 2:
                 if m.keys:
                     raise self.error("delete(@map, key) takes a map without a key", m.span)
-                m.keys = [e.args[1]]
+                key = e.args[1]
+                info = self.map_info(m)
+                multi = info.key is not None and len(info.key) > 1
+                m.keys = key.items if isinstance(key, ast.Tuple) and multi else [key]
                 e.args = [m]
             self.map_keys(m, self.map_info(m))
             return VOID
