@@ -252,10 +252,10 @@ class ProbeGen:
             f"struct {ctx_struct} *c)", body)))
         cvar = self.temp("loop")
         self.emit(f"struct {ctx_struct} {cvar};")
-        for n, cn in self.vars.items():
+        for _n, cn in self.vars.items():
             self.emit(f"__builtin_memcpy(&{cvar}.{cn}, &{cn}, sizeof({cn}));")
         self.emit(f"bpf_for_each_map_elem(&{m.cname}, {cb}, &{cvar}, 0);")
-        for n, cn in self.vars.items():
+        for _n, cn in self.vars.items():
             self.emit(f"__builtin_memcpy(&{cn}, &{cvar}.{cn}, sizeof({cn}));")
 
     def assign(self, st: ast.Assign) -> None:
@@ -555,11 +555,20 @@ class ProbeGen:
             fmt_node = e.args[0]
             assert isinstance(fmt_node, ast.Str)
             fmt, convs = conversions(fmt_node.value)
-            values = [self.expr(a) for a in e.args[1:]]
-            fields = [flat_fields(a.type, f"a{i}")[0] for i, a in enumerate(e.args[1:])]  # type: ignore[arg-type]
+            # String literals go straight into the loader's printf call and comm is
+            # written in place: neither is copied through the stack.
+            fields, values, nodes, literals = [], [], [], {}
+            for i, a in enumerate(e.args[1:]):
+                if isinstance(a, ast.Str):
+                    literals[i] = c_string_literal(a.value)
+                    continue
+                is_comm = isinstance(a, ast.Builtin) and a.name == "comm"
+                values.append(None if is_comm else self.expr(a))
+                fields.append(flat_fields(a.type, f"a{i}")[0])  # type: ignore[arg-type]
+                nodes.append(a)
             ev = res.add_event("printf", line, fields, fmt=fmt,
-                               casts=[c.c_cast() for c in convs])
-            self.send(ev.enum, ev.struct.name, fields, values, e.args[1:])  # type: ignore[union-attr]
+                               casts=[c.c_cast() for c in convs], literals=literals)
+            self.send(ev.enum, ev.struct.name, fields, values, nodes)  # type: ignore[union-attr]
             return ""
         if name == "print":
             arg = e.args[0]
@@ -631,12 +640,14 @@ class ProbeGen:
             return f"bt_strncmp({a}, {b}, {n})"
         raise self.error(f"function {name}() is not supported here", e)
 
-    def send(self, enum: str, struct: str, fields: list[CField], values: list[str],
+    def send(self, enum: str, struct: str, fields: list[CField], values: list[str | None],
              nodes: list[ast.Expr]) -> None:
-        """Reserve a ring-buffer record, fill its fields, submit it."""
+        """Reserve a ring-buffer record, fill its fields, submit it (None: comm, in place)."""
         self.emit(self.s.event_begin(struct, enum))
         for f, v, n in zip(fields, values, nodes):
-            if isinstance(n.type, IntType):
+            if v is None:
+                self.emit(f"\t\tbpf_get_current_comm(&e->{f.name}, sizeof(e->{f.name}));")
+            elif isinstance(n.type, IntType):
                 self.emit(f"\t\te->{f.name} = {v};")
             elif isinstance(n.type, StringType):
                 self.emit(f"\t\t__builtin_memcpy(e->{f.name}, {v}, sizeof(e->{f.name}));")

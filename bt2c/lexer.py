@@ -53,6 +53,19 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "0": "\0", "a
             "b": "\b", "f": "\f", "v": "\v", "e": "\x1b"}
 
 
+def _int_value(raw: str) -> int:
+    """Value of an integer literal: hex, binary, C-style octal, decimal, or 1e6 notation."""
+    low = raw.lower()
+    if low.startswith(("0x", "0b")):
+        return int(raw, 0)
+    if "e" in low:
+        mantissa, exponent = low.split("e")
+        return int(mantissa) * 10 ** int(exponent)
+    if len(raw) > 1 and raw.startswith("0"):
+        return int(raw, 8)
+    return int(raw)
+
+
 class Lexer:
     """On-demand tokenizer over one :class:`Source`."""
 
@@ -120,10 +133,10 @@ class Lexer:
             self.pos = m.end()
             raw = m.group(0).replace("_", "")
             try:
-                value = int(float(raw)) if ("e" in raw.lower() and not raw.lower().startswith("0x")) \
-                    else int(raw, 0) if not re.fullmatch(r"0[0-7]+", raw) else int(raw, 8)
+                value = _int_value(raw)
             except ValueError:
-                raise self.error(f"invalid integer literal '{m.group(0)}'", start, self.pos) from None
+                raise self.error(f"invalid integer literal '{m.group(0)}'", start,
+                                 self.pos) from None
             return Token(Kind.INT, m.group(0), Span(start, self.pos), value)
         if ch == "$":
             if text.startswith("$#", start):

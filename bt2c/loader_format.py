@@ -33,9 +33,15 @@ def event_format(ev: Event) -> tuple[str, list[str]]:
     """The loader's C format literal and argument expressions for one event."""
     if ev.kind == "printf":
         assert ev.struct is not None
+        fields = {f.name: f for f in ev.struct.fields}
         args = []
-        for f, cast in zip(ev.struct.fields, ev.casts):
-            args.append(f"e->{f.name}" if not cast else f"({cast})e->{f.name}")
+        for i, cast in enumerate(ev.casts):
+            if i in ev.literals:
+                args.append(ev.literals[i])
+            elif fields[f"a{i}"].kind == "BT_KIND_STR" or not cast:
+                args.append(f"e->a{i}")
+            else:
+                args.append(f"({cast})e->a{i}")
         return c_string_literal(ev.fmt), args
     assert ev.value_type is not None
     fmt, args = value_format(ev.value_type, "e->value")

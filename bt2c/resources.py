@@ -134,6 +134,7 @@ class Event:
     casts: list[str] = field(default_factory=list)
     value_type: Type | None = None
     line: int = 0
+    literals: dict[int, str] = field(default_factory=dict)  # printf args known at build time
 
 
 @dataclass

@@ -7,7 +7,7 @@ verbatim C included into the generated files.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ def render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
-@lru_cache(maxsize=None)
+@cache
 def snippets(name: str) -> Any:
     """The macros of a snippet template, callable from Python."""
     return environment().get_template(name).module

@@ -202,6 +202,14 @@ static __always_inline void bt_str_prefix(char *dst, const char *src, __s64 n, _
 	}
 }
 
+/* str($N): copy a positional parameter out of read-only data.  The reads are
+ * volatile so that the compiler cannot fold in the pre-load (empty) value. */
+static __always_inline void bt_param_copy(char *dst, const volatile char *src, __u32 size)
+{
+	for (__u32 i = 0; i < size; i++)
+		dst[i] = src[i];
+}
+
 static long bt_count_elem(void *map, const void *key, void *value, void *ctx)
 {
 	(*(__s64 *)ctx)++;
@@ -381,21 +389,11 @@ SEC("raw_tp")
 int handle_begin(void *ctx)
 {
 	/* line 7: printf("%-6s %-16s %4s %3s %s\n", "PID", "COMM", "FD", "ERR", "PA... */
-	char str1[8] = "PID";
-	char str2[8] = "COMM";
-	char str3[8] = "FD";
-	char str4[8] = "ERR";
-	char str5[8] = "PATH";
 	{
 		struct event_printf_0 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_0;
-			__builtin_memcpy(e->a0, str1, sizeof(e->a0));
-			__builtin_memcpy(e->a1, str2, sizeof(e->a1));
-			__builtin_memcpy(e->a2, str3, sizeof(e->a2));
-			__builtin_memcpy(e->a3, str4, sizeof(e->a3));
-			__builtin_memcpy(e->a4, str5, sizeof(e->a4));
 			bpf_ringbuf_submit(e, 0);
 		}
 	}
@@ -439,43 +437,29 @@ int handle_sys_exit_open(struct tp_syscalls_sys_exit_open *args)
 	/* line 20: $ret = args.ret */
 	ret = args->ret;
 	/* line 21: $fd = $ret >= 0 ? $ret : -1 */
-	__s64 t2 = 0;
-	if (((__s64)ret >= (__s64)0)) {
-		t2 = ret;
-	} else {
-		t2 = -1;
-	}
-	fd = t2;
+	fd = ((ret >= 0) ? ret : -1);
 	/* line 22: $errno = $ret >= 0 ? 0 : - $ret */
-	__s64 t3 = 0;
-	if (((__s64)ret >= (__s64)0)) {
-		t3 = 0;
-	} else {
-		t3 = (-ret);
-	}
-	errno = t3;
+	errno = ((ret >= 0) ? 0 : (-ret));
 	/* line 24: printf("%-6d %-16s %4d %3d %s\n", pid, comm, $fd, $errno, */
-	char comm4[16];
-	bpf_get_current_comm(&comm4, sizeof(comm4));
-	__u64 key5 = ((__u32)bpf_get_current_pid_tgid());
-	char str6[64] = {};
-	bpf_probe_read_user_str(str6, 64, (const void *)bt_map_read(&filename, &key5));
+	__u64 key2 = ((__u32)bpf_get_current_pid_tgid());
+	char str3[64] = {};
+	bpf_probe_read_user_str(str3, 64, (const void *)bt_map_read(&filename, &key2));
 	{
 		struct event_printf_1 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_1;
 			e->a0 = (bpf_get_current_pid_tgid() >> 32);
-			__builtin_memcpy(e->a1, comm4, sizeof(e->a1));
+			bpf_get_current_comm(&e->a1, sizeof(e->a1));
 			e->a2 = fd;
 			e->a3 = errno;
-			__builtin_memcpy(e->a4, str6, sizeof(e->a4));
+			__builtin_memcpy(e->a4, str3, sizeof(e->a4));
 			bpf_ringbuf_submit(e, 0);
 		}
 	}
 	/* line 26: delete(@filename[tid]) */
-	__u64 key7 = ((__u32)bpf_get_current_pid_tgid());
-	bpf_map_delete_elem(&filename, &key7);
+	__u64 key4 = ((__u32)bpf_get_current_pid_tgid());
+	bpf_map_delete_elem(&filename, &key4);
 	return 0;
 }
 
@@ -494,43 +478,29 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 	/* line 20: $ret = args.ret */
 	ret = args->ret;
 	/* line 21: $fd = $ret >= 0 ? $ret : -1 */
-	__s64 t2 = 0;
-	if (((__s64)ret >= (__s64)0)) {
-		t2 = ret;
-	} else {
-		t2 = -1;
-	}
-	fd = t2;
+	fd = ((ret >= 0) ? ret : -1);
 	/* line 22: $errno = $ret >= 0 ? 0 : - $ret */
-	__s64 t3 = 0;
-	if (((__s64)ret >= (__s64)0)) {
-		t3 = 0;
-	} else {
-		t3 = (-ret);
-	}
-	errno = t3;
+	errno = ((ret >= 0) ? 0 : (-ret));
 	/* line 24: printf("%-6d %-16s %4d %3d %s\n", pid, comm, $fd, $errno, */
-	char comm4[16];
-	bpf_get_current_comm(&comm4, sizeof(comm4));
-	__u64 key5 = ((__u32)bpf_get_current_pid_tgid());
-	char str6[64] = {};
-	bpf_probe_read_user_str(str6, 64, (const void *)bt_map_read(&filename, &key5));
+	__u64 key2 = ((__u32)bpf_get_current_pid_tgid());
+	char str3[64] = {};
+	bpf_probe_read_user_str(str3, 64, (const void *)bt_map_read(&filename, &key2));
 	{
 		struct event_printf_2 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_2;
 			e->a0 = (bpf_get_current_pid_tgid() >> 32);
-			__builtin_memcpy(e->a1, comm4, sizeof(e->a1));
+			bpf_get_current_comm(&e->a1, sizeof(e->a1));
 			e->a2 = fd;
 			e->a3 = errno;
-			__builtin_memcpy(e->a4, str6, sizeof(e->a4));
+			__builtin_memcpy(e->a4, str3, sizeof(e->a4));
 			bpf_ringbuf_submit(e, 0);
 		}
 	}
 	/* line 26: delete(@filename[tid]) */
-	__u64 key7 = ((__u32)bpf_get_current_pid_tgid());
-	bpf_map_delete_elem(&filename, &key7);
+	__u64 key4 = ((__u32)bpf_get_current_pid_tgid());
+	bpf_map_delete_elem(&filename, &key4);
 	return 0;
 }
 

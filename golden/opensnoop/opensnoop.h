@@ -43,11 +43,6 @@ struct bt_avg {
 /* line 7: printf */
 struct event_printf_0 {
 	struct event_header hdr;
-	char a0[8];
-	char a1[8];
-	char a2[8];
-	char a3[8];
-	char a4[8];
 };
 
 /* line 24: printf */

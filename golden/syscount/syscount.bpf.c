@@ -222,6 +222,14 @@ static __always_inline void bt_str_prefix(char *dst, const char *src, __s64 n, _
 	}
 }
 
+/* str($N): copy a positional parameter out of read-only data.  The reads are
+ * volatile so that the compiler cannot fold in the pre-load (empty) value. */
+static __always_inline void bt_param_copy(char *dst, const volatile char *src, __u32 size)
+{
+	for (__u32 i = 0; i < size; i++)
+		dst[i] = src[i];
+}
+
 static long bt_count_elem(void *map, const void *key, void *value, void *ctx)
 {
 	(*(__s64 *)ctx)++;
