@@ -45,13 +45,26 @@ def c_ident(name: str, taken: set[str]) -> str:
 
 
 def hist_nbuckets(bits: int) -> int:
-    """Buckets of hist(x, bits): one for negatives, one for zero, then 2**bits per power of 2."""
-    return 2 + 64 * (1 << bits)
+    """Buckets of hist(x, bits): negatives, then 2**bits per power of two (bt_hist_index)."""
+    return ((64 - bits) << bits) + 1
 
 
 def lhist_nbuckets(lo: int, hi: int, step: int) -> int:
-    """Buckets of lhist: below min, one per step in [min, max), and max and above."""
-    return (hi - lo + step - 1) // step + 2
+    """Buckets of lhist: below min, one per step, and above max (bt_lhist_index)."""
+    return (hi - lo) // step + 2
+
+
+def layout_entries(t: Type, offset: int = 0) -> list[tuple[str, int, int]]:
+    """The runtime's (kind, size, offset) description of a value, tuples in prefix form."""
+    if isinstance(t, IntType):
+        return [("BT_KIND_INT" if t.signed else "BT_KIND_UINT", t.size, offset)]
+    if isinstance(t, StringType):
+        return [("BT_KIND_STR", t.length, offset)]
+    assert isinstance(t, TupleType)
+    out = [("BT_KIND_TUPLE", len(t.elems), offset)]
+    for off, e in field_layout(t):
+        out.extend(layout_entries(e, offset + off))
+    return out
 
 
 @dataclass
@@ -105,6 +118,8 @@ class MapRes:
     value_fields: list[CField]
     value_tuple: bool
     nbuckets: int = 0
+    key_layout: list[tuple[str, int, int]] = field(default_factory=list)
+    value_layout: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def agg(self) -> AggType | None:
@@ -222,5 +237,18 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
         else:
             value_c, value_fields = _AGG_VALUE[agg.kind], []
         map_type = "BPF_MAP_TYPE_PERCPU_HASH" if agg else "BPF_MAP_TYPE_HASH"
+        if not keys:
+            key_layout = [("BT_KIND_UINT", 4, 0)]
+        else:
+            key_layout, off = [], 0
+            for k in keys:
+                key_layout.extend(layout_entries(k, off))
+                off += (k.size + 7) // 8 * 8
+        value_layout: list[tuple[str, int, int]] = []
+        if agg is None and info.value is not None:
+            value_layout = layout_entries(info.value)
+            if isinstance(info.value, TupleType):
+                value_layout = value_layout[1:]  # the top level is the layout's own tuple flag
         res.maps[name] = MapRes(info, cname, index, map_type, key_c, key_struct, key_fields,
-                                value_c, value_fields, value_tuple, nbuckets)
+                                value_c, value_fields, value_tuple, nbuckets, key_layout,
+                                value_layout)

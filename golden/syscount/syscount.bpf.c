@@ -48,7 +48,7 @@ struct {
 
 /* Zeroed bucket array for the first insert of a histogram element. */
 #define BT_HAVE_HIST 1
-static __u64 bt_zero[66];
+static __u64 bt_zero[65];
 
 /*
  * bt2c BPF-side helpers: the operations bpftrace's language performs on maps,

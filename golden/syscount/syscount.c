@@ -85,7 +85,21 @@
 
 /* ---- descriptors emitted by the code generator ------------------------ */
 
-enum bt_kind { BT_KIND_INT = 1, BT_KIND_UINT = 2, BT_KIND_STR = 3 };
+/*
+ * Field kinds.  BT_KIND_TUPLE (an extension) describes a nested tuple in
+ * prefix form: its `size` is the number of members, which follow it in the
+ * fields array (each member may itself be a tuple); `offset` is unused, the
+ * members carry their own offsets from the start of the key/value.  The
+ * layout's nfields counts every entry, tuple headers included.  E.g. the
+ * key of @x[1, (2, "a")] is
+ *   { INT, 8, 0 }, { TUPLE, 2, 8 }, { INT, 8, 8 }, { STR, 8, 16 }
+ */
+enum bt_kind {
+	BT_KIND_INT = 1,
+	BT_KIND_UINT = 2,
+	BT_KIND_STR = 3,
+	BT_KIND_TUPLE = 4
+};
 
 struct bt_field {
 	unsigned char kind;	/* enum bt_kind */
@@ -242,7 +256,8 @@ static int bt__is_int_value(const struct bt_map *m)
 {
 	return m->agg == BT_AGG_NONE && !m->value.tuple &&
 	       m->value.nfields == 1 &&
-	       m->value.fields[0].kind != BT_KIND_STR;
+	       (m->value.fields[0].kind == BT_KIND_INT ||
+		m->value.fields[0].kind == BT_KIND_UINT);
 }
 
 static int bt__is_hist(const struct bt_map *m)
@@ -485,18 +500,56 @@ out:
 	return err;
 }
 
-/* bpftrace's key order: typed, field by field. */
+/* Index of the entry after f[i] (after all its members for a tuple). */
+static unsigned int bt__skip(const struct bt_field *f, unsigned int i,
+			     unsigned int n)
+{
+	unsigned int k, members;
+
+	if (i >= n)
+		return n;
+	members = f[i].kind == BT_KIND_TUPLE ? f[i].size : 0;
+	i++;
+	for (k = 0; k < members && i < n; k++)
+		i = bt__skip(f, i, n);
+	return i;
+}
+
+/* Number of top-level entries (fields or nested tuples) of a layout. */
+static unsigned int bt__ntop(const struct bt_layout *l)
+{
+	unsigned int i = 0, count = 0;
+
+	while (i < l->nfields) {
+		i = bt__skip(l->fields, i, l->nfields);
+		count++;
+	}
+	return count;
+}
+
+/*
+ * bpftrace's key order: field by field over the key's (or, for a key that
+ * is a single tuple, the tuple's) top-level integer and string fields;
+ * nested tuples do not take part.
+ */
 static int bt__cmp_key(const struct bt_map *m, const unsigned char *a,
 		       const unsigned char *b, unsigned int key_size)
 {
-	unsigned int i;
+	const struct bt_field *fields = m->key.fields;
+	unsigned int i = 0, n = m->key.nfields;
 
-	if (m->scalar || m->key.nfields == 0)
+	if (m->scalar || n == 0)
 		return memcmp(a, b, key_size);
-	for (i = 0; i < m->key.nfields; i++) {
-		const struct bt_field *f = &m->key.fields[i];
-		int c;
+	if (fields[0].kind == BT_KIND_TUPLE && bt__skip(fields, 0, n) == n)
+		i = 1;	/* @x[(a, b)]: compare the tuple's members */
+	while (i < n) {
+		const struct bt_field *f = &fields[i];
+		int c = 0;
 
+		if (f->kind == BT_KIND_TUPLE) {
+			i = bt__skip(fields, i, n);
+			continue;
+		}
 		if (f->kind == BT_KIND_STR) {
 			c = memcmp(a + f->offset, b + f->offset, f->size);
 		} else {
@@ -508,6 +561,7 @@ static int bt__cmp_key(const struct bt_map *m, const unsigned char *a,
 		}
 		if (c)
 			return c;
+		i++;
 	}
 	return 0;
 }
@@ -779,20 +833,51 @@ static void bt__print_field(FILE *out, const struct bt_field *f,
 	}
 }
 
+/* Print entry f[i], a field or a nested tuple; return the next index. */
+static unsigned int bt__print_item(FILE *out, const struct bt_field *f,
+				   unsigned int i, unsigned int n,
+				   const unsigned char *base, uint64_t div);
+
+/* Print the entries f[i..n) separated by ", ". */
+static void bt__print_items(FILE *out, const struct bt_field *f,
+			    unsigned int i, unsigned int n,
+			    const unsigned char *base, uint64_t div)
+{
+	unsigned int first = i;
+
+	while (i < n) {
+		if (i != first)
+			fputs(", ", out);
+		i = bt__print_item(out, f, i, n, base, div);
+	}
+}
+
+static unsigned int bt__print_item(FILE *out, const struct bt_field *f,
+				   unsigned int i, unsigned int n,
+				   const unsigned char *base, uint64_t div)
+{
+	unsigned int end;
+
+	if (f[i].kind != BT_KIND_TUPLE) {
+		bt__print_field(out, &f[i], base, div);
+		return i + 1;
+	}
+	end = bt__skip(f, i, n);
+	fputc('(', out);
+	bt__print_items(out, f, i + 1, end, base, div);
+	fputc(')', out);
+	return end;
+}
+
 /* Print a key or plain value: a single field, or "(a, b, ...)". */
 static void bt__print_layout(FILE *out, const struct bt_layout *l,
 			     const unsigned char *base, uint64_t div)
 {
-	unsigned int i;
-	int parens = l->tuple || l->nfields > 1;
+	int parens = l->tuple || bt__ntop(l) > 1;
 
 	if (parens)
 		fputc('(', out);
-	for (i = 0; i < l->nfields; i++) {
-		if (i)
-			fputs(", ", out);
-		bt__print_field(out, &l->fields[i], base, div);
-	}
+	bt__print_items(out, l->fields, 0, l->nfields, base, div);
 	if (parens)
 		fputc(')', out);
 }
@@ -806,19 +891,17 @@ static void bt__print_name_key(FILE *out, const struct bt_map *m,
 			       const unsigned char *key)
 {
 	const struct bt_layout *l = &m->key;
-	unsigned int i;
+	unsigned int ntop = bt__ntop(l);
 
 	fputs(m->name, out);
 	if (m->scalar)
 		return;
 	fputc('[', out);
-	if (l->tuple || l->nfields > 1) {
-		for (i = 0; i < l->nfields; i++) {
-			if (i)
-				fputs(", ", out);
-			bt__print_field(out, &l->fields[i], key, 1);
-		}
-	} else if (l->nfields == 1 && l->fields[0].kind == BT_KIND_STR) {
+	if (l->tuple || ntop > 1) {
+		bt__print_items(out, l->fields, 0, l->nfields, key, 1);
+	} else if (ntop == 1 && l->fields[0].kind == BT_KIND_TUPLE) {
+		bt__print_items(out, l->fields, 1, l->nfields, key, 1);
+	} else if (ntop == 1 && l->fields[0].kind == BT_KIND_STR) {
 		const struct bt_field *f = &l->fields[0];
 		const unsigned char *p = key + f->offset;
 		size_t len = bt__strnlen(p, f->size);
@@ -1532,7 +1615,7 @@ static struct bt_map bt_maps[] = {
 		.agg = BT_AGG_HIST,
 		.percpu = 1,
 		.hist_bits = 0,
-		.nbuckets = 66,
+		.nbuckets = 65,
 	},
 	{
 		.name = "@syscalls",

@@ -39,7 +39,7 @@ struct bt_avg {
 
 /* value of @ids */
 struct ids_value {
-	__u64 buckets[66];
+	__u64 buckets[65];
 };
 
 /* key of @syscalls */
