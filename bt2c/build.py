@@ -114,7 +114,7 @@ class Builder:
         clang = find_clang()
         arch = arch or _TARGET_ARCH.get(platform.machine(), platform.machine())
         n = self.name
-        self.run([clang, "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", "-I.",
+        self.run([clang, "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}",
                   "-c", f"{n}.bpf.c", "-o", f"{n}.bpf.o"], "clang (BPF object)")
 
     def skeleton(self) -> None:
@@ -128,7 +128,8 @@ class Builder:
         if cc is None:
             raise ToolMissingError("cc", "gcc")
         n = self.name
-        cmd = [cc, "-O2", "-g", "-Wall", "-I.", f"{n}.c", "-o", n]
+        # No -I.: a tool named like a system header (strings.h) must not shadow it.
+        cmd = [cc, "-O2", "-g", "-Wall", f"{n}.c", "-o", n]
         if self.static:
             cmd.insert(1, "-static")
         self.run(cmd + ["-lbpf", "-lelf", "-lz"], "cc (loader)")

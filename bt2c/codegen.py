@@ -76,6 +76,7 @@ class ProbeGen:
         self.prologue: list[str] = []
         self.builtins: dict[str, str] = {}
         self.in_callback: str | None = None   # name of the callback context pointer
+        self.discard = False                  # the expression is a statement: result unused
         self.callback_count = 0
 
     # -- helpers ----------------------------------------------------------------
@@ -154,8 +155,12 @@ class ProbeGen:
             if isinstance(st.expr, ast.Var):
                 return
             self.comment(st)
+            self.discard = True
             value = self.expr(st.expr)
-            if isinstance(st.expr, ast.IncDec) and isinstance(st.expr.target, ast.Var):
+            self.discard = False
+            if isinstance(st.expr, ast.Call) and st.expr.name == "delete":
+                self.emit(f"{value};")
+            elif isinstance(st.expr, ast.IncDec) and isinstance(st.expr.target, ast.Var):
                 self.emit(f"{value.strip('()')};")
             elif value and not isinstance(st.expr, (ast.Call, ast.IncDec)):
                 self.emit(f"(void){value};")
@@ -265,7 +270,7 @@ class ProbeGen:
             t = self.var_types[target.name]
             if st.op is not None:
                 value = self.expr(st.value)
-                self.emit(f"{dst} {st.op}= {value};")
+                self.emit(self.compound(dst, st.op, value, t))
                 return
             self.store(dst, t, st.value)
             return
@@ -282,7 +287,7 @@ class ProbeGen:
                 raise self.error("compound assignment to an aggregation map", st)
             old = self.temp()
             self.emit(f"{m.value_c} {old} = bt_map_read(&{m.cname}, &{key});")
-            self.emit(f"{old} {st.op}= {rhs};")
+            self.emit(self.compound(old, st.op, rhs, m.info.value))  # type: ignore[arg-type]
             self.emit(self.s.map_update(m.cname, key, old))
             return
         if m.agg is not None:
@@ -299,6 +304,14 @@ class ProbeGen:
             self.emit(f"{self.decl(t, tmp)} = {self.zero_init(t)};")
             self.store(tmp, t, value)
         self.emit(self.s.map_update(m.cname, key, tmp))
+
+    @staticmethod
+    def compound(dst: str, op: str, value: str, t: Type) -> str:
+        """``dst op= value`` in C, with division through the portable helpers."""
+        if op in ("/", "%"):
+            sign = "s" if isinstance(t, IntType) and t.signed else "u"
+            return f"{dst} = bt_{sign}{'div' if op == '/' else 'mod'}({dst}, {value});"
+        return f"{dst} {op}= {value};"
 
     def store(self, dst: str, t: Type, value: ast.Expr) -> None:
         """Copy the value of ``value`` into the C lvalue ``dst`` of type ``t``."""
@@ -360,6 +373,13 @@ class ProbeGen:
         if m.key_struct is None:
             self.emit(f"{m.key_c} {key} = {self.expr(keys[0])};")
             return key
+        if len(keys) == 1 and isinstance(keys[0].type, TupleType):
+            # A tuple key has the key struct's layout: copy it whole.
+            tup = self.expr(keys[0])
+            self.emit(f"{m.key_c} {key};")
+            self.emit(self.s.zero(key))
+            self.store_tuple_into_key(key, m, keys[0].type, tup)
+            return key
         values = [self.expr(k) for k in keys]
         self.emit(f"{m.key_c} {key};")
         self.emit(self.s.zero(key))
@@ -374,6 +394,15 @@ class ProbeGen:
             else:
                 self.emit(f"__builtin_memcpy(&{dst}, &{v}, sizeof({dst}));")
         return key
+
+    def store_tuple_into_key(self, key: str, m: MapRes, t: TupleType, src: str) -> None:
+        """Copy tuple ``src`` member by member into multi-key struct ``key``."""
+        for i, (et, kt) in enumerate(zip(t.elems, m.info.key or [])):
+            if isinstance(kt, IntType):
+                self.emit(f"{key}.k{i} = {src}.f{i};")
+            else:
+                n = min(et.size, kt.size)
+                self.emit(f"__builtin_memcpy(&{key}.k{i}, &{src}.f{i}, {n});")
 
     # -- expressions ----------------------------------------------------------
     def expr(self, e: ast.Expr) -> str:  # noqa: C901 - one dispatch over node kinds
@@ -455,12 +484,14 @@ class ProbeGen:
             self.emit(f"\t{tmp} = !!({right});\n}}")
             return tmp
         left, right = self.expr(e.left), self.expr(e.right)
+        if isinstance(e.left, ast.Int) and not left.endswith("L"):
+            left += "LL"  # bpftrace integers are 64-bit: 1 << 40 must not overflow an int
         if e.op in ("/", "%"):
-            # BPF defines x/0 as 0; make it explicit so the C reads the same.
-            tmp = self.temp()
-            self.emit(f"__s64 {tmp} = {right};" if e.type.signed  # type: ignore[union-attr]
-                      else f"__u64 {tmp} = {right};")
-            return f"({tmp} ? {left} {e.op} {tmp} : 0)"
+            # Signed division needs BPF ISA v4 (Linux 6.6); bt_sdiv/bt_smod work everywhere.
+            # Division by zero gives 0, the BPF instruction's own result.
+            if e.type.signed:  # type: ignore[union-attr]
+                return f"bt_s{'div' if e.op == '/' else 'mod'}({left}, {right})"
+            return f"bt_u{'div' if e.op == '/' else 'mod'}({left}, {right})"
         # 64-bit C arithmetic already has bpftrace's rule: unsigned if either side is.
         return f"({left} {e.op} {right})"
 
@@ -574,8 +605,8 @@ class ProbeGen:
             arg = e.args[0]
             if isinstance(arg, ast.Map) and not arg.keys:
                 m = res.maps[arg.name]
-                top = e.args[1].value if len(e.args) > 1 else 0  # type: ignore[attr-defined]
-                div = e.args[2].value if len(e.args) > 2 else 0  # type: ignore[attr-defined]
+                top = self.expr(e.args[1]) if len(e.args) > 1 else "0"
+                div = self.expr(e.args[2]) if len(e.args) > 2 else "0"
                 self.emit(self.s.event_simple("EVENT_PRINT_MAP", m.index, top, div))
                 return ""
             value = self.expr(arg)
@@ -598,8 +629,8 @@ class ProbeGen:
             assert isinstance(mnode, ast.Map)
             m = res.maps[mnode.name]
             key = self.map_key(m, mnode)
-            self.emit(self.s.map_delete(m.cname, key))
-            return ""
+            call = f"bpf_map_delete_elem(&{m.cname}, &{key})"
+            return call if self.discard else f"({call} == 0)"
         if name == "has_key":
             mnode = e.args[0]
             assert isinstance(mnode, ast.Map)
@@ -615,11 +646,17 @@ class ProbeGen:
             arg = e.args[0]
             t = e.type
             assert isinstance(t, StringType)
+            offset = "0"
+            if isinstance(arg, ast.Binary) and isinstance(arg.left, ast.Param):
+                offset = self.expr(arg.right)
+                arg = arg.left
             if isinstance(arg, ast.Param):
                 self.gen.max_param = max(self.gen.max_param, arg.index)
                 tmp = self.temp("str")
-                self.emit(f"char {tmp}[{t.length}];")
-                self.emit(f"bt_param_copy({tmp}, bt_param_str[{arg.index - 1}], sizeof({tmp}));")
+                limit = self.expr(e.args[1]) if len(e.args) > 1 else f"sizeof({tmp})"
+                self.emit(f"char {tmp}[{t.length}] = {{}};")
+                self.emit(f"bt_param_copy({tmp}, bt_param_str[{arg.index - 1}], {offset}, "
+                          f"{limit}, sizeof({tmp}));")
                 return tmp
             src = self.expr(arg)
             if isinstance(arg.type, StringType) and len(e.args) == 1:
@@ -632,7 +669,7 @@ class ProbeGen:
                 return tmp
             user = any(tp.user_pointers for tp in self.gen.tracepoints_of(self.probe))
             self.emit(self.s.read_str(tmp, t.length, src, user,
-                                      f"(__u32)({limit}) + 1" if limit else None))
+                                      f"(__u32)({limit})" if limit else None))
             return tmp
         if name == "strncmp":
             a, b = self.expr(e.args[0]), self.expr(e.args[1])

@@ -46,7 +46,11 @@ _OPERATORS = sorted(
     key=len,
     reverse=True,
 )
-_INT_RE = re.compile(r"0[xX][0-9a-fA-F_]+|0[bB][01_]+|[0-9][0-9_]*(?:[eE][0-9]+)?")
+_INT_RE = re.compile(r"(0[xX][0-9a-fA-F_]+|0[bB][01_]+|[0-9][0-9_]*(?:[eE][0-9]+)?)"
+                     r"(ns|us|ms|s|m|h|d)?(?![A-Za-z0-9_])")
+# Duration suffixes scale a literal to nanoseconds, as in bpftrace.
+_DURATIONS = {None: 1, "ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+              "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000}
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ATTACH_RE = re.compile(r"[^\s,{}/]+(?:/[^\s,{}]*)?")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "0": "\0", "a": "\a",
@@ -129,11 +133,13 @@ class Lexer:
             return self._string()
         if ch.isdigit():
             m = _INT_RE.match(text, start)
-            assert m
+            if m is None:
+                end = re.compile(r"[0-9A-Za-z_]+").match(text, start).end()  # type: ignore[union-attr]
+                raise self.error(f"invalid integer literal '{text[start:end]}'", start, end)
             self.pos = m.end()
-            raw = m.group(0).replace("_", "")
+            raw = m.group(1).replace("_", "")
             try:
-                value = _int_value(raw)
+                value = _int_value(raw) * _DURATIONS[m.group(2)]
             except ValueError:
                 raise self.error(f"invalid integer literal '{m.group(0)}'", start,
                                  self.pos) from None

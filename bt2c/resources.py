@@ -195,7 +195,9 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
     """Decide the BPF representation of every map, sorted by name for stable output."""
     for index, name in enumerate(sorted(analysis.maps)):
         info = analysis.maps[name]
-        cname = c_ident(name[1:] or "anon", taken)
+        # Globals share a namespace with every type, enum constant and function of
+        # vmlinux.h, so map names carry a prefix that kernel names never use.
+        cname = c_ident("map_" + (name[1:] or "anon"), taken)
         keys = info.key or []
         key_struct = None
         if not keys:

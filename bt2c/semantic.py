@@ -129,6 +129,8 @@ class Analyzer:
         self.args: ArgsType | None = None
         self.probe: ast.Probe | None = None
         self.loop_depth = 0
+        self.renames: dict[str, str] = {}   # loop variables, scoped to their loop
+        self.loop_vars = 0
 
     def error(self, message: str, span: Span) -> Bt2cError:
         return Bt2cError(message, span, self.source)
@@ -183,6 +185,8 @@ class Analyzer:
     def visit_probe(self, probe: ast.Probe) -> None:
         self.probe = probe
         self.vars = {}
+        self.renames = {}
+        self.loop_vars = 0
         targets = self.result.targets[probe.index]
         tps = [t.tracepoint for t in targets if t.tracepoint is not None]
         self.args = tps[0].args_type if tps else None
@@ -224,8 +228,7 @@ class Analyzer:
             self.expr(stmt.end)
             self.require_int(stmt.start, "range start")
             self.require_int(stmt.end, "range end")
-            self.bind_var(stmt.var, INT64)
-            self.loop(stmt.body)
+            self.scoped_loop(stmt.var, INT64, stmt.body)
         elif isinstance(stmt, ast.ForMap):
             info = self.map_info(stmt.map)
             if info.value is None or info.key is None:
@@ -236,12 +239,36 @@ class Analyzer:
                 raise self.error("for loops need a map with keys", stmt.map.span)
             key = info.key[0] if len(info.key) == 1 else TupleType(tuple(info.key))
             value = self.map_value_read_type(info, stmt.map.span)
-            self.bind_var(stmt.var, TupleType((key, value)))
-            self.loop(stmt.body)
+            self.scoped_loop(stmt.var, TupleType((key, value)), stmt.body)
         elif isinstance(stmt, ast.Jump):
             if stmt.kind in ("break", "continue") and self.loop_depth == 0:
                 raise self.error(f"'{stmt.kind}' statement is not allowed outside of a loop",
                                  stmt.span)
+
+    def scoped_loop(self, var: ast.Var, t: Type, body: ast.Block) -> None:
+        """Bind a loop variable for the loop's body only, as bpftrace scopes it.
+
+        Each loop gets its own variable (``$kv`` may hold different types in two
+        loops), so the node is renamed to a name unique in the probe.
+        """
+        user = var.name.split("#")[0]
+        self.loop_vars += 1
+        var.name = f"{user}#{self.loop_vars}"
+        saved = self.renames.get(user)
+        self.renames[user] = var.name
+        self.vars.pop(var.name, None)
+        self.bind_var(var, t)
+        self.loop(body)
+        if saved is None:
+            self.renames.pop(user, None)
+        else:
+            self.renames[user] = saved
+
+    def resolve(self, var: ast.Var) -> None:
+        """Point a use of a loop variable at its loop's own variable."""
+        user = var.name.split("#")[0]
+        if user in self.renames:
+            var.name = self.renames[user]
 
     def loop(self, body: ast.Block) -> None:
         self.loop_depth += 1
@@ -269,6 +296,7 @@ class Analyzer:
         if stmt.op is not None:
             self.require_int(stmt.value, "operand")
         if isinstance(target, ast.Var):
+            self.resolve(target)
             if stmt.op is not None:
                 if target.name not in self.vars:
                     raise self.error(f"Undefined or undeclared variable: {target.name}",
@@ -314,6 +342,10 @@ class Analyzer:
             if not isinstance(t, (IntType, StringType, TupleType)):
                 raise self.error(f"Invalid map key type: {t}", k.span)
             keys.append(storage_type(t))
+        # @m[(a, b)] and @m[$tuple] are the same map as @m[a, b]: the tuple struct
+        # and the multi-key struct have one layout.
+        if len(keys) == 1 and isinstance(keys[0], TupleType):
+            keys = list(keys[0].elems)
         if info.key is None:
             info.key = keys
             return
@@ -321,7 +353,8 @@ class Analyzer:
             raise self.error(f"Argument mismatch for {m.name}: trying to access with "
                              f"{len(keys)} keys when map has {len(info.key)}", m.span)
         merged = []
-        for old, new, k in zip(info.key, keys, m.keys):
+        nodes = m.keys if len(m.keys) == len(keys) else m.keys[:1] * len(keys)
+        for old, new, k in zip(info.key, keys, nodes):
             u = unify(old, new)
             if u is None:
                 raise self.error(f"Argument mismatch for {m.name}: trying to access with "
@@ -359,6 +392,7 @@ class Analyzer:
         if isinstance(e, ast.Str):
             return literal_string(e.value)
         if isinstance(e, ast.Var):
+            self.resolve(e)
             if e.name not in self.vars:
                 raise self.error(f"Undefined or undeclared variable: {e.name}", e.span)
             return self.vars[e.name]
@@ -393,6 +427,7 @@ class Analyzer:
             return BOOL if e.op == "!" else IntType(64, t.signed if e.op != "-" else True)  # type: ignore[attr-defined]
         if isinstance(e, ast.IncDec):
             if isinstance(e.target, ast.Var):
+                self.resolve(e.target)
                 if e.target.name not in self.vars:
                     raise self.error(f"Undefined or undeclared variable: {e.target.name}",
                                      e.target.span)
@@ -526,7 +561,8 @@ class Analyzer:
                 info = self.map_info(a)
                 info.printed = True
                 for extra in e.args[1:]:
-                    self.const_int(extra, "print() argument")
+                    self.expr(extra)
+                    self.require_int(extra, "print() argument")
                 return VOID
             self.nargs(e, 1)
             t = self.expr(a)
@@ -553,7 +589,7 @@ class Analyzer:
                 m.keys = key.items if isinstance(key, ast.Tuple) and multi else [key]
                 e.args = [m]
             self.map_keys(m, self.map_info(m))
-            return VOID
+            return BOOL
         if name == "has_key":
             self.nargs(e, 2)
             m = e.args[0]
@@ -582,8 +618,11 @@ class Analyzer:
             if len(e.args) == 2:
                 self.expr(e.args[1])
                 self.require_int(e.args[1], "str() length")
-            if isinstance(e.args[0], ast.Param):
-                self.result.str_params.add(e.args[0].index)
+            arg = e.args[0]
+            if isinstance(arg, ast.Binary) and arg.op == "+" and isinstance(arg.left, ast.Param):
+                arg = arg.left  # str($1 + n): the parameter from its n-th byte
+            if isinstance(arg, ast.Param):
+                self.result.str_params.add(arg.index)
                 return StringType(DEFAULT_STRLEN)
             if isinstance(t, StringType):
                 return t

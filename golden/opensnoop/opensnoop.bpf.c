@@ -28,7 +28,7 @@ struct {
 	__uint(max_entries, 4096);
 	__type(key, __u64);
 	__type(value, __u64);
-} filename SEC(".maps");
+} map_filename SEC(".maps");
 
 /*
  * bt2c BPF-side helpers: the operations bpftrace's language performs on maps,
@@ -202,12 +202,44 @@ static __always_inline void bt_str_prefix(char *dst, const char *src, __s64 n, _
 	}
 }
 
-/* str($N): copy a positional parameter out of read-only data.  The reads are
- * volatile so that the compiler cannot fold in the pre-load (empty) value. */
-static __always_inline void bt_param_copy(char *dst, const volatile char *src, __u32 size)
+/* str($N + offset, n): copy a positional parameter out of read-only data.  The
+ * reads are volatile so the compiler cannot fold in the pre-load (empty) value. */
+static __always_inline void bt_param_copy(char *dst, const volatile char *src, __s64 offset,
+					  __s64 n, __u32 size)
 {
-	for (__u32 i = 0; i < size; i++)
-		dst[i] = src[i];
+	for (__u32 i = 0; i + 1 < size; i++) {
+		if (i >= n || offset + i >= size || offset < 0)
+			break;
+		dst[i] = src[(offset + i) & (size - 1)];
+		if (!dst[i])
+			break;
+	}
+}
+
+/* Integer division and modulo with C's rounding, and 0 for a zero divisor.
+ * Signed division is done on magnitudes: BPF has no signed divide before ISA v4. */
+static __always_inline __u64 bt_udiv(__u64 a, __u64 b)
+{
+	return b ? a / b : 0;
+}
+
+static __always_inline __u64 bt_umod(__u64 a, __u64 b)
+{
+	return b ? a % b : 0;
+}
+
+static __always_inline __s64 bt_sdiv(__s64 a, __s64 b)
+{
+	__u64 q = bt_udiv(a < 0 ? -(__u64)a : a, b < 0 ? -(__u64)b : b);
+
+	return (a < 0) != (b < 0) ? -(__s64)q : (__s64)q;
+}
+
+static __always_inline __s64 bt_smod(__s64 a, __s64 b)
+{
+	__u64 r = bt_umod(a < 0 ? -(__u64)a : a, b < 0 ? -(__u64)b : b);
+
+	return a < 0 ? -(__s64)r : (__s64)r;
 }
 
 static long bt_count_elem(void *map, const void *key, void *value, void *ctx)
@@ -407,7 +439,7 @@ int handle_sys_enter_open(struct tp_syscalls_sys_enter_open *args)
 	/* line 13: @filename[tid] = args.filename */
 	__u64 key1 = ((__u32)bpf_get_current_pid_tgid());
 	__u64 val2 = args->filename;
-	bpf_map_update_elem(&filename, &key1, &val2, BPF_ANY);
+	bpf_map_update_elem(&map_filename, &key1, &val2, BPF_ANY);
 	return 0;
 }
 
@@ -418,7 +450,7 @@ int handle_sys_enter_openat(struct tp_syscalls_sys_enter_openat *args)
 	/* line 13: @filename[tid] = args.filename */
 	__u64 key1 = ((__u32)bpf_get_current_pid_tgid());
 	__u64 val2 = args->filename;
-	bpf_map_update_elem(&filename, &key1, &val2, BPF_ANY);
+	bpf_map_update_elem(&map_filename, &key1, &val2, BPF_ANY);
 	return 0;
 }
 
@@ -432,7 +464,7 @@ int handle_sys_exit_open(struct tp_syscalls_sys_exit_open *args)
 
 	/* line 18: predicate @filename[tid] */
 	__u64 key1 = ((__u32)bpf_get_current_pid_tgid());
-	if (!(bt_map_read(&filename, &key1)))
+	if (!(bt_map_read(&map_filename, &key1)))
 		return 0;
 	/* line 20: $ret = args.ret */
 	ret = args->ret;
@@ -443,7 +475,7 @@ int handle_sys_exit_open(struct tp_syscalls_sys_exit_open *args)
 	/* line 24: printf("%-6d %-16s %4d %3d %s\n", pid, comm, $fd, $errno, */
 	__u64 key2 = ((__u32)bpf_get_current_pid_tgid());
 	char str3[64] = {};
-	bpf_probe_read_user_str(str3, 64, (const void *)bt_map_read(&filename, &key2));
+	bpf_probe_read_user_str(str3, 64, (const void *)bt_map_read(&map_filename, &key2));
 	{
 		struct event_printf_1 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
@@ -459,7 +491,7 @@ int handle_sys_exit_open(struct tp_syscalls_sys_exit_open *args)
 	}
 	/* line 26: delete(@filename[tid]) */
 	__u64 key4 = ((__u32)bpf_get_current_pid_tgid());
-	bpf_map_delete_elem(&filename, &key4);
+	bpf_map_delete_elem(&map_filename, &key4);
 	return 0;
 }
 
@@ -473,7 +505,7 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 
 	/* line 18: predicate @filename[tid] */
 	__u64 key1 = ((__u32)bpf_get_current_pid_tgid());
-	if (!(bt_map_read(&filename, &key1)))
+	if (!(bt_map_read(&map_filename, &key1)))
 		return 0;
 	/* line 20: $ret = args.ret */
 	ret = args->ret;
@@ -484,7 +516,7 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 	/* line 24: printf("%-6d %-16s %4d %3d %s\n", pid, comm, $fd, $errno, */
 	__u64 key2 = ((__u32)bpf_get_current_pid_tgid());
 	char str3[64] = {};
-	bpf_probe_read_user_str(str3, 64, (const void *)bt_map_read(&filename, &key2));
+	bpf_probe_read_user_str(str3, 64, (const void *)bt_map_read(&map_filename, &key2));
 	{
 		struct event_printf_2 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
@@ -500,7 +532,7 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 	}
 	/* line 26: delete(@filename[tid]) */
 	__u64 key4 = ((__u32)bpf_get_current_pid_tgid());
-	bpf_map_delete_elem(&filename, &key4);
+	bpf_map_delete_elem(&map_filename, &key4);
 	return 0;
 }
 

@@ -1379,7 +1379,7 @@ struct bt_line_map {
 };
 
 /* After a failed load: name the script line the verifier stopped at, and why. */
-static void bt_explain_load_failure(const char *bpf_file, const char *script,
+__attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file, const char *script,
 				    const struct bt_line_map *map, int nmap,
 				    const char *const *lines, int nlines)
 {
@@ -1432,7 +1432,7 @@ static __u64 bt_monotonic_ns(void)
 }
 
 /* $N as an integer: decimal, hex or octal; 0 when it is not a number. */
-static long long bt_param_int(const char *s)
+__attribute__((unused)) static long long bt_param_int(const char *s)
 {
 	char *end;
 	long long v = strtoll(s, &end, 0);
@@ -1523,7 +1523,7 @@ static void bt_install_signals(void)
 }
 
 /* Run a BEGIN or END program once, in this process's context. */
-static void bt_run_once(struct bpf_program *prog)
+__attribute__((unused)) static void bt_run_once(struct bpf_program *prog)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
@@ -1533,7 +1533,7 @@ static void bt_run_once(struct bpf_program *prog)
 }
 
 /* interval:*: a CPU-clock perf event on CPU 0 firing every period_ns. */
-static int bt_attach_interval(struct bpf_program *prog, struct bpf_link **link, __u64 period_ns)
+__attribute__((unused)) static int bt_attach_interval(struct bpf_program *prog, struct bpf_link **link, __u64 period_ns)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
@@ -1558,28 +1558,28 @@ static int bt_attach_interval(struct bpf_program *prog, struct bpf_link **link, 
 /* Which script line each block of opensnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 387, 5 },
-	{ 391, 7 },
-	{ 403, 10 },
-	{ 407, 13 },
-	{ 414, 10 },
-	{ 418, 13 },
-	{ 425, 16 },
-	{ 433, 18 },
-	{ 437, 20 },
-	{ 439, 21 },
-	{ 441, 22 },
-	{ 443, 24 },
-	{ 460, 26 },
-	{ 466, 16 },
-	{ 474, 18 },
-	{ 478, 20 },
-	{ 480, 21 },
-	{ 482, 22 },
-	{ 484, 24 },
-	{ 501, 26 },
-	{ 507, 29 },
-	{ 511, 31 },
+	{ 419, 5 },
+	{ 423, 7 },
+	{ 435, 10 },
+	{ 439, 13 },
+	{ 446, 10 },
+	{ 450, 13 },
+	{ 457, 16 },
+	{ 465, 18 },
+	{ 469, 20 },
+	{ 471, 21 },
+	{ 473, 22 },
+	{ 475, 24 },
+	{ 492, 26 },
+	{ 498, 16 },
+	{ 506, 18 },
+	{ 510, 20 },
+	{ 512, 21 },
+	{ 514, 22 },
+	{ 516, 24 },
+	{ 533, 26 },
+	{ 539, 29 },
+	{ 543, 31 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -1618,10 +1618,10 @@ static const char *const bt_script_lines[] = {
 };
 
 /* The script's maps, for printing at exit and for print()/clear()/zero(). */
-static const struct bt_field filename_key_fields[] = {
+static const struct bt_field map_filename_key_fields[] = {
 	{ BT_KIND_UINT, 8, 0 },
 };
-static const struct bt_field filename_value_fields[] = {
+static const struct bt_field map_filename_value_fields[] = {
 	{ BT_KIND_UINT, 8, 0 },
 };
 
@@ -1630,10 +1630,10 @@ static struct bt_map bt_maps[] = {
 		.name = "@filename",
 		.fd = -1,
 		.scalar = 0,
-		.key = { sizeof(__u64), 1, 0, filename_key_fields },
+		.key = { sizeof(__u64), 1, 0, map_filename_key_fields },
 		.agg = BT_AGG_NONE,
 		.percpu = 0,
-		.value = { sizeof(__u64), 1, 0, filename_value_fields },
+		.value = { sizeof(__u64), 1, 0, map_filename_value_fields },
 		.nbuckets = 0,
 	},
 };
@@ -1722,7 +1722,7 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < BT_NMAPS; i++)
 		bt_maps[i].fd = -1;
-	bt_maps[0].fd = bpf_map__fd(skel->maps.filename);
+	bt_maps[0].fd = bpf_map__fd(skel->maps.map_filename);
 
 	/* Attach every probe; BEGIN and END run once, by BPF_PROG_TEST_RUN. */
 	nprobes++;	/* BEGIN */

@@ -28,23 +28,23 @@ struct {
 	__uint(max_entries, 4096);
 	__type(key, __s64);
 	__type(value, __u64);
-} by_id SEC(".maps");
+} map_by_id SEC(".maps");
 
 /* @ids = hist(): first used on line 8 */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__type(value, struct ids_value);
-} ids SEC(".maps");
+	__type(value, struct map_ids_value);
+} map_ids SEC(".maps");
 
 /* @syscalls = count(): first used on line 7 */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
-	__type(key, struct syscalls_key);
+	__type(key, struct map_syscalls_key);
 	__type(value, __u64);
-} syscalls SEC(".maps");
+} map_syscalls SEC(".maps");
 
 /* Zeroed bucket array for the first insert of a histogram element. */
 #define BT_HAVE_HIST 1
@@ -222,12 +222,44 @@ static __always_inline void bt_str_prefix(char *dst, const char *src, __s64 n, _
 	}
 }
 
-/* str($N): copy a positional parameter out of read-only data.  The reads are
- * volatile so that the compiler cannot fold in the pre-load (empty) value. */
-static __always_inline void bt_param_copy(char *dst, const volatile char *src, __u32 size)
+/* str($N + offset, n): copy a positional parameter out of read-only data.  The
+ * reads are volatile so the compiler cannot fold in the pre-load (empty) value. */
+static __always_inline void bt_param_copy(char *dst, const volatile char *src, __s64 offset,
+					  __s64 n, __u32 size)
 {
-	for (__u32 i = 0; i < size; i++)
-		dst[i] = src[i];
+	for (__u32 i = 0; i + 1 < size; i++) {
+		if (i >= n || offset + i >= size || offset < 0)
+			break;
+		dst[i] = src[(offset + i) & (size - 1)];
+		if (!dst[i])
+			break;
+	}
+}
+
+/* Integer division and modulo with C's rounding, and 0 for a zero divisor.
+ * Signed division is done on magnitudes: BPF has no signed divide before ISA v4. */
+static __always_inline __u64 bt_udiv(__u64 a, __u64 b)
+{
+	return b ? a / b : 0;
+}
+
+static __always_inline __u64 bt_umod(__u64 a, __u64 b)
+{
+	return b ? a % b : 0;
+}
+
+static __always_inline __s64 bt_sdiv(__s64 a, __s64 b)
+{
+	__u64 q = bt_udiv(a < 0 ? -(__u64)a : a, b < 0 ? -(__u64)b : b);
+
+	return (a < 0) != (b < 0) ? -(__s64)q : (__s64)q;
+}
+
+static __always_inline __s64 bt_smod(__s64 a, __s64 b)
+{
+	__u64 r = bt_umod(a < 0 ? -(__u64)a : a, b < 0 ? -(__u64)b : b);
+
+	return a < 0 ? -(__s64)r : (__s64)r;
 }
 
 static long bt_count_elem(void *map, const void *key, void *value, void *ctx)
@@ -381,16 +413,16 @@ int handle_sys_enter(struct tp_raw_syscalls_sys_enter *args)
 	/* line 7: @syscalls[comm] = count() */
 	char comm2[16];
 	bpf_get_current_comm(&comm2, sizeof(comm2));
-	struct syscalls_key key1;
+	struct map_syscalls_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
 	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
-	bt_map_add(&syscalls, &key1, 1);
+	bt_map_add(&map_syscalls, &key1, 1);
 	/* line 8: @ids = hist(args.id) */
 	__u32 key3 = 0;
-	bt_map_bucket(&ids, &key3, bt_hist_index(args->id, 0), sizeof(struct ids_value));
+	bt_map_bucket(&map_ids, &key3, bt_hist_index(args->id, 0), sizeof(struct map_ids_value));
 	/* line 9: @by_id[args.id] = count() */
 	__s64 key4 = args->id;
-	bt_map_add(&by_id, &key4, 1);
+	bt_map_add(&map_by_id, &key4, 1);
 	return 0;
 }
 

@@ -1379,7 +1379,7 @@ struct bt_line_map {
 };
 
 /* After a failed load: name the script line the verifier stopped at, and why. */
-static void bt_explain_load_failure(const char *bpf_file, const char *script,
+__attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file, const char *script,
 				    const struct bt_line_map *map, int nmap,
 				    const char *const *lines, int nlines)
 {
@@ -1432,7 +1432,7 @@ static __u64 bt_monotonic_ns(void)
 }
 
 /* $N as an integer: decimal, hex or octal; 0 when it is not a number. */
-static long long bt_param_int(const char *s)
+__attribute__((unused)) static long long bt_param_int(const char *s)
 {
 	char *end;
 	long long v = strtoll(s, &end, 0);
@@ -1523,7 +1523,7 @@ static void bt_install_signals(void)
 }
 
 /* Run a BEGIN or END program once, in this process's context. */
-static void bt_run_once(struct bpf_program *prog)
+__attribute__((unused)) static void bt_run_once(struct bpf_program *prog)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
@@ -1533,7 +1533,7 @@ static void bt_run_once(struct bpf_program *prog)
 }
 
 /* interval:*: a CPU-clock perf event on CPU 0 firing every period_ns. */
-static int bt_attach_interval(struct bpf_program *prog, struct bpf_link **link, __u64 period_ns)
+__attribute__((unused)) static int bt_attach_interval(struct bpf_program *prog, struct bpf_link **link, __u64 period_ns)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
@@ -1558,13 +1558,13 @@ static int bt_attach_interval(struct bpf_program *prog, struct bpf_link **link, 
 /* Which script line each block of syscount.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 377, 5 },
-	{ 381, 7 },
-	{ 388, 8 },
-	{ 391, 9 },
-	{ 397, 12 },
-	{ 401, 14 },
-	{ 403, 15 },
+	{ 409, 5 },
+	{ 413, 7 },
+	{ 420, 8 },
+	{ 423, 9 },
+	{ 429, 12 },
+	{ 433, 14 },
+	{ 435, 15 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -1587,13 +1587,13 @@ static const char *const bt_script_lines[] = {
 };
 
 /* The script's maps, for printing at exit and for print()/clear()/zero(). */
-static const struct bt_field by_id_key_fields[] = {
+static const struct bt_field map_by_id_key_fields[] = {
 	{ BT_KIND_INT, 8, 0 },
 };
-static const struct bt_field ids_key_fields[] = {
+static const struct bt_field map_ids_key_fields[] = {
 	{ BT_KIND_UINT, 4, 0 },
 };
-static const struct bt_field syscalls_key_fields[] = {
+static const struct bt_field map_syscalls_key_fields[] = {
 	{ BT_KIND_STR, 16, 0 },
 };
 
@@ -1602,7 +1602,7 @@ static struct bt_map bt_maps[] = {
 		.name = "@by_id",
 		.fd = -1,
 		.scalar = 0,
-		.key = { sizeof(__s64), 1, 0, by_id_key_fields },
+		.key = { sizeof(__s64), 1, 0, map_by_id_key_fields },
 		.agg = BT_AGG_COUNT,
 		.percpu = 1,
 		.nbuckets = 0,
@@ -1611,7 +1611,7 @@ static struct bt_map bt_maps[] = {
 		.name = "@ids",
 		.fd = -1,
 		.scalar = 1,
-		.key = { sizeof(__u32), 1, 0, ids_key_fields },
+		.key = { sizeof(__u32), 1, 0, map_ids_key_fields },
 		.agg = BT_AGG_HIST,
 		.percpu = 1,
 		.hist_bits = 0,
@@ -1621,7 +1621,7 @@ static struct bt_map bt_maps[] = {
 		.name = "@syscalls",
 		.fd = -1,
 		.scalar = 0,
-		.key = { sizeof(struct syscalls_key), 1, 0, syscalls_key_fields },
+		.key = { sizeof(struct map_syscalls_key), 1, 0, map_syscalls_key_fields },
 		.agg = BT_AGG_COUNT,
 		.percpu = 1,
 		.nbuckets = 0,
@@ -1693,9 +1693,9 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < BT_NMAPS; i++)
 		bt_maps[i].fd = -1;
-	bt_maps[0].fd = bpf_map__fd(skel->maps.by_id);
-	bt_maps[1].fd = bpf_map__fd(skel->maps.ids);
-	bt_maps[2].fd = bpf_map__fd(skel->maps.syscalls);
+	bt_maps[0].fd = bpf_map__fd(skel->maps.map_by_id);
+	bt_maps[1].fd = bpf_map__fd(skel->maps.map_ids);
+	bt_maps[2].fd = bpf_map__fd(skel->maps.map_syscalls);
 
 	/* Attach every probe; BEGIN and END run once, by BPF_PROG_TEST_RUN. */
 	skel->links.handle_sys_enter = bpf_program__attach(skel->progs.handle_sys_enter);

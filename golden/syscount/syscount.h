@@ -38,12 +38,12 @@ struct bt_avg {
 };
 
 /* value of @ids */
-struct ids_value {
+struct map_ids_value {
 	__u64 buckets[65];
 };
 
 /* key of @syscalls */
-struct syscalls_key {
+struct map_syscalls_key {
 	char k0[16];
 };
 

@@ -170,12 +170,44 @@ static __always_inline void bt_str_prefix(char *dst, const char *src, __s64 n, _
 	}
 }
 
-/* str($N): copy a positional parameter out of read-only data.  The reads are
- * volatile so that the compiler cannot fold in the pre-load (empty) value. */
-static __always_inline void bt_param_copy(char *dst, const volatile char *src, __u32 size)
+/* str($N + offset, n): copy a positional parameter out of read-only data.  The
+ * reads are volatile so the compiler cannot fold in the pre-load (empty) value. */
+static __always_inline void bt_param_copy(char *dst, const volatile char *src, __s64 offset,
+					  __s64 n, __u32 size)
 {
-	for (__u32 i = 0; i < size; i++)
-		dst[i] = src[i];
+	for (__u32 i = 0; i + 1 < size; i++) {
+		if (i >= n || offset + i >= size || offset < 0)
+			break;
+		dst[i] = src[(offset + i) & (size - 1)];
+		if (!dst[i])
+			break;
+	}
+}
+
+/* Integer division and modulo with C's rounding, and 0 for a zero divisor.
+ * Signed division is done on magnitudes: BPF has no signed divide before ISA v4. */
+static __always_inline __u64 bt_udiv(__u64 a, __u64 b)
+{
+	return b ? a / b : 0;
+}
+
+static __always_inline __u64 bt_umod(__u64 a, __u64 b)
+{
+	return b ? a % b : 0;
+}
+
+static __always_inline __s64 bt_sdiv(__s64 a, __s64 b)
+{
+	__u64 q = bt_udiv(a < 0 ? -(__u64)a : a, b < 0 ? -(__u64)b : b);
+
+	return (a < 0) != (b < 0) ? -(__s64)q : (__s64)q;
+}
+
+static __always_inline __s64 bt_smod(__s64 a, __s64 b)
+{
+	__u64 r = bt_umod(a < 0 ? -(__u64)a : a, b < 0 ? -(__u64)b : b);
+
+	return a < 0 ? -(__s64)r : (__s64)r;
 }
 
 static long bt_count_elem(void *map, const void *key, void *value, void *ctx)

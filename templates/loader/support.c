@@ -110,7 +110,7 @@ struct bt_line_map {
 };
 
 /* After a failed load: name the script line the verifier stopped at, and why. */
-static void bt_explain_load_failure(const char *bpf_file, const char *script,
+__attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file, const char *script,
 				    const struct bt_line_map *map, int nmap,
 				    const char *const *lines, int nlines)
 {
@@ -163,7 +163,7 @@ static __u64 bt_monotonic_ns(void)
 }
 
 /* $N as an integer: decimal, hex or octal; 0 when it is not a number. */
-static long long bt_param_int(const char *s)
+__attribute__((unused)) static long long bt_param_int(const char *s)
 {
 	char *end;
 	long long v = strtoll(s, &end, 0);
@@ -254,7 +254,7 @@ static void bt_install_signals(void)
 }
 
 /* Run a BEGIN or END program once, in this process's context. */
-static void bt_run_once(struct bpf_program *prog)
+__attribute__((unused)) static void bt_run_once(struct bpf_program *prog)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
@@ -264,7 +264,7 @@ static void bt_run_once(struct bpf_program *prog)
 }
 
 /* interval:*: a CPU-clock perf event on CPU 0 firing every period_ns. */
-static int bt_attach_interval(struct bpf_program *prog, struct bpf_link **link, __u64 period_ns)
+__attribute__((unused)) static int bt_attach_interval(struct bpf_program *prog, struct bpf_link **link, __u64 period_ns)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,

@@ -1,0 +1,217 @@
+"""Shared plumbing of the end-to-end corpus: RUN headers, the workload, running a case.
+
+The recorder (record.py, which runs the reference bpftrace) and the pytest
+module (test_e2e.py, which runs ``bt2c run``) must build exactly the same
+command line for a case, or a recorded output would not describe what the
+test runs.  Everything that decides that command line therefore lives here,
+in one place, and both import it.
+
+A case is ``cases/NAME.bt`` whose first line is::
+
+    // RUN: <bpftrace options> SCRIPT <positional params>
+
+The text after ``RUN:`` is split like a POSIX shell would (``shlex``).  The
+token ``SCRIPT`` becomes the script's absolute path; the word ``WORKLOAD``,
+anywhere inside any token (typically inside ``-c "WORKLOAD openat 3"``),
+becomes the workload binary's absolute path.  Absolute paths are used because
+the reference runs bpftrace in a chroot that bind-mounts the current directory
+at the same path, and because the tracer resolves ``-c`` without a shell.
+
+Expected stdout is ``expected/NAME.out``; a non-zero exit status is kept in
+``expected/NAME.rc`` (absent means 0).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+E2E_DIR = Path(__file__).resolve().parent
+REPO_ROOT = E2E_DIR.parent.parent
+CASES_DIR = E2E_DIR / "cases"
+EXPECTED_DIR = E2E_DIR / "expected"
+WORKLOAD_DIR = REPO_ROOT / "tests" / "workload"
+WORKLOAD_SRC = WORKLOAD_DIR / "workload.c"
+WORKLOAD_BIN = WORKLOAD_DIR / "workload"
+
+RUN_PREFIX = "// RUN:"
+SCRIPT_TOKEN = "SCRIPT"
+WORKLOAD_TOKEN = "WORKLOAD"
+
+#: Seconds a single case may run; bpftrace needs well under one for most cases,
+#: so hitting this means a hang (an exit() that never fires, a child that never ends).
+DEFAULT_TIMEOUT = 30.0
+
+
+class CaseError(Exception):
+    """A case file is malformed; raised early so a typo is not mistaken for a tool bug."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One end-to-end case: the script and the raw (unsubstituted) RUN tokens."""
+
+    name: str
+    script: Path
+    run_tokens: tuple[str, ...]
+
+    @property
+    def expected_out(self) -> Path:
+        """Where the reference's stdout for this case is recorded."""
+        return EXPECTED_DIR / f"{self.name}.out"
+
+    @property
+    def expected_rc_file(self) -> Path:
+        """Where a non-zero reference exit status is recorded (absent when it was 0)."""
+        return EXPECTED_DIR / f"{self.name}.rc"
+
+    def argv(self, workload: Path = WORKLOAD_BIN) -> list[str]:
+        """Return the tracer's arguments (everything after its name), substituted."""
+        out: list[str] = []
+        for tok in self.run_tokens:
+            if tok == SCRIPT_TOKEN:
+                out.append(str(self.script))
+            else:
+                out.append(tok.replace(WORKLOAD_TOKEN, str(workload)))
+        return out
+
+    def uses_workload(self) -> bool:
+        """Whether the workload binary must exist for this case to run."""
+        return any(WORKLOAD_TOKEN in tok for tok in self.run_tokens)
+
+    def expected_stdout(self) -> bytes:
+        """Return the recorded stdout; a missing file is an error (run record.py)."""
+        return self.expected_out.read_bytes()
+
+    def expected_rc(self) -> int:
+        """Return the recorded exit status, 0 when no .rc file was written."""
+        if not self.expected_rc_file.exists():
+            return 0
+        return int(self.expected_rc_file.read_text().strip())
+
+
+def parse_run_header(text: str, where: str = "<script>") -> tuple[str, ...]:
+    """Return the shell-split tokens of the first line's ``// RUN:`` header.
+
+    The header must be the first line so that it is trivially found and never
+    confused with a comment in the script body.  Exactly one ``SCRIPT`` token
+    is required: without it the tracer would not know what to run.
+    """
+    first = text.split("\n", 1)[0]
+    if not first.startswith(RUN_PREFIX):
+        raise CaseError(f"{where}: first line must start with {RUN_PREFIX!r}")
+    try:
+        tokens = tuple(shlex.split(first[len(RUN_PREFIX) :]))
+    except ValueError as e:
+        raise CaseError(f"{where}: bad RUN header: {e}") from None
+    if tokens.count(SCRIPT_TOKEN) != 1:
+        raise CaseError(f"{where}: RUN header needs exactly one {SCRIPT_TOKEN} token")
+    return tokens
+
+
+def load_case(path: Path) -> Case:
+    """Read one case file and parse its header."""
+    return Case(
+        name=path.stem,
+        script=path.resolve(),
+        run_tokens=parse_run_header(path.read_text(), str(path)),
+    )
+
+
+def load_cases(names: list[str] | None = None) -> list[Case]:
+    """All cases in name order, or just the named ones (a name may end in .bt)."""
+    if names:
+        paths = [CASES_DIR / (n if n.endswith(".bt") else f"{n}.bt") for n in names]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise CaseError(f"no such case: {', '.join(missing)}")
+    else:
+        paths = sorted(CASES_DIR.glob("*.bt"))
+    return [load_case(p) for p in paths]
+
+
+def build_workload(force: bool = False) -> Path:
+    """Compile the workload if missing or older than its source, and return its path.
+
+    Static linking keeps the syscall sequence free of the dynamic loader's
+    openat()s, so counted syscalls are exactly the requested ones.
+    """
+    stale = not WORKLOAD_BIN.exists() or WORKLOAD_BIN.stat().st_mtime < WORKLOAD_SRC.stat().st_mtime
+    if force or stale:
+        subprocess.run(
+            ["gcc", "-O2", "-Wall", "-static", "-o", str(WORKLOAD_BIN), str(WORKLOAD_SRC)],
+            check=True,
+        )
+    return WORKLOAD_BIN
+
+
+@dataclass
+class RunResult:
+    """Outcome of one tracer run; ``timed_out`` means the process group was killed."""
+
+    stdout: bytes
+    stderr: bytes
+    returncode: int
+    timed_out: bool
+
+
+def run_case(runner: list[str], case: Case, timeout: float = DEFAULT_TIMEOUT) -> RunResult:
+    """Run ``runner + case.argv()`` from the repository root.
+
+    The repository root is the working directory because the reference's
+    chroot only sees $PWD (and /tmp).  stdin is /dev/null so that nothing
+    waits on a terminal.  The tracer gets its own session so that on a timeout
+    the whole group (tracer, chroot wrapper and traced child) is killed, not
+    just the first process, which would leave a workload or bpftrace behind.
+    """
+    proc = subprocess.Popen(
+        [*runner, *case.argv()],
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        return RunResult(out, err, proc.returncode, False)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = proc.communicate()
+        return RunResult(out, err, proc.returncode, True)
+
+
+def default_runner() -> list[str]:
+    """Return the command under test: ``$BT2C_E2E_RUNNER`` or ``python -m bt2c run``.
+
+    The override exists so the harness itself can be validated against the
+    reference (``BT2C_E2E_RUNNER=/work/shared/tools/bpftrace-ref``), which must
+    pass every case by construction.
+    """
+    env = os.environ.get("BT2C_E2E_RUNNER")
+    if env:
+        return shlex.split(env)
+    return [sys.executable, "-m", "bt2c", "run"]
+
+
+def default_reference() -> Path:
+    """Locate the reference bpftrace wrapper: ``$BPFTRACE_REF``, else shared/tools.
+
+    CI clones the repository next to a copy of shared/, so the sibling
+    location is tried before the workplace's fixed path.
+    """
+    env = os.environ.get("BPFTRACE_REF")
+    if env:
+        return Path(env)
+    sibling = REPO_ROOT.parent / "shared" / "tools" / "bpftrace-ref"
+    if sibling.exists():
+        return sibling
+    return Path("/work/shared/tools/bpftrace-ref")
