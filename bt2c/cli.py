@@ -73,6 +73,18 @@ def run_cmd(ctx: typer.Context) -> None:
     raise typer.Exit(run(list(ctx.args)))
 
 
+@app.command("check")
+def check_cmd(
+    script: Path = typer.Argument(..., help="bpftrace script (.bt)"),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="show build and libbpf output"),
+) -> None:
+    """Build, load into this kernel without attaching, and say which kernel features are used
+    (e.g. how each len() counts)."""
+    from bt2c.runner import check
+
+    raise typer.Exit(check(str(script), verbose))
+
+
 @app.command("golden")
 def golden_cmd(
     action: str = typer.Argument("check", help="check or update"),

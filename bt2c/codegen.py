@@ -45,6 +45,7 @@ class ProbeProgram:
     target: ProbeTarget
     function: Function
     line: int
+    strategy: str | None = None   # len() variant: kfunc, for_each or counter
 
 
 class Block:
@@ -62,8 +63,10 @@ class Block:
 class ProbeGen:
     """Generates the C body of one probe for one attach target."""
 
-    def __init__(self, gen: CodeGen, probe: ast.Probe, target: ProbeTarget, fname: str):
+    def __init__(self, gen: CodeGen, probe: ast.Probe, target: ProbeTarget, fname: str,
+                 strategy: str | None = None):
         self.gen = gen
+        self.strategy = strategy
         self.probe = probe
         self.target = target
         self.fname = fname
@@ -112,6 +115,16 @@ class ProbeGen:
             text = text[:65] + "..."
         self.emit(f"/* line {line}: {text} */")
 
+    def len_idx(self, m: MapRes) -> int:
+        """The map's slot in bt_len_counts, or -1 when len() is never used on it."""
+        return m.index if m.info.used_len else -1
+
+    def counted(self, m: MapRes, call: str) -> str:
+        """``call`` returns 1 on a new key; count it when len() is used on the map."""
+        if m.info.used_len:
+            return f"if ({call})\n\tbt_len_inc({m.index});"
+        return f"{call};"
+
     def var(self, name: str) -> str:
         if self.in_callback:
             return f"{self.in_callback}->{self.vars[name]}"
@@ -159,7 +172,8 @@ class ProbeGen:
             value = self.expr(st.expr)
             self.discard = False
             if isinstance(st.expr, ast.Call) and st.expr.name == "delete":
-                self.emit(f"{value};")
+                if value:
+                    self.emit(f"{value};")
             elif isinstance(st.expr, ast.IncDec) and isinstance(st.expr.target, ast.Var):
                 self.emit(f"{value.strip('()')};")
             elif value and not isinstance(st.expr, (ast.Call, ast.IncDec)):
@@ -288,7 +302,7 @@ class ProbeGen:
             old = self.temp()
             self.emit(f"{m.value_c} {old} = bt_map_read(&{m.cname}, &{key});")
             self.emit(self.compound(old, st.op, rhs, m.info.value))  # type: ignore[arg-type]
-            self.emit(self.s.map_update(m.cname, key, old))
+            self.emit(self.s.map_update(m.cname, key, old, self.len_idx(m)))
             return
         if m.agg is not None:
             raise self.error("cannot assign a plain value to an aggregation map", st)
@@ -303,7 +317,7 @@ class ProbeGen:
         else:
             self.emit(f"{self.decl(t, tmp)} = {self.zero_init(t)};")
             self.store(tmp, t, value)
-        self.emit(self.s.map_update(m.cname, key, tmp))
+        self.emit(self.s.map_update(m.cname, key, tmp, self.len_idx(m)))
 
     @staticmethod
     def compound(dst: str, op: str, value: str, t: Type) -> str:
@@ -346,22 +360,22 @@ class ProbeGen:
             raise self.error(f"map {target.name} mixes aggregation kinds", call)
         key = self.map_key(m, target)
         if agg.kind == "count":
-            self.emit(self.s.map_add(m.cname, key, "1"))
+            self.emit(self.counted(m, self.s.map_add(m.cname, key, "1")))
             return
         value = self.expr(call.args[0])
         if agg.kind == "sum":
-            self.emit(self.s.map_add(m.cname, key, value))
+            code = self.s.map_add(m.cname, key, value)
         elif agg.kind in ("min", "max"):
-            self.emit(self.s.map_minmax(m.cname, key, value, agg.kind == "max"))
+            code = self.s.map_minmax(m.cname, key, value, agg.kind == "max")
         elif agg.kind in ("avg", "stats"):
-            self.emit(self.s.map_avg(m.cname, key, value))
+            code = self.s.map_avg(m.cname, key, value)
         elif agg.kind == "hist":
-            self.emit(self.s.map_bucket(m.cname, key,
-                                        f"bt_hist_index({value}, {agg.hist_bits})"))
+            code = self.s.map_bucket(m.cname, key, f"bt_hist_index({value}, {agg.hist_bits})")
         else:
             lo, hi, step = agg.lhist
-            self.emit(self.s.map_bucket(m.cname, key,
-                                        f"bt_lhist_index({value}, {lo}, {hi}, {step})"))
+            code = self.s.map_bucket(m.cname, key,
+                                     f"bt_lhist_index({value}, {lo}, {hi}, {step})")
+        self.emit(self.counted(m, code))
 
     def map_key(self, m: MapRes, node: ast.Map) -> str:
         """Build the key of ``@m[...]`` in a temporary and return its name."""
@@ -526,7 +540,7 @@ class ProbeGen:
         tmp = self.temp()
         if m.agg is not None:
             raise self.error("++/-- on an aggregation map", e)
-        self.emit(f"__s64 {tmp} = bt_map_incr(&{m.cname}, &{key}, {delta});")
+        self.emit(f"__s64 {tmp} = bt_map_incr(&{m.cname}, &{key}, {delta}, {self.len_idx(m)});")
         return tmp if e.prefix else f"({tmp} - ({delta}))"
 
     def map_read(self, e: ast.Map) -> str:
@@ -630,6 +644,10 @@ class ProbeGen:
             m = res.maps[mnode.name]
             key = self.map_key(m, mnode)
             call = f"bpf_map_delete_elem(&{m.cname}, &{key})"
+            if m.info.used_len:  # keep len()'s last-resort counter right
+                tmp = self.temp("deleted")
+                self.emit(f"int {tmp} = {call} == 0;\nif ({tmp})\n\tbt_len_dec({m.index});")
+                return "" if self.discard else tmp
             return call if self.discard else f"({call} == 0)"
         if name == "has_key":
             mnode = e.args[0]
@@ -641,7 +659,12 @@ class ProbeGen:
         if name == "len":
             m = res.maps[e.args[0].name]  # type: ignore[attr-defined]
             self.gen.uses_len = True
-            return f"bt_map_len(&{m.cname})"
+            site = (m.info.name, line)
+            if site not in self.gen.len_sites:
+                self.gen.len_sites.append(site)
+            if self.strategy == "counter":
+                return f"bt_len_counter({m.index})"
+            return f"bt_len_{self.strategy}(&{m.cname}, {m.index})"
         if name == "str":
             arg = e.args[0]
             t = e.type
@@ -704,6 +727,7 @@ class CodeGen:
         self.callbacks: list[tuple[str, list[str], Function]] = []
         self.max_param = analysis.max_param
         self.uses_len = False
+        self.len_sites: list[tuple[str, int]] = []   # (map, script line) of each len()
         self.names: set[str] = {m.cname for m in res.maps.values()}
 
     def tracepoints_of(self, probe: ast.Probe):  # type: ignore[no-untyped-def]
@@ -720,15 +744,38 @@ class CodeGen:
         return (f"tp/{tp.category}/{tp.name}",
                 f"int {fname}(struct tp_{tp.category}_{tp.name} *args)")
 
+    def len_strategies(self) -> list[str]:
+        """len() variants to emit: the kfunc needs a GPL-compatible license."""
+        lic = str(self.analysis.program.config.get("license", "GPL"))
+        gpl = lic in ("GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL",
+                      "Dual MIT/GPL", "Dual MPL/GPL")
+        return (["kfunc"] if gpl else []) + ["for_each", "counter"]
+
     def generate(self) -> None:
         for probe in self.analysis.program.probes:
+            strategies: list[str | None] = [None]
+            if uses_len(probe):
+                strategies = list(self.len_strategies())
             for t in self.analysis.targets[probe.index]:
                 base = {"begin": "begin", "end": "end"}.get(t.provider)
                 if base is None:
                     base = (t.tracepoint.name if t.tracepoint else
                             f"{t.provider}_{'_'.join(t.parts)}")
-                fname = c_ident(f"handle_{base}", self.names)
-                gen = ProbeGen(self, probe, t, fname)
-                fn = gen.generate()
-                line = self.source.position(probe.span.start)[0]
-                self.programs.append(ProbeProgram(fname, t, fn, line))
+                for strategy in strategies:
+                    suffix = f"__len_{strategy}" if strategy not in (None, "kfunc") else ""
+                    fname = c_ident(f"handle_{base}{suffix}", self.names)
+                    fn = ProbeGen(self, probe, t, fname, strategy).generate()
+                    line = self.source.position(probe.span.start)[0]
+                    self.programs.append(ProbeProgram(fname, t, fn, line, strategy))
+
+
+def uses_len(node: object) -> bool:
+    """Whether a subtree calls len() (its programs then come in variants)."""
+    if isinstance(node, ast.Call) and node.name == "len":
+        return True
+    if isinstance(node, list):
+        return any(uses_len(n) for n in node)
+    if isinstance(node, ast.Node):
+        return any(uses_len(getattr(node, f)) for f in node.__dataclass_fields__
+                   if f not in ("span", "type"))
+    return False

@@ -28,6 +28,7 @@ OPTIONS (as bpftrace's):
     -o FILE        redirect the program's output to FILE
     -q             keep messages quiet
     -v             verbose: show the build commands and libbpf's messages
+    --no-feature F don't use kernel feature F (kfunc, for_each_map_elem)
     -h             show this help
 """
 
@@ -43,6 +44,7 @@ class RunOptions:
     output: str | None = None
     quiet: bool = False
     verbose: bool = False
+    no_features: list[str] = field(default_factory=list)
     params: list[str] = field(default_factory=list)
 
 
@@ -56,6 +58,16 @@ def parse_run_args(argv: list[str]) -> RunOptions:
         if arg == "--":
             i += 1
             break
+        if arg == "--no-feature" or arg.startswith("--no-feature="):
+            if "=" in arg:
+                opts.no_features.append(arg.split("=", 1)[1])
+            elif i + 1 < len(argv):
+                opts.no_features.append(argv[i + 1])
+                i += 1
+            else:
+                raise Bt2cError("option --no-feature requires an argument")
+            i += 1
+            continue
         if arg in ("-h", "--help"):
             print(USAGE, end="")
             raise SystemExit(0)
@@ -115,6 +127,19 @@ def build_cached(text: str, script_name: str, verbose: bool, name: str | None = 
     return entry / out.name
 
 
+def check(script: str, verbose: bool = False) -> int:
+    """Build the tool, load it without attaching, and report the kernel features it uses."""
+    try:
+        text = Path(script).read_text()
+    except OSError as e:
+        raise Bt2cError(f"failed to open {script}: {e.strerror}") from None
+    binary = build_cached(text, script, verbose)
+    cmd = [str(binary), "--check"] + (["-v"] if verbose else [])
+    sys.stdout.flush()
+    os.execv(cmd[0], cmd)
+    return 0  # pragma: no cover
+
+
 def run(argv: list[str]) -> int:
     """Build (or reuse) the tool for a script and exec it with bpftrace's options."""
     opts = parse_run_args(argv)
@@ -139,6 +164,8 @@ def run(argv: list[str]) -> int:
         cmd += ["-c", opts.command]
     if opts.pid:
         cmd += ["-p", opts.pid]
+    for feature in opts.no_features:
+        cmd += ["--no-feature", feature]
     cmd += ["--", *opts.params]
     sys.stdout.flush()
     sys.stderr.flush()

@@ -604,7 +604,11 @@ class Analyzer:
             m = e.args[0]
             if not isinstance(m, ast.Map) or m.keys:
                 raise self.error("len() expects a map argument", m.span)
-            self.map_info(m).used_len = True
+            info = self.map_info(m)
+            if info.key == [] or (info.key is None and self.final):
+                raise self.error("call to len() expects a map with explicit keys "
+                                 "(non-scalar map)", e.span)
+            info.used_len = True
             return INT64
         if name == "exit":
             self.nargs(e, 0, 1)

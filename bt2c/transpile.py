@@ -128,6 +128,9 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
         "ringbuf_size": 256 * 1024,
         "max_entries": int(program.config.get("max_map_keys", MAX_MAP_KEYS)),
         "max_hist_buckets": res.max_hist_buckets,
+        "uses_len": gen.uses_len,
+        "len_sites": gen.len_sites,
+        "len_kfunc": "kfunc" in gen.len_strategies(),
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
     }
     bpf_c = render("program.bpf.c.j2", **ctx)

@@ -15,7 +15,9 @@
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <getopt.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "opensnoop.h"
 #include "opensnoop.skel.h"
@@ -1284,6 +1286,9 @@ static struct {
 	int start_fd;		/* write end of the pipe the child waits on */
 	int nparams;
 	char **params;
+	int no_kfunc;		/* --no-feature kfunc */
+	int no_for_each;	/* --no-feature for_each_map_elem */
+	int check;		/* --check: report the kernel features chosen, then exit */
 	int stopped;		/* exit() was called or the target is gone */
 	int in_end;		/* END probes are running */
 	int exit_code;
@@ -1298,6 +1303,9 @@ static void bt_usage(const char *prog)
 		"  -o FILE   write output to FILE instead of stdout\n"
 		"  -q        quiet: no 'Attached N probes' message\n"
 		"  -v        verbose: show libbpf's messages\n"
+		"  --no-feature kfunc|for_each_map_elem\n"
+		"            don't use that kernel feature even if present\n"
+		"  --check   load, report which kernel features are used, and exit\n"
 		"  ARGS      positional parameters $1, $2, ...\n", prog);
 }
 
@@ -1306,9 +1314,30 @@ static int bt_parse_args(int argc, char **argv)
 {
 	int opt;
 
+	static const struct option long_opts[] = {
+		{ "no-feature", required_argument, NULL, 'N' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
 	bt_out = stdout;
-	while ((opt = getopt(argc, argv, "+c:p:o:qvh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+c:p:o:qvh", long_opts, NULL)) != -1) {
 		switch (opt) {
+		case 'N':
+			if (strcmp(optarg, "kfunc") == 0) {
+				bt_state.no_kfunc = 1;
+			} else if (strcmp(optarg, "for_each_map_elem") == 0) {
+				bt_state.no_for_each = 1;
+			} else {
+				fprintf(stderr, "ERROR: unknown feature '%s' (kfunc, for_each_map_elem)\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'C':
+			bt_state.check = 1;
+			break;
 		case 'c':
 			bt_state.command = optarg;
 			break;
@@ -1421,6 +1450,25 @@ __attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file
 			reason[0] ? ": " : "", reason);
 	}
 	fprintf(stderr, "(run with -v for the full verifier log)\n");
+}
+
+/* Does the running kernel have this kfunc?  Looked up in its BTF. */
+__attribute__((unused)) static int bt_kernel_has_kfunc(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int id;
+
+	if (!btf)
+		return 0;
+	id = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC);
+	btf__free(btf);
+	return id > 0;
+}
+
+/* Can a tracing program call this helper on the running kernel? */
+__attribute__((unused)) static int bt_kernel_has_helper(enum bpf_func_id helper)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, helper, NULL) == 1;
 }
 
 static __u64 bt_monotonic_ns(void)
@@ -1558,28 +1606,28 @@ __attribute__((unused)) static int bt_attach_interval(struct bpf_program *prog, 
 /* Which script line each block of opensnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 419, 5 },
-	{ 423, 7 },
-	{ 435, 10 },
-	{ 439, 13 },
-	{ 446, 10 },
-	{ 450, 13 },
-	{ 457, 16 },
-	{ 465, 18 },
-	{ 469, 20 },
-	{ 471, 21 },
-	{ 473, 22 },
-	{ 475, 24 },
-	{ 492, 26 },
-	{ 498, 16 },
-	{ 506, 18 },
-	{ 510, 20 },
-	{ 512, 21 },
-	{ 514, 22 },
-	{ 516, 24 },
-	{ 533, 26 },
-	{ 539, 29 },
-	{ 543, 31 },
+	{ 473, 5 },
+	{ 477, 7 },
+	{ 489, 10 },
+	{ 493, 13 },
+	{ 500, 10 },
+	{ 504, 13 },
+	{ 511, 16 },
+	{ 519, 18 },
+	{ 523, 20 },
+	{ 525, 21 },
+	{ 527, 22 },
+	{ 529, 24 },
+	{ 546, 26 },
+	{ 552, 16 },
+	{ 560, 18 },
+	{ 564, 20 },
+	{ 566, 21 },
+	{ 568, 22 },
+	{ 570, 24 },
+	{ 587, 26 },
+	{ 593, 29 },
+	{ 597, 31 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -1720,41 +1768,55 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ERROR: failed to load BPF programs: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	for (int i = 0; i < BT_NMAPS; i++)
-		bt_maps[i].fd = -1;
+	if (bt_state.check) {
+		printf("opensnoop.bt: loads on this kernel\n");
+		goto cleanup;
+	}
 	bt_maps[0].fd = bpf_map__fd(skel->maps.map_filename);
 
 	/* Attach every probe; BEGIN and END run once, by BPF_PROG_TEST_RUN. */
-	nprobes++;	/* BEGIN */
-	skel->links.handle_sys_enter_open = bpf_program__attach(skel->progs.handle_sys_enter_open);
-	if (!skel->links.handle_sys_enter_open) {
-		err = -errno;
-		fprintf(stderr, "ERROR: failed to attach tracepoint:syscalls:sys_enter_open: %s\n", strerror(errno));
-		goto cleanup;
+	{
+		nprobes++;	/* BEGIN */
 	}
-	nprobes++;
-	skel->links.handle_sys_enter_openat = bpf_program__attach(skel->progs.handle_sys_enter_openat);
-	if (!skel->links.handle_sys_enter_openat) {
-		err = -errno;
-		fprintf(stderr, "ERROR: failed to attach tracepoint:syscalls:sys_enter_openat: %s\n", strerror(errno));
-		goto cleanup;
+	{
+		skel->links.handle_sys_enter_open = bpf_program__attach(skel->progs.handle_sys_enter_open);
+		if (!skel->links.handle_sys_enter_open) {
+			err = -errno;
+			fprintf(stderr, "ERROR: failed to attach tracepoint:syscalls:sys_enter_open: %s\n", strerror(errno));
+			goto cleanup;
+		}
+		nprobes++;	/* tracepoint:syscalls:sys_enter_open */
 	}
-	nprobes++;
-	skel->links.handle_sys_exit_open = bpf_program__attach(skel->progs.handle_sys_exit_open);
-	if (!skel->links.handle_sys_exit_open) {
-		err = -errno;
-		fprintf(stderr, "ERROR: failed to attach tracepoint:syscalls:sys_exit_open: %s\n", strerror(errno));
-		goto cleanup;
+	{
+		skel->links.handle_sys_enter_openat = bpf_program__attach(skel->progs.handle_sys_enter_openat);
+		if (!skel->links.handle_sys_enter_openat) {
+			err = -errno;
+			fprintf(stderr, "ERROR: failed to attach tracepoint:syscalls:sys_enter_openat: %s\n", strerror(errno));
+			goto cleanup;
+		}
+		nprobes++;	/* tracepoint:syscalls:sys_enter_openat */
 	}
-	nprobes++;
-	skel->links.handle_sys_exit_openat = bpf_program__attach(skel->progs.handle_sys_exit_openat);
-	if (!skel->links.handle_sys_exit_openat) {
-		err = -errno;
-		fprintf(stderr, "ERROR: failed to attach tracepoint:syscalls:sys_exit_openat: %s\n", strerror(errno));
-		goto cleanup;
+	{
+		skel->links.handle_sys_exit_open = bpf_program__attach(skel->progs.handle_sys_exit_open);
+		if (!skel->links.handle_sys_exit_open) {
+			err = -errno;
+			fprintf(stderr, "ERROR: failed to attach tracepoint:syscalls:sys_exit_open: %s\n", strerror(errno));
+			goto cleanup;
+		}
+		nprobes++;	/* tracepoint:syscalls:sys_exit_open */
 	}
-	nprobes++;
-	nprobes++;	/* END */
+	{
+		skel->links.handle_sys_exit_openat = bpf_program__attach(skel->progs.handle_sys_exit_openat);
+		if (!skel->links.handle_sys_exit_openat) {
+			err = -errno;
+			fprintf(stderr, "ERROR: failed to attach tracepoint:syscalls:sys_exit_openat: %s\n", strerror(errno));
+			goto cleanup;
+		}
+		nprobes++;	/* tracepoint:syscalls:sys_exit_openat */
+	}
+	{
+		nprobes++;	/* END */
+	}
 
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.bt_events), handle_event, NULL, NULL);
 	if (!rb) {
@@ -1766,7 +1828,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Attached %d probe%s\n", nprobes, nprobes == 1 ? "" : "s");
 
 	bt_install_signals();
-	bt_run_once(skel->progs.handle_begin);
+	if (bpf_program__autoload(skel->progs.handle_begin))
+		bt_run_once(skel->progs.handle_begin);
 	ring_buffer__consume(rb);
 	if (!bt_state.stopped)
 		bt_release_command();
@@ -1780,7 +1843,8 @@ int main(int argc, char **argv)
 
 	/* END probes, then every map, as bpftrace does on exit. */
 	bt_state.in_end = 1;
-	bt_run_once(skel->progs.handle_end);
+	if (bpf_program__autoload(skel->progs.handle_end))
+		bt_run_once(skel->progs.handle_end);
 	ring_buffer__consume(rb);
 	bt_print_maps_at_exit(bt_out, bt_maps, BT_NMAPS);
 	err = 0;

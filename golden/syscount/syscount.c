@@ -15,7 +15,9 @@
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <getopt.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "syscount.h"
 #include "syscount.skel.h"
@@ -1284,6 +1286,9 @@ static struct {
 	int start_fd;		/* write end of the pipe the child waits on */
 	int nparams;
 	char **params;
+	int no_kfunc;		/* --no-feature kfunc */
+	int no_for_each;	/* --no-feature for_each_map_elem */
+	int check;		/* --check: report the kernel features chosen, then exit */
 	int stopped;		/* exit() was called or the target is gone */
 	int in_end;		/* END probes are running */
 	int exit_code;
@@ -1298,6 +1303,9 @@ static void bt_usage(const char *prog)
 		"  -o FILE   write output to FILE instead of stdout\n"
 		"  -q        quiet: no 'Attached N probes' message\n"
 		"  -v        verbose: show libbpf's messages\n"
+		"  --no-feature kfunc|for_each_map_elem\n"
+		"            don't use that kernel feature even if present\n"
+		"  --check   load, report which kernel features are used, and exit\n"
 		"  ARGS      positional parameters $1, $2, ...\n", prog);
 }
 
@@ -1306,9 +1314,30 @@ static int bt_parse_args(int argc, char **argv)
 {
 	int opt;
 
+	static const struct option long_opts[] = {
+		{ "no-feature", required_argument, NULL, 'N' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
 	bt_out = stdout;
-	while ((opt = getopt(argc, argv, "+c:p:o:qvh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+c:p:o:qvh", long_opts, NULL)) != -1) {
 		switch (opt) {
+		case 'N':
+			if (strcmp(optarg, "kfunc") == 0) {
+				bt_state.no_kfunc = 1;
+			} else if (strcmp(optarg, "for_each_map_elem") == 0) {
+				bt_state.no_for_each = 1;
+			} else {
+				fprintf(stderr, "ERROR: unknown feature '%s' (kfunc, for_each_map_elem)\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'C':
+			bt_state.check = 1;
+			break;
 		case 'c':
 			bt_state.command = optarg;
 			break;
@@ -1421,6 +1450,25 @@ __attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file
 			reason[0] ? ": " : "", reason);
 	}
 	fprintf(stderr, "(run with -v for the full verifier log)\n");
+}
+
+/* Does the running kernel have this kfunc?  Looked up in its BTF. */
+__attribute__((unused)) static int bt_kernel_has_kfunc(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int id;
+
+	if (!btf)
+		return 0;
+	id = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC);
+	btf__free(btf);
+	return id > 0;
+}
+
+/* Can a tracing program call this helper on the running kernel? */
+__attribute__((unused)) static int bt_kernel_has_helper(enum bpf_func_id helper)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, helper, NULL) == 1;
 }
 
 static __u64 bt_monotonic_ns(void)
@@ -1558,13 +1606,13 @@ __attribute__((unused)) static int bt_attach_interval(struct bpf_program *prog, 
 /* Which script line each block of syscount.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 409, 5 },
-	{ 413, 7 },
-	{ 420, 8 },
-	{ 423, 9 },
-	{ 429, 12 },
-	{ 433, 14 },
-	{ 435, 15 },
+	{ 463, 5 },
+	{ 467, 7 },
+	{ 474, 8 },
+	{ 477, 9 },
+	{ 483, 12 },
+	{ 487, 14 },
+	{ 489, 15 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -1691,26 +1739,32 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ERROR: failed to load BPF programs: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	for (int i = 0; i < BT_NMAPS; i++)
-		bt_maps[i].fd = -1;
+	if (bt_state.check) {
+		printf("syscount.bt: loads on this kernel\n");
+		goto cleanup;
+	}
 	bt_maps[0].fd = bpf_map__fd(skel->maps.map_by_id);
 	bt_maps[1].fd = bpf_map__fd(skel->maps.map_ids);
 	bt_maps[2].fd = bpf_map__fd(skel->maps.map_syscalls);
 
 	/* Attach every probe; BEGIN and END run once, by BPF_PROG_TEST_RUN. */
-	skel->links.handle_sys_enter = bpf_program__attach(skel->progs.handle_sys_enter);
-	if (!skel->links.handle_sys_enter) {
-		err = -errno;
-		fprintf(stderr, "ERROR: failed to attach tracepoint:raw_syscalls:sys_enter: %s\n", strerror(errno));
-		goto cleanup;
+	{
+		skel->links.handle_sys_enter = bpf_program__attach(skel->progs.handle_sys_enter);
+		if (!skel->links.handle_sys_enter) {
+			err = -errno;
+			fprintf(stderr, "ERROR: failed to attach tracepoint:raw_syscalls:sys_enter: %s\n", strerror(errno));
+			goto cleanup;
+		}
+		nprobes++;	/* tracepoint:raw_syscalls:sys_enter */
 	}
-	nprobes++;
-	err = bt_attach_interval(skel->progs.handle_interval_s_5, &skel->links.handle_interval_s_5, 5000000000ULL);
-	if (err) {
-		fprintf(stderr, "ERROR: failed to attach interval:s:5: %s\n", strerror(-err));
-		goto cleanup;
+	{
+		err = bt_attach_interval(skel->progs.handle_interval_s_5, &skel->links.handle_interval_s_5, 5000000000ULL);
+		if (err) {
+			fprintf(stderr, "ERROR: failed to attach interval:s:5: %s\n", strerror(-err));
+			goto cleanup;
+		}
+		nprobes++;	/* interval:s:5 */
 	}
-	nprobes++;
 
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.bt_events), handle_event, NULL, NULL);
 	if (!rb) {

@@ -17,6 +17,66 @@ static __always_inline void bt_send(__u32 id, __s64 arg0, __s64 arg1, __s64 arg2
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* len()'s last-resort counter: one per counted map, in bt_len_counts (only
+ * when a script uses len()); inert unless the loader selected that path. */
+static __always_inline void bt_len_add(int len_idx, __s64 delta)
+{
+#ifdef BT_USES_LEN
+	if (len_idx >= 0 && bt_len_use_counter) {
+		__u32 idx = len_idx;
+		__s64 *count = bpf_map_lookup_elem(&bt_len_counts, &idx);
+
+		if (count)
+			__sync_fetch_and_add(count, delta);
+	}
+#endif
+}
+
+static __always_inline void bt_len_inc(int len_idx)
+{
+	bt_len_add(len_idx, 1);
+}
+
+static __always_inline void bt_len_dec(int len_idx)
+{
+	bt_len_add(len_idx, -1);
+}
+
+static __always_inline __s64 bt_len_counter(int len_idx)
+{
+#ifdef BT_USES_LEN
+	__u32 idx = len_idx;
+	__s64 *count = bpf_map_lookup_elem(&bt_len_counts, &idx);
+
+	return count ? *count : 0;
+#else
+	return 0;
+#endif
+}
+
+/* Plain assignment; for a map counted by len() a new key bumps its counter. */
+static __always_inline void bt_map_set(void *map, const void *key, const void *value, int len_idx)
+{
+#ifdef BT_USES_LEN
+	if (len_idx >= 0 && bt_len_use_counter) {
+		if (bpf_map_update_elem(map, key, value, BPF_NOEXIST) == 0) {
+			bt_len_inc(len_idx);
+			return;
+		}
+	}
+#endif
+	bpf_map_update_elem(map, key, value, BPF_ANY);
+}
+
+/* bt_map_incr() lost an insert race: add to the element another CPU created. */
+static __always_inline void bt_map_incr_retry(void *map, const void *key, __s64 delta)
+{
+	__s64 *v = bpf_map_lookup_elem(map, key);
+
+	if (v)
+		*v += delta;
+}
+
 /* Value of a plain integer map element, 0 when absent. */
 static __always_inline __s64 bt_map_read(void *map, const void *key)
 {
@@ -25,8 +85,9 @@ static __always_inline __s64 bt_map_read(void *map, const void *key)
 	return v ? *v : 0;
 }
 
-/* Add delta to a plain integer map element and return the new value. */
-static __always_inline __s64 bt_map_incr(void *map, const void *key, __s64 delta)
+/* Add delta to a plain integer map element and return the new value.
+ * len_idx >= 0: the map is counted for len() (bt_len_inc on a new key). */
+static __always_inline __s64 bt_map_incr(void *map, const void *key, __s64 delta, int len_idx)
 {
 	__s64 *v = bpf_map_lookup_elem(map, key);
 
@@ -34,24 +95,29 @@ static __always_inline __s64 bt_map_incr(void *map, const void *key, __s64 delta
 		*v += delta;
 		return *v;
 	}
-	bpf_map_update_elem(map, key, &delta, BPF_ANY);
+	if (bpf_map_update_elem(map, key, &delta, BPF_NOEXIST) == 0)
+		bt_len_inc(len_idx);
+	else
+		bt_map_incr_retry(map, key, delta);
 	return delta;
 }
 
-/* count() and sum(): add to this CPU's copy of a per-CPU counter. */
-static __always_inline void bt_map_add(void *map, const void *key, __s64 delta)
+/* count() and sum(): add to this CPU's copy of a per-CPU counter.
+ * Returns 1 when the key was new (for len()'s counter). */
+static __always_inline int bt_map_add(void *map, const void *key, __s64 delta)
 {
 	__s64 *v = bpf_map_lookup_elem(map, key);
 
 	if (v) {
 		*v += delta;
-		return;
+		return 0;
 	}
-	if (bpf_map_update_elem(map, key, &delta, BPF_NOEXIST) == -17 /* EEXIST */) {
-		v = bpf_map_lookup_elem(map, key);
-		if (v)
-			*v += delta;
-	}
+	if (bpf_map_update_elem(map, key, &delta, BPF_NOEXIST) == 0)
+		return 1;
+	v = bpf_map_lookup_elem(map, key);	/* another CPU inserted it first */
+	if (v)
+		*v += delta;
+	return 0;
 }
 
 /* Sum of all CPUs' copies of a count()/sum() element (Linux 5.19+). */
@@ -69,7 +135,7 @@ static __always_inline __s64 bt_map_read_percpu(void *map, const void *key)
 }
 
 /* min() and max() on this CPU's copy; user space merges the CPUs. */
-static __always_inline void bt_map_minmax(void *map, const void *key, __s64 value, int is_max)
+static __always_inline int bt_map_minmax(void *map, const void *key, __s64 value, int is_max)
 {
 	struct bt_minmax *v = bpf_map_lookup_elem(map, key);
 
@@ -78,52 +144,54 @@ static __always_inline void bt_map_minmax(void *map, const void *key, __s64 valu
 			v->value = value;
 			v->set = 1;
 		}
-		return;
+		return 0;
 	}
 	struct bt_minmax init = { .value = value, .set = 1 };
 
-	bpf_map_update_elem(map, key, &init, BPF_NOEXIST);
+	return bpf_map_update_elem(map, key, &init, BPF_NOEXIST) == 0;
 }
 
-static __always_inline void bt_map_min(void *map, const void *key, __s64 value)
+static __always_inline int bt_map_min(void *map, const void *key, __s64 value)
 {
-	bt_map_minmax(map, key, value, 0);
+	return bt_map_minmax(map, key, value, 0);
 }
 
-static __always_inline void bt_map_max(void *map, const void *key, __s64 value)
+static __always_inline int bt_map_max(void *map, const void *key, __s64 value)
 {
-	bt_map_minmax(map, key, value, 1);
+	return bt_map_minmax(map, key, value, 1);
 }
 
 /* avg() and stats(): running total and count on this CPU. */
-static __always_inline void bt_map_avg(void *map, const void *key, __s64 value)
+static __always_inline int bt_map_avg(void *map, const void *key, __s64 value)
 {
 	struct bt_avg *v = bpf_map_lookup_elem(map, key);
 
 	if (v) {
 		v->total += value;
 		v->count++;
-		return;
+		return 0;
 	}
 	struct bt_avg init = { .total = value, .count = 1 };
 
-	bpf_map_update_elem(map, key, &init, BPF_NOEXIST);
+	return bpf_map_update_elem(map, key, &init, BPF_NOEXIST) == 0;
 }
 
 #ifdef BT_HAVE_HIST
 /* hist() and lhist(): bump one bucket of this CPU's bucket array. */
-static __always_inline void bt_map_bucket(void *map, const void *key, __u32 index, __u32 size)
+static __always_inline int bt_map_bucket(void *map, const void *key, __u32 index, __u32 size)
 {
 	__u64 *buckets = bpf_map_lookup_elem(map, key);
+	int inserted = 0;
 
 	if (!buckets) {
-		bpf_map_update_elem(map, key, bt_zero, BPF_NOEXIST);
+		inserted = bpf_map_update_elem(map, key, bt_zero, BPF_NOEXIST) == 0;
 		buckets = bpf_map_lookup_elem(map, key);
 		if (!buckets)
-			return;
+			return inserted;
 	}
 	if (index < size / sizeof(__u64))
 		buckets[index]++;
+	return inserted;
 }
 #endif
 
@@ -208,19 +276,4 @@ static __always_inline __s64 bt_smod(__s64 a, __s64 b)
 	__u64 r = bt_umod(a < 0 ? -(__u64)a : a, b < 0 ? -(__u64)b : b);
 
 	return a < 0 ? -(__s64)r : (__s64)r;
-}
-
-static long bt_count_elem(void *map, const void *key, void *value, void *ctx)
-{
-	(*(__s64 *)ctx)++;
-	return 0;
-}
-
-/* len(@map): count the elements (Linux 5.13+). */
-static __always_inline __s64 bt_map_len(void *map)
-{
-	__s64 n = 0;
-
-	bpf_for_each_map_elem(map, bt_count_elem, &n, 0);
-	return n;
 }

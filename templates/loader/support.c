@@ -15,6 +15,9 @@ static struct {
 	int start_fd;		/* write end of the pipe the child waits on */
 	int nparams;
 	char **params;
+	int no_kfunc;		/* --no-feature kfunc */
+	int no_for_each;	/* --no-feature for_each_map_elem */
+	int check;		/* --check: report the kernel features chosen, then exit */
 	int stopped;		/* exit() was called or the target is gone */
 	int in_end;		/* END probes are running */
 	int exit_code;
@@ -29,6 +32,9 @@ static void bt_usage(const char *prog)
 		"  -o FILE   write output to FILE instead of stdout\n"
 		"  -q        quiet: no 'Attached N probes' message\n"
 		"  -v        verbose: show libbpf's messages\n"
+		"  --no-feature kfunc|for_each_map_elem\n"
+		"            don't use that kernel feature even if present\n"
+		"  --check   load, report which kernel features are used, and exit\n"
 		"  ARGS      positional parameters $1, $2, ...\n", prog);
 }
 
@@ -37,9 +43,30 @@ static int bt_parse_args(int argc, char **argv)
 {
 	int opt;
 
+	static const struct option long_opts[] = {
+		{ "no-feature", required_argument, NULL, 'N' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
 	bt_out = stdout;
-	while ((opt = getopt(argc, argv, "+c:p:o:qvh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+c:p:o:qvh", long_opts, NULL)) != -1) {
 		switch (opt) {
+		case 'N':
+			if (strcmp(optarg, "kfunc") == 0) {
+				bt_state.no_kfunc = 1;
+			} else if (strcmp(optarg, "for_each_map_elem") == 0) {
+				bt_state.no_for_each = 1;
+			} else {
+				fprintf(stderr, "ERROR: unknown feature '%s' (kfunc, for_each_map_elem)\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'C':
+			bt_state.check = 1;
+			break;
 		case 'c':
 			bt_state.command = optarg;
 			break;
@@ -152,6 +179,25 @@ __attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file
 			reason[0] ? ": " : "", reason);
 	}
 	fprintf(stderr, "(run with -v for the full verifier log)\n");
+}
+
+/* Does the running kernel have this kfunc?  Looked up in its BTF. */
+__attribute__((unused)) static int bt_kernel_has_kfunc(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int id;
+
+	if (!btf)
+		return 0;
+	id = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC);
+	btf__free(btf);
+	return id > 0;
+}
+
+/* Can a tracing program call this helper on the running kernel? */
+__attribute__((unused)) static int bt_kernel_has_helper(enum bpf_func_id helper)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, helper, NULL) == 1;
 }
 
 static __u64 bt_monotonic_ns(void)

@@ -15,6 +15,9 @@
  *   nanosleep N       N x nanosleep(1 ms).
  *   sleep MS          one nanosleep of MS milliseconds (keeps the process alive).
  *   dup N             N x dup(0 or the /dev/null fd), closed again with close().
+ *   fork N            the rest of the chain runs in N processes at once (N-1 forked
+ *                     children plus this one, which waits for them at the end), so
+ *                     map updates race on several CPUs.
  *
  * Why: the tests compare the transpiled tool's stdout with bpftrace's byte for
  * byte, so every counted syscall must happen an exact number of times.  All
@@ -32,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,7 +96,7 @@ static void sleep_ns(long ns)
 
 int main(int argc, char **argv)
 {
-	int i = 1;
+	int i = 1, children = 0;
 
 	if (argc < 2)
 		usage("no subcommand");
@@ -147,6 +151,17 @@ int main(int argc, char **argv)
 				sleep_ns(1000000L);
 		} else if (!strcmp(cmd, "sleep")) {
 			sleep_ns(n * 1000000L);
+		} else if (!strcmp(cmd, "fork")) {
+			for (k = 1; k < n; k++) {
+				pid_t pid = fork();
+
+				if (pid == 0) {
+					children = 0;
+					break;
+				}
+				if (pid > 0)
+					children++;
+			}
 		} else if (!strcmp(cmd, "dup")) {
 			for (k = 0; k < n; k++) {
 				long fd = syscall(SYS_dup, 0);
@@ -158,5 +173,7 @@ int main(int argc, char **argv)
 			usage("unknown subcommand");
 		}
 	}
+	while (children-- > 0)
+		wait(NULL);
 	return 0;
 }
