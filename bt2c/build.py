@@ -15,11 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bt2c.cross import check_target_libs, find_cc, resolve_target
 from bt2c.diagnostics import Bt2cError, ToolMissingError
 
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
-_TARGET_ARCH = {"x86_64": "x86", "aarch64": "arm64", "s390x": "s390", "ppc64le": "powerpc",
-                "riscv64": "riscv", "armv7l": "arm"}
 
 
 def find_clang() -> str:
@@ -63,13 +62,20 @@ def toolchain_id() -> str:
 
 
 class Builder:
-    """Runs the build steps in one output directory."""
+    """Runs the build steps in one output directory.
 
-    def __init__(self, out_dir: Path, name: str, verbose: bool = False, static: bool = False):
+    ``arch`` (a :mod:`bt2c.cross` target name, None for this machine) selects
+    the BPF arch macro and the loader's compiler and libraries; ``static``
+    links the loader statically, so the one file runs on any target kernel.
+    """
+
+    def __init__(self, out_dir: Path, name: str, verbose: bool = False, static: bool = False,
+                 arch: str | None = None):
         self.out = out_dir
         self.name = name
         self.verbose = verbose
         self.static = static
+        self.target = resolve_target(arch)
 
     def run(self, cmd: list[str], what: str, stdout: Path | None = None) -> None:
         if self.verbose:
@@ -112,7 +118,7 @@ class Builder:
 
     def bpf_object(self, arch: str | None = None) -> None:
         clang = find_clang()
-        arch = arch or _TARGET_ARCH.get(platform.machine(), platform.machine())
+        arch = arch or self.target.bpf_arch
         n = self.name
         self.run([clang, "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}",
                   "-c", f"{n}.bpf.c", "-o", f"{n}.bpf.o"], "clang (BPF object)")
@@ -124,9 +130,8 @@ class Builder:
                  "bpftool gen skeleton", stdout=self.out / f"{n}.skel.h")
 
     def loader(self) -> None:
-        cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-        if cc is None:
-            raise ToolMissingError("cc", "gcc")
+        cc = find_cc(self.target)
+        check_target_libs(self.target, self.static)
         n = self.name
         # No -I.: a tool named like a system header (strings.h) must not shadow it.
         cmd = [cc, "-O2", "-g", "-Wall", f"{n}.c", "-o", n]

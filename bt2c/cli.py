@@ -45,6 +45,8 @@ def build_cmd(
     script: Path = typer.Argument(..., help="bpftrace script (.bt)"),
     out: Path = typer.Option(Path("out"), "-o", "--output", help="output directory"),
     static: bool = typer.Option(False, "--static", help="link the loader statically"),
+    arch: Optional[str] = typer.Option(  # noqa: UP045 - typer needs Optional on py3.9
+        None, "--arch", help="build for another architecture: x86_64 or arm64"),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="show build commands"),
 ) -> None:
     """Transpile, then build NAME.bpf.o, NAME.skel.h and the NAME loader in OUT."""
@@ -55,7 +57,7 @@ def build_cmd(
     fresh = not out.exists()
     result.write(out)
     try:
-        binary = Builder(out, result.name, verbose=verbose, static=static).all()
+        binary = Builder(out, result.name, verbose=verbose, static=static, arch=arch).all()
     except BaseException:
         if fresh:
             shutil.rmtree(out, ignore_errors=True)

@@ -1548,6 +1548,24 @@ static void bt_finish_command(void)
 		waitpid(bt_state.cpid, NULL, WNOHANG);
 }
 
+/* A process that has exited but not been reaped (a zombie) counts as gone. */
+static int bt_process_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return kill(pid, 0) == 0 || errno != ESRCH;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');	/* the state follows the command name */
+	return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
 /* Stop when the -c child or the -p process is gone. */
 static void bt_check_targets(void)
 {
@@ -1555,7 +1573,7 @@ static void bt_check_targets(void)
 		bt_state.cpid = 0;
 		bt_state.stopped = 1;
 	}
-	if (bt_state.pid > 0 && kill(bt_state.pid, 0) < 0 && errno == ESRCH)
+	if (bt_state.pid > 0 && !bt_process_alive(bt_state.pid))
 		bt_state.stopped = 1;
 }
 

@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""Re-record the expected output of the option tests with the reference bpftrace.
+
+Usage: python3 tests/options/record.py   (as root, from anywhere)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from runner import (  # noqa: E402
+    OPTIONS_DIR,
+    REPO_ROOT,
+    run_until_started_then_interrupt,
+    run_with_pid,
+)
+
+REFERENCE = Path(os.environ.get("BPFTRACE_REF", REPO_ROOT.parent / "shared/tools/bpftrace-ref"))
+
+
+def main() -> int:
+    script = OPTIONS_DIR / "sigint.bt"
+    out = run_until_started_then_interrupt([str(REFERENCE), str(script)])
+    (OPTIONS_DIR / "sigint.out").write_bytes(out)
+    print(f"recorded sigint.out ({len(out)} bytes)")
+    out = run_with_pid([str(REFERENCE), "-p", "{pid}", str(OPTIONS_DIR / "pid.bt")])
+    (OPTIONS_DIR / "pid.out").write_bytes(out)
+    print(f"recorded pid.out ({len(out)} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

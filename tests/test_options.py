@@ -1,0 +1,78 @@
+"""The generated tool's run-time options behave like bpftrace's: SIGINT, -o, -p, -q.
+
+Expected outputs come from the reference (tests/options/record.py for SIGINT,
+the e2e corpus for the rest); nothing here is hand-written output.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS / "options"))
+sys.path.insert(0, str(TESTS / "e2e"))
+
+import harness  # noqa: E402
+from runner import OPTIONS_DIR, run_until_started_then_interrupt, run_with_pid  # noqa: E402
+
+if os.geteuid() != 0:
+    pytest.skip("loads BPF programs: needs root", allow_module_level=True)
+
+BT2C = [sys.executable, "-m", "bt2c", "run"]
+
+
+def test_sigint_runs_end_then_prints_maps(kernel_mounts: None) -> None:
+    out = run_until_started_then_interrupt([*BT2C, str(OPTIONS_DIR / "sigint.bt")])
+    assert out == (OPTIONS_DIR / "sigint.out").read_bytes()
+
+
+def test_output_file_gets_what_stdout_would(tmp_path: Path, kernel_mounts: None) -> None:
+    case = harness.load_case(harness.CASES_DIR / "begin_end.bt")
+    target = tmp_path / "out.txt"
+    proc = subprocess.run([*BT2C, "-o", str(target), *case.argv()], capture_output=True,
+                          timeout=120, cwd=harness.REPO_ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b""
+    assert target.read_bytes() == case.expected_stdout()
+
+
+def test_quiet_hides_attached_message(kernel_mounts: None) -> None:
+    proc = subprocess.run([*BT2C, "-q", "-e", "BEGIN { exit(); }"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0
+    assert "Attached" not in proc.stderr
+    loud = subprocess.run([*BT2C, "-e", "BEGIN { exit(); }"], capture_output=True, text=True,
+                          timeout=120)
+    assert "Attached 1 probe\n" in loud.stderr
+
+
+def test_pid_option_exits_with_the_process(kernel_mounts: None) -> None:
+    start = time.monotonic()
+    out = run_with_pid([*BT2C, "-p", "{pid}", str(OPTIONS_DIR / "pid.bt")])
+    assert out == (OPTIONS_DIR / "pid.out").read_bytes()
+    assert time.monotonic() - start < 30
+
+
+def test_pid_option_treats_a_zombie_as_gone(kernel_mounts: None) -> None:
+    """A -p target that exited but is not reaped yet must still end the trace."""
+    target = subprocess.Popen(["sleep", "2"])
+    try:
+        proc = subprocess.run([*BT2C, "-p", str(target.pid), str(OPTIONS_DIR / "pid.bt")],
+                              capture_output=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == (OPTIONS_DIR / "pid.out").read_bytes()
+    finally:
+        target.wait()
+
+
+def test_bad_pid_is_an_error(kernel_mounts: None) -> None:
+    proc = subprocess.run([*BT2C, "-p", "999999999", "-e", "BEGIN { exit(); }"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "ERROR" in proc.stderr
