@@ -332,6 +332,8 @@ class ProbeGen:
         if isinstance(t, IntType):
             self.emit(self.s.assign(dst, self.expr(value)))
             return
+        if isinstance(t, StringType) and self.read_str_into(dst, t, value):
+            return
         src = self.expr(value)
         vt = value.type
         if isinstance(t, StringType):
@@ -394,7 +396,8 @@ class ProbeGen:
             self.emit(self.s.zero(key))
             self.store_tuple_into_key(key, m, keys[0].type, tup)
             return key
-        values = [self.expr(k) for k in keys]
+        # str(ptr) keys are read straight into the key: no copy through the stack.
+        values = [None if self.is_pointer_read(k) else self.expr(k) for k in keys]
         self.emit(f"{m.key_c} {key};")
         self.emit(self.s.zero(key))
         for i, (k, v, kt) in enumerate(zip(keys, values, m.info.key or [])):
@@ -403,11 +406,31 @@ class ProbeGen:
                 self.emit(f"{dst} = {v};")
             elif isinstance(kt, StringType):
                 assert isinstance(k.type, StringType)
+                if v is None:
+                    self.read_str_into(dst, kt, k)
+                    continue
                 self.emit(self.s.copy_str(dst, f"(const void *){v}",
                                           min(kt.length, k.type.length)))
             else:
                 self.emit(f"__builtin_memcpy(&{dst}, &{v}, sizeof({dst}));")
         return key
+
+    @staticmethod
+    def is_pointer_read(e: ast.Expr) -> bool:
+        """``str(ptr)`` with one argument: a probe read that can target any buffer."""
+        return (isinstance(e, ast.Call) and e.name == "str" and len(e.args) == 1
+                and isinstance(e.args[0].type, IntType)
+                and not isinstance(e.args[0], (ast.Param, ast.Binary)))
+
+    def read_str_into(self, dst: str, t: StringType, value: ast.Expr) -> bool:
+        """Emit ``str(ptr)`` as a read directly into ``dst``; False if not such a read."""
+        if not self.is_pointer_read(value):
+            return False
+        assert isinstance(value, ast.Call)
+        src = self.expr(value.args[0])
+        user = any(tp.user_pointers for tp in self.gen.tracepoints_of(self.probe))
+        self.emit(self.s.read_str(dst, f"sizeof({dst})", src, user))
+        return True
 
     def store_tuple_into_key(self, key: str, m: MapRes, t: TupleType, src: str) -> None:
         """Copy tuple ``src`` member by member into multi-key struct ``key``."""
@@ -611,7 +634,7 @@ class ProbeGen:
                 values.append(None if is_comm else self.expr(a))
                 fields.append(flat_fields(a.type, f"a{i}")[0])  # type: ignore[arg-type]
                 nodes.append(a)
-            ev = res.add_event("printf", line, fields, fmt=fmt,
+            ev = res.add_event("printf", line, fields, site=e.span.start, fmt=fmt,
                                casts=[c.c_cast() for c in convs], literals=literals)
             self.send(ev.enum, ev.struct.name, fields, values, nodes)  # type: ignore[union-attr]
             return ""
@@ -627,7 +650,7 @@ class ProbeGen:
             fields = flat_fields(arg.type, "value")  # type: ignore[arg-type]
             if isinstance(arg.type, TupleType):
                 res.tuple_struct(arg.type)
-            ev = res.add_event("print", line, fields, value_type=arg.type)
+            ev = res.add_event("print", line, fields, site=e.span.start, value_type=arg.type)
             self.send(ev.enum, ev.struct.name, fields, [value], [arg])  # type: ignore[union-attr]
             return ""
         if name in ("clear", "zero"):

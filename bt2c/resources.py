@@ -160,6 +160,7 @@ class Resources:
     tuples: dict[str, TupleType] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     max_hist_buckets: int = 0
+    sites: dict[tuple[str, int], Event] = field(default_factory=dict)
 
     def tuple_struct(self, t: TupleType) -> str:
         """Register a tuple shape (and nested ones) and return its struct name."""
@@ -181,13 +182,21 @@ class Resources:
         return out
 
     def add_event(self, kind: str, line: int, fields: list[CField] | None = None,
-                  **extra: object) -> Event:
-        """Register an event; printf-like events get a struct named after their id."""
+                  site: int | None = None, **extra: object) -> Event:
+        """Register an event; printf-like events get a struct named after their id.
+
+        ``site`` (the call's source offset) makes the programs generated from one
+        statement -- wildcard targets, len() variants -- share one event.
+        """
+        if site is not None and (kind, site) in self.sites:
+            return self.sites[(kind, site)]
         n = len(self.events)
         enum = f"EVENT_{kind.upper()}_{n}"
         struct = CStruct(f"event_{kind}_{n}", fields) if fields is not None else None
         ev = Event(enum, struct, kind, line=line, **extra)  # type: ignore[arg-type]
         self.events.append(ev)
+        if site is not None:
+            self.sites[(kind, site)] = ev
         return ev
 
 

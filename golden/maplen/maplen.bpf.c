@@ -519,17 +519,15 @@ SEC("tp/syscalls/sys_enter_openat")
 int handle_sys_enter_openat(struct tp_syscalls_sys_enter_openat *args)
 {
 	/* line 7: @files[str(args.filename)] = count() */
-	char str2[64] = {};
-	bpf_probe_read_user_str(str2, 64, (const void *)args->filename);
 	struct map_files_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)str2, 64);
+	bpf_probe_read_user_str(key1.k0, sizeof(key1.k0), (const void *)args->filename);
 	if (bt_map_add(&map_files, &key1, 1))
 		bt_len_inc(0);
 	/* line 8: @procs[pid] = 1 */
-	__u64 key3 = (bpf_get_current_pid_tgid() >> 32);
-	__s64 val4 = 1;
-	bt_map_set(&map_procs, &key3, &val4, 1);
+	__u64 key2 = (bpf_get_current_pid_tgid() >> 32);
+	__s64 val3 = 1;
+	bt_map_set(&map_procs, &key2, &val3, 1);
 	return 0;
 }
 
@@ -569,10 +567,10 @@ int handle_interval_s_1__len_for_each(struct bpf_perf_event_data *ctx)
 {
 	/* line 18: printf("%d files, %d live processes\n", len(@files), len(@procs)) */
 	{
-		struct event_printf_1 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
+		struct event_printf_0 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
 		if (e) {
-			e->hdr.id = EVENT_PRINTF_1;
+			e->hdr.id = EVENT_PRINTF_0;
 			e->a0 = bt_len_for_each(&map_files, 0);
 			e->a1 = bt_len_for_each(&map_procs, 1);
 			bpf_ringbuf_submit(e, 0);
@@ -587,10 +585,10 @@ int handle_interval_s_1__len_counter(struct bpf_perf_event_data *ctx)
 {
 	/* line 18: printf("%d files, %d live processes\n", len(@files), len(@procs)) */
 	{
-		struct event_printf_2 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
+		struct event_printf_0 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
 		if (e) {
-			e->hdr.id = EVENT_PRINTF_2;
+			e->hdr.id = EVENT_PRINTF_0;
 			e->a0 = bt_len_counter(0);
 			e->a1 = bt_len_counter(1);
 			bpf_ringbuf_submit(e, 0);

@@ -1626,15 +1626,15 @@ __attribute__((unused)) static int bt_attach_interval(struct bpf_program *prog, 
 static const struct bt_line_map bt_line_map[] = {
 	{ 517, 5 },
 	{ 521, 7 },
-	{ 529, 8 },
-	{ 536, 11 },
-	{ 540, 13 },
-	{ 548, 16 },
-	{ 552, 18 },
-	{ 566, 16 },
-	{ 570, 18 },
-	{ 584, 16 },
-	{ 588, 18 },
+	{ 527, 8 },
+	{ 534, 11 },
+	{ 538, 13 },
+	{ 546, 16 },
+	{ 550, 18 },
+	{ 564, 16 },
+	{ 568, 18 },
+	{ 582, 16 },
+	{ 586, 18 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -1762,20 +1762,6 @@ static int handle_event(void *ctx, void *data, size_t size)
 	case EVENT_PRINTF_0: {
 		/* line 18 */
 		const struct event_printf_0 *e = data;
-
-		fprintf(bt_out, "%d files, %d live processes\n", (int)e->a0, (int)e->a1);
-		break;
-	}
-	case EVENT_PRINTF_1: {
-		/* line 18 */
-		const struct event_printf_1 *e = data;
-
-		fprintf(bt_out, "%d files, %d live processes\n", (int)e->a0, (int)e->a1);
-		break;
-	}
-	case EVENT_PRINTF_2: {
-		/* line 18 */
-		const struct event_printf_2 *e = data;
 
 		fprintf(bt_out, "%d files, %d live processes\n", (int)e->a0, (int)e->a1);
 		break;

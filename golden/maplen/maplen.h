@@ -13,8 +13,6 @@ enum bt_event_id {
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
 	EVENT_PRINTF_0,	/* line 18: printf */
-	EVENT_PRINTF_1,	/* line 18: printf */
-	EVENT_PRINTF_2,	/* line 18: printf */
 };
 
 struct event_header {
@@ -47,20 +45,6 @@ struct map_files_key {
 
 /* line 18: printf */
 struct event_printf_0 {
-	struct event_header hdr;
-	__s64 a0;
-	__s64 a1;
-};
-
-/* line 18: printf */
-struct event_printf_1 {
-	struct event_header hdr;
-	__s64 a0;
-	__s64 a1;
-};
-
-/* line 18: printf */
-struct event_printf_2 {
 	struct event_header hdr;
 	__s64 a0;
 	__s64 a1;

@@ -572,10 +572,10 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 	char str3[64] = {};
 	bpf_probe_read_user_str(str3, 64, (const void *)bt_map_read(&map_filename, &key2));
 	{
-		struct event_printf_2 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
+		struct event_printf_1 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
 		if (e) {
-			e->hdr.id = EVENT_PRINTF_2;
+			e->hdr.id = EVENT_PRINTF_1;
 			e->a0 = (bpf_get_current_pid_tgid() >> 32);
 			bpf_get_current_comm(&e->a1, sizeof(e->a1));
 			e->a2 = fd;

@@ -1739,13 +1739,6 @@ static int handle_event(void *ctx, void *data, size_t size)
 		fprintf(bt_out, "%-6d %-16s %4d %3d %s\n", (int)e->a0, e->a1, (int)e->a2, (int)e->a3, e->a4);
 		break;
 	}
-	case EVENT_PRINTF_2: {
-		/* line 24 */
-		const struct event_printf_2 *e = data;
-
-		fprintf(bt_out, "%-6d %-16s %4d %3d %s\n", (int)e->a0, e->a1, (int)e->a2, (int)e->a3, e->a4);
-		break;
-	}
 	}
 	fflush(bt_out);
 	return 0;

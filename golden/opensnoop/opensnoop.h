@@ -14,7 +14,6 @@ enum bt_event_id {
 	EVENT_ZERO_MAP,
 	EVENT_PRINTF_0,	/* line 7: printf */
 	EVENT_PRINTF_1,	/* line 24: printf */
-	EVENT_PRINTF_2,	/* line 24: printf */
 };
 
 struct event_header {
@@ -47,16 +46,6 @@ struct event_printf_0 {
 
 /* line 24: printf */
 struct event_printf_1 {
-	struct event_header hdr;
-	__u64 a0;
-	char a1[16];
-	__s64 a2;
-	__s64 a3;
-	char a4[64];
-};
-
-/* line 24: printf */
-struct event_printf_2 {
 	struct event_header hdr;
 	__u64 a0;
 	char a1[16];
