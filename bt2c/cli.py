@@ -117,5 +117,7 @@ def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045 - typer-era s
             sys.exit(e.exit_code)
         if isinstance(e, click.exceptions.Abort):
             sys.exit(1)
+        if type(e).__name__ == "NoArgsIsHelpError":  # help was printed already
+            sys.exit(2)
         print(f"ERROR: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(2)

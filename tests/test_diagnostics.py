@@ -87,3 +87,10 @@ def test_verifier_rejection_names_the_script_line(tmp_path: Path) -> None:
     assert lines[at].startswith("loop.bt:2: ERROR: the kernel's BPF verifier rejected")
     assert lines[at + 1] == script.splitlines()[1]
     assert "Traceback" not in proc.stderr
+
+
+def test_no_arguments_prints_help_without_traceback(tmp_path: Path) -> None:
+    proc = bt2c(cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Usage" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
