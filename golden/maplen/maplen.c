@@ -1767,7 +1767,6 @@ static int handle_event(void *ctx, void *data, size_t size)
 		break;
 	}
 	}
-	fflush(bt_out);
 	return 0;
 }
 
@@ -1872,10 +1871,12 @@ int main(int argc, char **argv)
 
 	bt_install_signals();
 	ring_buffer__consume(rb);
+	fflush(bt_out);
 	if (!bt_state.stopped)
 		bt_release_command();
 	while (!bt_state.stopped && !bt_exiting) {
 		err = ring_buffer__poll(rb, 100);
+		fflush(bt_out);	/* once per batch of events, not per event */
 		if (err < 0 && err != -EINTR)
 			break;
 		bt_check_targets();

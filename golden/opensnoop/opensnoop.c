@@ -1740,7 +1740,6 @@ static int handle_event(void *ctx, void *data, size_t size)
 		break;
 	}
 	}
-	fflush(bt_out);
 	return 0;
 }
 
@@ -1842,10 +1841,12 @@ int main(int argc, char **argv)
 	if (bpf_program__autoload(skel->progs.handle_begin))
 		bt_run_once(skel->progs.handle_begin);
 	ring_buffer__consume(rb);
+	fflush(bt_out);
 	if (!bt_state.stopped)
 		bt_release_command();
 	while (!bt_state.stopped && !bt_exiting) {
 		err = ring_buffer__poll(rb, 100);
+		fflush(bt_out);	/* once per batch of events, not per event */
 		if (err < 0 && err != -EINTR)
 			break;
 		bt_check_targets();
