@@ -1,0 +1,16 @@
+"""pytest set-up of the qemu matrix: the ``qemu`` marker.
+
+Registered here (not in pyproject.toml) so the matrix is self-contained:
+``pytest -m "not qemu"`` leaves it out, ``pytest -m qemu`` runs only it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the marker, so --strict-markers accepts it and --markers lists it."""
+    config.addinivalue_line(
+        "markers", "qemu: boots Debian kernels under qemu and runs bt2c tools inside them"
+    )

@@ -1,0 +1,62 @@
+"""The portability matrix: representative end-to-end cases on real kernels under qemu.
+
+Each (kernel, case) is one test, so a report says exactly which case broke
+on which kernel.  Every kernel is booted once with all its cases (see
+qemu_harness.Matrix); the first test of a kernel pays for the download (cold
+cache only), the builds (once per architecture) and the boot.
+
+A case passes when its stdout and exit status equal the bpftrace output
+recorded for the host tests (tests/e2e/expected), or, on a kernel that lacks
+what it needs (qemu_harness.KERNEL_LIMITS), when the tool fails with the
+message naming the kernel it needs.  A tool that fails cleanly there but
+without saying why is an expected failure (xfail), reported, not hidden.
+
+Skipped, with the reason, when: not root (transpiling reads tracefs), no
+network and no cached kernel, qemu missing, or ``BT2C_QEMU=0``.  Set
+``BT2C_QEMU_KERNELS=x86_64-6.1,arm64-6.1`` to run some kernels only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import qemu_harness  # noqa: E402
+
+pytestmark = pytest.mark.qemu
+
+if os.environ.get("BT2C_QEMU", "1") == "0":
+    pytest.skip("BT2C_QEMU=0: qemu matrix disabled", allow_module_level=True)
+if os.geteuid() != 0:
+    pytest.skip("the qemu matrix transpiles against tracefs: needs root",
+                allow_module_level=True)
+
+PAIRS = [(k, c) for k in qemu_harness.selected_kernels() for c in qemu_harness.MATRIX_CASES]
+
+
+@pytest.fixture(scope="session")
+def matrix(kernel_mounts: None) -> qemu_harness.Matrix:
+    """One Matrix for the session: each kernel boots once, tools build once per arch."""
+    return qemu_harness.Matrix()
+
+
+@pytest.mark.parametrize(("kernel", "case"), PAIRS, ids=[f"{k.id}-{c}" for k, c in PAIRS])
+def test_case_on_kernel(matrix: qemu_harness.Matrix, kernel: qemu_harness.Kernel,
+                        case: str) -> None:
+    """The case prints the recorded output on this kernel, or the kernel's documented error."""
+    try:
+        run = matrix.run(kernel)
+    except qemu_harness.Unavailable as e:
+        pytest.skip(f"{kernel.id}: {e}")
+    verdict = run.verdicts[case]
+    where = f"{case} on {kernel.id} ({run.release})"
+    if verdict.status == "xfail":
+        pytest.xfail(f"{where}: {verdict.detail}")
+    if verdict.status == "fail":
+        pytest.fail(f"{where}: {verdict.detail}", pytrace=False)
+    assert verdict.status in ("pass", "limit")

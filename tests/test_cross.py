@@ -1,0 +1,128 @@
+"""Cross and static builds: ``bt2c build --static [--arch arm64]`` and bt2c/cross.py.
+
+The qemu matrix (tests/qemu) runs such builds on real kernels; these tests
+check the build side on its own, quickly: the binary is of the requested
+architecture and static, missing toolchains name their Debian package, and
+the generated BPF C really is arch-independent, which is what lets every
+target's build use the host's vmlinux.h.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bt2c.build import find_clang
+from bt2c.cross import TARGETS, Target, check_target_libs, elf_info, find_cc, resolve_target
+from bt2c.diagnostics import Bt2cError, ToolMissingError
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN_END = ROOT / "tests" / "e2e" / "cases" / "begin_end.bt"
+
+#: Everything the generated BPF C may take from vmlinux.h: definitions that
+#: are identical on every architecture (UAPI integer types and BPF enums,
+#: with their kernel values).  If a build needs more, see test_bpf_c_is_arch_independent.
+PORTABLE_VMLINUX_H = """\
+typedef unsigned char __u8; typedef signed char __s8;
+typedef unsigned short __u16; typedef short __s16;
+typedef unsigned int __u32; typedef int __s32;
+typedef unsigned long long __u64; typedef long long __s64;
+typedef __u16 __be16; typedef __u32 __be32; typedef __u64 __be64; typedef __u32 __wsum;
+typedef _Bool bool;
+enum { false = 0, true = 1 };
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1, BPF_MAP_TYPE_ARRAY = 2, BPF_MAP_TYPE_PERCPU_HASH = 5,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6, BPF_MAP_TYPE_RINGBUF = 27,
+};
+enum { BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2 };
+enum bpf_func_id { BPF_FUNC_for_each_map_elem = 164 };
+"""
+
+
+def bt2c(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bt2c", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_resolve_target_names_and_aliases() -> None:
+    assert resolve_target("arm64") is TARGETS["arm64"]
+    assert resolve_target("aarch64") is TARGETS["arm64"]
+    assert resolve_target("AMD64") is TARGETS["x86_64"]
+    with pytest.raises(Bt2cError, match="unknown architecture 's390x': choose one of"):
+        resolve_target("s390x")
+
+
+def test_missing_cross_compiler_names_the_package(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    foreign = next(t for t in TARGETS.values() if not t.is_host())
+    with pytest.raises(ToolMissingError, match=f"apt-get install gcc-{foreign.triplet}"):
+        find_cc(foreign)
+
+
+def test_missing_target_libraries_name_the_multiarch_packages(tmp_path: Path) -> None:
+    fake = Target("arm64", "aarch64-not-this-host", "arm64", "arm64", "no-such-triplet", 183)
+    with pytest.raises(ToolMissingError,
+                       match="libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64"):
+        check_target_libs(fake, static=True)
+
+
+@pytest.mark.parametrize("arch", sorted(TARGETS))
+def test_build_static_for_each_arch(arch: str, tmp_path: Path) -> None:
+    """``bt2c build --static --arch A`` gives one static ELF file for A (what the VMs run)."""
+    target = TARGETS[arch]
+    if not target.is_host() and shutil.which(f"{target.triplet}-gcc") is None \
+            and not os.environ.get("CI"):
+        pytest.skip(f"no {target.triplet}-gcc: run .ci/install")
+    proc = bt2c("build", "--static", "--arch", arch, str(BEGIN_END), "-o", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    info = elf_info(tmp_path / "out" / "begin_end")
+    assert info.machine == target.elf_machine
+    assert info.static
+    bpf = (tmp_path / "out" / "begin_end.bpf.o").read_bytes()
+    assert bpf[:4] == b"\x7fELF" and bpf[18] == 247  # EM_BPF: the object is the same BPF ISA
+
+
+def test_dynamic_build_is_not_static(tmp_path: Path) -> None:
+    proc = bt2c("build", str(BEGIN_END), "-o", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not elf_info(tmp_path / "out" / "begin_end").static
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="transpiling tracepoint scripts reads tracefs")
+def test_bpf_c_is_arch_independent(tmp_path: Path, kernel_mounts: None) -> None:
+    """Every corpus script's BPF C compiles with only arch-independent vmlinux.h definitions.
+
+    Cross builds use the host's vmlinux.h (bt2c/cross.py).  That is right
+    only while the generated C needs nothing whose layout differs between
+    architectures (struct pt_regs, user_pt_regs, bpf_perf_event_data's
+    regs...).  If this fails on an identifier that is plain UAPI (an enum
+    value, the same everywhere), add it to PORTABLE_VMLINUX_H.  If it is
+    arch-specific, cross builds must take vmlinux.h from the target's BTF.
+    """
+    from bt2c.transpile import transpile
+
+    scripts = sorted((ROOT / "tests" / "e2e" / "cases").glob("*.bt"))
+    scripts += sorted((ROOT / "golden").glob("*.bt"))
+    clang = find_clang()
+
+    def compile_one(script: Path) -> str:
+        out = transpile(script.read_text(), str(script))
+        work = tmp_path / script.stem
+        out.write(work)
+        (work / "vmlinux.h").write_text(PORTABLE_VMLINUX_H)
+        proc = subprocess.run([clang, "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_arm64",
+                               "-c", f"{out.name}.bpf.c", "-o", f"{out.name}.bpf.o"],
+                              cwd=work, capture_output=True, text=True)
+        errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+        return f"{script.name}: {errors[:3]}" if proc.returncode else ""
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        failures = [f for f in pool.map(compile_one, scripts) if f]
+    assert not failures, "BPF C needs more than arch-independent types:\n" + "\n".join(failures)
