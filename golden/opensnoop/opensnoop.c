@@ -1589,7 +1589,7 @@ static void bt_install_signals(void)
 }
 
 /* Run a BEGIN or END program once, in this process's context. */
-__attribute__((unused)) static void bt_run_once(struct bpf_program *prog)
+static void bt_run_once(struct bpf_program *prog)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
@@ -1619,6 +1619,57 @@ __attribute__((unused)) static int bt_attach_interval(struct bpf_program *prog, 
 		return err;
 	}
 	return 0;
+}
+
+enum bt_probe_kind {
+	BT_PROBE_AUTO,		/* libbpf attaches it from its SEC() name (tracepoints) */
+	BT_PROBE_INTERVAL,	/* a perf event created here */
+	BT_PROBE_BEGIN,		/* run once before tracing starts */
+	BT_PROBE_END,		/* run once when tracing stops */
+};
+
+struct bt_probe {
+	struct bpf_program *prog;
+	struct bpf_link **link;
+	const char *name;	/* the attach point, as in the script */
+	enum bt_probe_kind kind;
+	__u64 period_ns;	/* BT_PROBE_INTERVAL */
+};
+
+/* Attach every loaded program (len() variants that were not chosen are not
+ * loaded); returns the number of probes, or a negative error. */
+static int bt_attach_probes(const struct bt_probe *probes, int n)
+{
+	int count = 0, err;
+
+	for (int i = 0; i < n; i++) {
+		const struct bt_probe *p = &probes[i];
+
+		if (!bpf_program__autoload(p->prog))
+			continue;
+		if (p->kind == BT_PROBE_AUTO) {
+			*p->link = bpf_program__attach(p->prog);
+			err = *p->link ? 0 : -errno;
+		} else if (p->kind == BT_PROBE_INTERVAL) {
+			err = bt_attach_interval(p->prog, p->link, p->period_ns);
+		} else {
+			err = 0;
+		}
+		if (err) {
+			fprintf(stderr, "ERROR: failed to attach %s: %s\n", p->name, strerror(-err));
+			return err;
+		}
+		count++;
+	}
+	return count;
+}
+
+/* Run the loaded BEGIN (or END) programs, in script order. */
+static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_kind kind)
+{
+	for (int i = 0; i < n; i++)
+		if (probes[i].kind == kind && bpf_program__autoload(probes[i].prog))
+			bt_run_once(probes[i].prog);
 }
 
 /* Which script line each block of opensnoop.bpf.c comes from, and the script itself:
@@ -1784,48 +1835,27 @@ int main(int argc, char **argv)
 	}
 	bt_maps[0].fd = bpf_map__fd(skel->maps.map_filename);
 
-	/* Attach every probe; BEGIN and END run once, by BPF_PROG_TEST_RUN. */
-	{
-		nprobes++;	/* BEGIN */
-	}
-	{
-		skel->links.handle_sys_enter_open = bpf_program__attach(skel->progs.handle_sys_enter_open);
-		if (!skel->links.handle_sys_enter_open) {
-			err = -errno;
-			fprintf(stderr, "ERROR: failed to attach tracepoint:syscalls:sys_enter_open: %s\n", strerror(errno));
-			goto cleanup;
-		}
-		nprobes++;	/* tracepoint:syscalls:sys_enter_open */
-	}
-	{
-		skel->links.handle_sys_enter_openat = bpf_program__attach(skel->progs.handle_sys_enter_openat);
-		if (!skel->links.handle_sys_enter_openat) {
-			err = -errno;
-			fprintf(stderr, "ERROR: failed to attach tracepoint:syscalls:sys_enter_openat: %s\n", strerror(errno));
-			goto cleanup;
-		}
-		nprobes++;	/* tracepoint:syscalls:sys_enter_openat */
-	}
-	{
-		skel->links.handle_sys_exit_open = bpf_program__attach(skel->progs.handle_sys_exit_open);
-		if (!skel->links.handle_sys_exit_open) {
-			err = -errno;
-			fprintf(stderr, "ERROR: failed to attach tracepoint:syscalls:sys_exit_open: %s\n", strerror(errno));
-			goto cleanup;
-		}
-		nprobes++;	/* tracepoint:syscalls:sys_exit_open */
-	}
-	{
-		skel->links.handle_sys_exit_openat = bpf_program__attach(skel->progs.handle_sys_exit_openat);
-		if (!skel->links.handle_sys_exit_openat) {
-			err = -errno;
-			fprintf(stderr, "ERROR: failed to attach tracepoint:syscalls:sys_exit_openat: %s\n", strerror(errno));
-			goto cleanup;
-		}
-		nprobes++;	/* tracepoint:syscalls:sys_exit_openat */
-	}
-	{
-		nprobes++;	/* END */
+	/* Every probe of the script: its program, its link, how it attaches. */
+	const struct bt_probe probes[] = {
+		{ skel->progs.handle_begin, &skel->links.handle_begin, "BEGIN",
+		  BT_PROBE_BEGIN, 0 },
+		{ skel->progs.handle_sys_enter_open, &skel->links.handle_sys_enter_open, "tracepoint:syscalls:sys_enter_open",
+		  BT_PROBE_AUTO, 0 },
+		{ skel->progs.handle_sys_enter_openat, &skel->links.handle_sys_enter_openat, "tracepoint:syscalls:sys_enter_openat",
+		  BT_PROBE_AUTO, 0 },
+		{ skel->progs.handle_sys_exit_open, &skel->links.handle_sys_exit_open, "tracepoint:syscalls:sys_exit_open",
+		  BT_PROBE_AUTO, 0 },
+		{ skel->progs.handle_sys_exit_openat, &skel->links.handle_sys_exit_openat, "tracepoint:syscalls:sys_exit_openat",
+		  BT_PROBE_AUTO, 0 },
+		{ skel->progs.handle_end, &skel->links.handle_end, "END",
+		  BT_PROBE_END, 0 },
+	};
+	const int nprog = sizeof(probes) / sizeof(probes[0]);
+
+	nprobes = bt_attach_probes(probes, nprog);
+	if (nprobes < 0) {
+		err = nprobes;
+		goto cleanup;
 	}
 
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.bt_events), handle_event, NULL, NULL);
@@ -1838,8 +1868,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Attached %d probe%s\n", nprobes, nprobes == 1 ? "" : "s");
 
 	bt_install_signals();
-	if (bpf_program__autoload(skel->progs.handle_begin))
-		bt_run_once(skel->progs.handle_begin);
+	bt_run_probes(probes, nprog, BT_PROBE_BEGIN);
 	ring_buffer__consume(rb);
 	fflush(bt_out);
 	if (!bt_state.stopped)
@@ -1855,8 +1884,7 @@ int main(int argc, char **argv)
 
 	/* END probes, then every map, as bpftrace does on exit. */
 	bt_state.in_end = 1;
-	if (bpf_program__autoload(skel->progs.handle_end))
-		bt_run_once(skel->progs.handle_end);
+	bt_run_probes(probes, nprog, BT_PROBE_END);
 	ring_buffer__consume(rb);
 	bt_print_maps_at_exit(bt_out, bt_maps, BT_NMAPS);
 	err = 0;

@@ -318,7 +318,7 @@ static void bt_install_signals(void)
 }
 
 /* Run a BEGIN or END program once, in this process's context. */
-__attribute__((unused)) static void bt_run_once(struct bpf_program *prog)
+static void bt_run_once(struct bpf_program *prog)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
@@ -348,4 +348,55 @@ __attribute__((unused)) static int bt_attach_interval(struct bpf_program *prog, 
 		return err;
 	}
 	return 0;
+}
+
+enum bt_probe_kind {
+	BT_PROBE_AUTO,		/* libbpf attaches it from its SEC() name (tracepoints) */
+	BT_PROBE_INTERVAL,	/* a perf event created here */
+	BT_PROBE_BEGIN,		/* run once before tracing starts */
+	BT_PROBE_END,		/* run once when tracing stops */
+};
+
+struct bt_probe {
+	struct bpf_program *prog;
+	struct bpf_link **link;
+	const char *name;	/* the attach point, as in the script */
+	enum bt_probe_kind kind;
+	__u64 period_ns;	/* BT_PROBE_INTERVAL */
+};
+
+/* Attach every loaded program (len() variants that were not chosen are not
+ * loaded); returns the number of probes, or a negative error. */
+static int bt_attach_probes(const struct bt_probe *probes, int n)
+{
+	int count = 0, err;
+
+	for (int i = 0; i < n; i++) {
+		const struct bt_probe *p = &probes[i];
+
+		if (!bpf_program__autoload(p->prog))
+			continue;
+		if (p->kind == BT_PROBE_AUTO) {
+			*p->link = bpf_program__attach(p->prog);
+			err = *p->link ? 0 : -errno;
+		} else if (p->kind == BT_PROBE_INTERVAL) {
+			err = bt_attach_interval(p->prog, p->link, p->period_ns);
+		} else {
+			err = 0;
+		}
+		if (err) {
+			fprintf(stderr, "ERROR: failed to attach %s: %s\n", p->name, strerror(-err));
+			return err;
+		}
+		count++;
+	}
+	return count;
+}
+
+/* Run the loaded BEGIN (or END) programs, in script order. */
+static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_kind kind)
+{
+	for (int i = 0; i < n; i++)
+		if (probes[i].kind == kind && bpf_program__autoload(probes[i].prog))
+			bt_run_once(probes[i].prog);
 }
