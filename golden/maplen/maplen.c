@@ -1675,17 +1675,17 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of maplen.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 517, 5 },
-	{ 521, 7 },
-	{ 527, 8 },
-	{ 534, 11 },
-	{ 538, 13 },
-	{ 546, 16 },
-	{ 550, 18 },
-	{ 564, 16 },
-	{ 568, 18 },
-	{ 582, 16 },
-	{ 586, 18 },
+	{ 520, 5 },
+	{ 524, 7 },
+	{ 530, 8 },
+	{ 537, 11 },
+	{ 541, 13 },
+	{ 549, 16 },
+	{ 553, 18 },
+	{ 567, 16 },
+	{ 571, 18 },
+	{ 585, 16 },
+	{ 589, 18 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -222,6 +222,9 @@ static __always_inline int bt_map_bucket(void *map, const void *key, __u32 index
 		if (!buckets)
 			return inserted;
 	}
+	/* Hide index from the optimizer: clang may prove the bound and drop the
+	 * check, but the verifier (which cannot follow the division) needs it. */
+	asm volatile("" : "+r"(index));
 	if (index < size / sizeof(__u64))
 		buckets[index]++;
 	return inserted;

@@ -1675,13 +1675,13 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of syscount.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 463, 5 },
-	{ 467, 7 },
-	{ 474, 8 },
-	{ 477, 9 },
-	{ 483, 12 },
-	{ 487, 14 },
-	{ 489, 15 },
+	{ 466, 5 },
+	{ 470, 7 },
+	{ 477, 8 },
+	{ 480, 9 },
+	{ 486, 12 },
+	{ 490, 14 },
+	{ 492, 15 },
 };
 
 static const char *const bt_script_lines[] = {
