@@ -170,11 +170,11 @@ class KernelLimit:
 #: it picks a counting method the kernel supports at load time, so it is not
 #: listed (has_key_len and len_paths must pass everywhere).
 KERNEL_LIMITS: tuple[KernelLimit, ...] = (
-    KernelLimit(frozenset({"for_map"}), (5, 13), "bpf_for_each_map_elem (for over a map)",
+    KernelLimit(frozenset({"for_map"}), (5, 13), "bpf_for_each_map_elem",
                 message=r"Linux 5\.13",
                 interim=r"ERROR: the kernel's BPF verifier rejected the program"),
     KernelLimit(frozenset({"agg_count_sum"}), (5, 19),
-                "bpf_map_lookup_percpu_elem (count()/sum() read in an expression)",
+                "bpf_map_lookup_percpu_elem",
                 message=r"Linux 5\.19",
                 interim=r"ERROR: the kernel's BPF verifier rejected the program"),
 )
@@ -859,6 +859,17 @@ class KernelRun:
     build_seconds: float
     boot_seconds: float
     console: str
+    fetch_seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for logs: what booted and where the time went."""
+        counts: dict[str, int] = {}
+        for v in self.verdicts.values():
+            counts[v.status] = counts.get(v.status, 0) + 1
+        outcome = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        return (f"{self.kernel.id}: {self.release} ({self.package} {self.version}): {outcome};"
+                f" fetch {self.fetch_seconds:.1f}s, build {self.build_seconds:.1f}s,"
+                f" boot+cases {self.boot_seconds:.1f}s")
 
     def to_json(self) -> dict:
         return {
@@ -885,9 +896,11 @@ def run_kernel(kernel: Kernel, cases: list[e2e.Case], root: Path | None = None,
     if shutil.which(QEMU[kernel.arch].binary) is None:
         raise Unavailable(f"{QEMU[kernel.arch].binary} not found: apt-get install"
                           f" {QEMU[kernel.arch].package} (.ci/install does)")
+    t_fetch = time.monotonic()
     image = fetch_kernel(kernel, root)
     target = kernel.target
     busybox = fetch_busybox(target, root)
+    fetch_seconds = time.monotonic() - t_fetch
     t0 = time.monotonic()
     if tools is None:
         tools = build_all(cases, target, root)
@@ -909,14 +922,19 @@ def run_kernel(kernel: Kernel, cases: list[e2e.Case], root: Path | None = None,
             if v.status == "fail" and name not in con.results:
                 v.detail += f"\nconsole tail:\n{text[-2000:]}"
     return KernelRun(kernel, image.package, image.version, con.release, verdicts,
-                     build_seconds, seconds, text)
+                     build_seconds, seconds, text, fetch_seconds)
+
+
+#: Every kernel run completed in this process, for the pytest timing summary.
+COMPLETED: list[KernelRun] = []
 
 
 class Matrix:
     """Runs kernels on demand and remembers the outcome (or why it was unavailable).
 
     The tests ask for one (kernel, case) at a time; each kernel is booted
-    once, with all cases, and tools are built once per architecture.
+    once, with all cases, and tools are built once per architecture (the
+    first kernel of an architecture carries the build time).
     """
 
     def __init__(self, cases: list[str] | None = None, root: Path | None = None):
@@ -929,12 +947,17 @@ class Matrix:
         """The run of ``kernel``: booted on first use; raises Unavailable when it cannot run."""
         if kernel.id not in self.runs:
             try:
+                build_seconds = 0.0
                 if kernel.arch not in self.tools:
                     # Fetch first: without a kernel there is no point building.
                     fetch_kernel(kernel, self.root)
+                    t0 = time.monotonic()
                     self.tools[kernel.arch] = build_all(self.cases, kernel.target, self.root)
+                    build_seconds = time.monotonic() - t0
                 run = run_kernel(kernel, self.cases, self.root, self.tools[kernel.arch])
+                run.build_seconds += build_seconds
                 self.runs[kernel.id] = run
+                COMPLETED.append(run)
                 save_results([run], self.root)
             except Unavailable as e:
                 self.runs[kernel.id] = e
@@ -1043,9 +1066,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if args.console:
             print(run.console)
-        print(f"{kernel.id}: {run.release} ({run.package} {run.version}); build"
-              f" {run.build_seconds:.1f}s, boot+cases {run.boot_seconds:.1f}s,"
-              f" total {time.monotonic() - t0:.1f}s")
+        print(f"{run.summary()}; total {time.monotonic() - t0:.1f}s")
         for name, v in run.verdicts.items():
             first = v.detail.splitlines()[0] if v.detail else ""
             print(f"  {v.status:5} {name} ({v.seconds:.1f}s) {first}")
