@@ -1,5 +1,5 @@
 """Allow ``python -m bt2c``."""
 
-from bt2c.cli import main
+from bt2c.entry import main
 
 main()

@@ -55,10 +55,20 @@ def check_headers() -> None:
 
 
 def toolchain_id() -> str:
-    """A string that changes whenever a build's result might: tool versions and kernel."""
-    clang = find_clang()
-    out = subprocess.run([clang, "--version"], capture_output=True, text=True).stdout
-    return f"{clang}|{out.splitlines()[0] if out else ''}|{platform.release()}"
+    """A string that changes whenever a build's result might: the tools and the kernel.
+
+    Tools are identified by path, size and modification time, not by running them,
+    so that a cached ``bt2c run`` starts without spawning clang.
+    """
+    parts = [platform.release()]
+    for tool in (find_clang(), shutil.which("bpftool") or "/usr/sbin/bpftool",
+                 "/usr/include/bpf/libbpf.h"):
+        try:
+            st = os.stat(os.path.realpath(tool))
+            parts.append(f"{tool}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{tool}:missing")
+    return "|".join(parts)
 
 
 class Builder:

@@ -93,6 +93,8 @@ def parse_run_args(argv: list[str]) -> RunOptions:
         if not rest:
             raise Bt2cError(f"no program given\n{USAGE}")
         opts.script, rest = rest[0], rest[1:]
+    if "--" in rest:  # `bpftrace script.bt 1 -- -5`: "--" only ends option parsing
+        rest.remove("--")
     opts.params = rest
     return opts
 

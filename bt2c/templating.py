@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
 
 
 def templates_dir() -> Path:
@@ -25,8 +26,10 @@ def templates_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
+def environment() -> "jinja2.Environment":
     """One shared environment: no autoescape (this is C), strict undefined names."""
+    import jinja2  # imported here: `bt2c run` with a cached build never renders
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,

@@ -56,7 +56,21 @@ struct {
  * strings and events, as small always-inline functions.
  */
 
-/* Send a fixed-size control event (exit, print/clear/zero of a map). */
+/*
+ * Wake the reader only once a batch is waiting: waking it for every record costs
+ * more than the probe itself.  The loader also drains the ring after every poll
+ * timeout, so no record waits longer than that.
+ */
+#define BT_WAKEUP_BYTES (64 * 1024)
+
+static __always_inline __u64 bt_wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&bt_events, BPF_RB_AVAIL_DATA) >= BT_WAKEUP_BYTES ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* Send a fixed-size control event (exit, print/clear/zero of a map); these
+ * wake the reader at once. */
 static __always_inline void bt_send(__u32 id, __s64 arg0, __s64 arg1, __s64 arg2)
 {
 	struct event_simple *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
@@ -558,7 +572,7 @@ int handle_interval_s_1(struct bpf_perf_event_data *ctx)
 			e->hdr.id = EVENT_PRINTF_0;
 			e->a0 = bt_len_kfunc(&map_files, 0);
 			e->a1 = bt_len_kfunc(&map_procs, 1);
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, bt_wakeup_flags());
 		}
 	}
 	return 0;
@@ -576,7 +590,7 @@ int handle_interval_s_1__len_for_each(struct bpf_perf_event_data *ctx)
 			e->hdr.id = EVENT_PRINTF_0;
 			e->a0 = bt_len_for_each(&map_files, 0);
 			e->a1 = bt_len_for_each(&map_procs, 1);
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, bt_wakeup_flags());
 		}
 	}
 	return 0;
@@ -594,7 +608,7 @@ int handle_interval_s_1__len_counter(struct bpf_perf_event_data *ctx)
 			e->hdr.id = EVENT_PRINTF_0;
 			e->a0 = bt_len_counter(0);
 			e->a1 = bt_len_counter(1);
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, bt_wakeup_flags());
 		}
 	}
 	return 0;

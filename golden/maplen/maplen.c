@@ -1675,17 +1675,17 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of maplen.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 520, 5 },
-	{ 524, 7 },
-	{ 530, 8 },
-	{ 537, 11 },
-	{ 541, 13 },
-	{ 549, 16 },
-	{ 553, 18 },
-	{ 567, 16 },
-	{ 571, 18 },
-	{ 585, 16 },
-	{ 589, 18 },
+	{ 534, 5 },
+	{ 538, 7 },
+	{ 544, 8 },
+	{ 551, 11 },
+	{ 555, 13 },
+	{ 563, 16 },
+	{ 567, 18 },
+	{ 581, 16 },
+	{ 585, 18 },
+	{ 599, 16 },
+	{ 603, 18 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -1743,6 +1743,7 @@ static struct bt_map bt_maps[] = {
 	},
 };
 #define BT_NMAPS 2
+#define BT_POLL_MS 100	/* longest a record waits before it is printed */
 
 /*
  * len(): one counting method for the whole object, chosen by probing the kernel.
@@ -1904,7 +1905,11 @@ int main(int argc, char **argv)
 	if (!bt_state.stopped)
 		bt_release_command();
 	while (!bt_state.stopped && !bt_exiting) {
-		err = ring_buffer__poll(rb, 100);
+		/* Records are submitted without a wake-up until a batch builds up,
+		 * so drain the ring after every poll, timeout or not. */
+		err = ring_buffer__poll(rb, BT_POLL_MS);
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
 		fflush(bt_out);	/* once per batch of events, not per event */
 		if (err < 0 && err != -EINTR)
 			break;

@@ -36,7 +36,21 @@ struct {
  * strings and events, as small always-inline functions.
  */
 
-/* Send a fixed-size control event (exit, print/clear/zero of a map). */
+/*
+ * Wake the reader only once a batch is waiting: waking it for every record costs
+ * more than the probe itself.  The loader also drains the ring after every poll
+ * timeout, so no record waits longer than that.
+ */
+#define BT_WAKEUP_BYTES (64 * 1024)
+
+static __always_inline __u64 bt_wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&bt_events, BPF_RB_AVAIL_DATA) >= BT_WAKEUP_BYTES ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* Send a fixed-size control event (exit, print/clear/zero of a map); these
+ * wake the reader at once. */
 static __always_inline void bt_send(__u32 id, __s64 arg0, __s64 arg1, __s64 arg2)
 {
 	struct event_simple *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
@@ -483,7 +497,7 @@ int handle_begin(void *ctx)
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_0;
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, bt_wakeup_flags());
 		}
 	}
 	return 0;
@@ -543,7 +557,7 @@ int handle_sys_exit_open(struct tp_syscalls_sys_exit_open *args)
 			e->a2 = fd;
 			e->a3 = errno;
 			__builtin_memcpy(e->a4, str3, sizeof(e->a4));
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, bt_wakeup_flags());
 		}
 	}
 	/* line 26: delete(@filename[tid]) */
@@ -584,7 +598,7 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 			e->a2 = fd;
 			e->a3 = errno;
 			__builtin_memcpy(e->a4, str3, sizeof(e->a4));
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, bt_wakeup_flags());
 		}
 	}
 	/* line 26: delete(@filename[tid]) */

@@ -1675,28 +1675,28 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of opensnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 476, 5 },
-	{ 480, 7 },
-	{ 492, 10 },
-	{ 496, 13 },
-	{ 503, 10 },
-	{ 507, 13 },
-	{ 514, 16 },
-	{ 522, 18 },
-	{ 526, 20 },
-	{ 528, 21 },
-	{ 530, 22 },
-	{ 532, 24 },
-	{ 549, 26 },
-	{ 555, 16 },
-	{ 563, 18 },
-	{ 567, 20 },
-	{ 569, 21 },
-	{ 571, 22 },
-	{ 573, 24 },
-	{ 590, 26 },
-	{ 596, 29 },
-	{ 600, 31 },
+	{ 490, 5 },
+	{ 494, 7 },
+	{ 506, 10 },
+	{ 510, 13 },
+	{ 517, 10 },
+	{ 521, 13 },
+	{ 528, 16 },
+	{ 536, 18 },
+	{ 540, 20 },
+	{ 542, 21 },
+	{ 544, 22 },
+	{ 546, 24 },
+	{ 563, 26 },
+	{ 569, 16 },
+	{ 577, 18 },
+	{ 581, 20 },
+	{ 583, 21 },
+	{ 585, 22 },
+	{ 587, 24 },
+	{ 604, 26 },
+	{ 610, 29 },
+	{ 614, 31 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -1755,6 +1755,7 @@ static struct bt_map bt_maps[] = {
 	},
 };
 #define BT_NMAPS 1
+#define BT_POLL_MS 100	/* longest a record waits before it is printed */
 
 /* Format and print one ring-buffer record. */
 static int handle_event(void *ctx, void *data, size_t size)
@@ -1874,7 +1875,11 @@ int main(int argc, char **argv)
 	if (!bt_state.stopped)
 		bt_release_command();
 	while (!bt_state.stopped && !bt_exiting) {
-		err = ring_buffer__poll(rb, 100);
+		/* Records are submitted without a wake-up until a batch builds up,
+		 * so drain the ring after every poll, timeout or not. */
+		err = ring_buffer__poll(rb, BT_POLL_MS);
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
 		fflush(bt_out);	/* once per batch of events, not per event */
 		if (err < 0 && err != -EINTR)
 			break;

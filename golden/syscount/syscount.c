@@ -1675,13 +1675,13 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of syscount.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 466, 5 },
-	{ 470, 7 },
-	{ 477, 8 },
-	{ 480, 9 },
-	{ 486, 12 },
-	{ 490, 14 },
-	{ 492, 15 },
+	{ 480, 5 },
+	{ 484, 7 },
+	{ 491, 8 },
+	{ 494, 9 },
+	{ 500, 12 },
+	{ 504, 14 },
+	{ 506, 15 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -1745,6 +1745,7 @@ static struct bt_map bt_maps[] = {
 	},
 };
 #define BT_NMAPS 3
+#define BT_POLL_MS 100	/* longest a record waits before it is printed */
 
 /* Format and print one ring-buffer record. */
 static int handle_event(void *ctx, void *data, size_t size)
@@ -1846,7 +1847,11 @@ int main(int argc, char **argv)
 	if (!bt_state.stopped)
 		bt_release_command();
 	while (!bt_state.stopped && !bt_exiting) {
-		err = ring_buffer__poll(rb, 100);
+		/* Records are submitted without a wake-up until a batch builds up,
+		 * so drain the ring after every poll, timeout or not. */
+		err = ring_buffer__poll(rb, BT_POLL_MS);
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
 		fflush(bt_out);	/* once per batch of events, not per event */
 		if (err < 0 && err != -EINTR)
 			break;
