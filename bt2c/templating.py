@@ -26,7 +26,7 @@ def templates_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
-def environment() -> "jinja2.Environment":
+def environment() -> jinja2.Environment:
     """One shared environment: no autoescape (this is C), strict undefined names."""
     import jinja2  # imported here: `bt2c run` with a cached build never renders
 
