@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,17 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from bt2c.build import find_clang
+from bt2c.build import Builder, find_clang
 from bt2c.cross import TARGETS, Target, check_target_libs, elf_info, find_cc, resolve_target
 from bt2c.diagnostics import Bt2cError, ToolMissingError
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN_END = ROOT / "tests" / "e2e" / "cases" / "begin_end.bt"
 
-#: Everything the generated BPF C may take from vmlinux.h: definitions that
-#: are identical on every architecture (UAPI integer types and BPF enums,
-#: with their kernel values).  If a build needs more, see test_bpf_c_is_arch_independent.
-PORTABLE_VMLINUX_H = """\
+#: The integer types the generated C may take from vmlinux.h: the same on every arch.
+PORTABLE_TYPES = """\
 typedef unsigned char __u8; typedef signed char __s8;
 typedef unsigned short __u16; typedef short __s16;
 typedef unsigned int __u32; typedef int __s32;
@@ -36,13 +35,26 @@ typedef unsigned long long __u64; typedef long long __s64;
 typedef __u16 __be16; typedef __u32 __be32; typedef __u64 __be64; typedef __u32 __wsum;
 typedef _Bool bool;
 enum { false = 0, true = 1 };
-enum bpf_map_type {
-	BPF_MAP_TYPE_HASH = 1, BPF_MAP_TYPE_ARRAY = 2, BPF_MAP_TYPE_PERCPU_HASH = 5,
-	BPF_MAP_TYPE_PERCPU_ARRAY = 6, BPF_MAP_TYPE_RINGBUF = 27,
-};
-enum { BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2 };
-enum bpf_func_id { BPF_FUNC_for_each_map_elem = 164 };
 """
+
+
+def portable_vmlinux_h(tmp_path: Path) -> str:
+    """A vmlinux.h cut down to arch-independent definitions: integer types and BPF enums.
+
+    The BPF enums (``enum bpf_*`` and any enum of ``BPF_*`` constants: map
+    types, helper ids, flags) come from the host's own vmlinux.h, with their
+    values: they are UAPI, identical on every architecture.  Every struct,
+    union and other typedef is left out, so anything whose layout could
+    differ between architectures is undeclared.
+    """
+    work = tmp_path / "host"
+    work.mkdir()
+    Builder(work, "host").vmlinux_h()
+    text = (work / "vmlinux.h").read_text()
+    blocks = re.findall(r"^(enum(?: (\w+))? \{\n(.*?)^\};)", text, re.M | re.S)
+    enums = [whole for whole, name, body in blocks
+             if (name or "").startswith("bpf_") or re.search(r"^\s*BPF_", body, re.M)]
+    return PORTABLE_TYPES + "\n".join(enums) + "\n"
 
 
 def bt2c(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -111,12 +123,13 @@ def test_bpf_c_is_arch_independent(tmp_path: Path, kernel_mounts: None) -> None:
     scripts = sorted((ROOT / "tests" / "e2e" / "cases").glob("*.bt"))
     scripts += sorted((ROOT / "golden").glob("*.bt"))
     clang = find_clang()
+    header = portable_vmlinux_h(tmp_path)
 
     def compile_one(script: Path) -> str:
         out = transpile(script.read_text(), str(script))
         work = tmp_path / script.stem
         out.write(work)
-        (work / "vmlinux.h").write_text(PORTABLE_VMLINUX_H)
+        (work / "vmlinux.h").write_text(header)
         proc = subprocess.run([clang, "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_arm64",
                                "-c", f"{out.name}.bpf.c", "-o", f"{out.name}.bpf.o"],
                               cwd=work, capture_output=True, text=True)

@@ -947,15 +947,18 @@ class Matrix:
         """The run of ``kernel``: booted on first use; raises Unavailable when it cannot run."""
         if kernel.id not in self.runs:
             try:
-                build_seconds = 0.0
+                build_seconds = fetch_seconds = 0.0
                 if kernel.arch not in self.tools:
                     # Fetch first: without a kernel there is no point building.
+                    t0 = time.monotonic()
                     fetch_kernel(kernel, self.root)
+                    fetch_seconds = time.monotonic() - t0
                     t0 = time.monotonic()
                     self.tools[kernel.arch] = build_all(self.cases, kernel.target, self.root)
                     build_seconds = time.monotonic() - t0
                 run = run_kernel(kernel, self.cases, self.root, self.tools[kernel.arch])
                 run.build_seconds += build_seconds
+                run.fetch_seconds += fetch_seconds
                 self.runs[kernel.id] = run
                 COMPLETED.append(run)
                 save_results([run], self.root)
