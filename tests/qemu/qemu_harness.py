@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import base64
 import concurrent.futures
+import functools
 import hashlib
 import io
 import json
@@ -182,6 +183,10 @@ KERNEL_LIMITS: tuple[KernelLimit, ...] = (
 
 class Unavailable(Exception):
     """The matrix cannot run here (no network and no cached kernel, no qemu): a skip."""
+
+
+class Offline(Unavailable):
+    """The Debian archive cannot be reached: later downloads are not even tried."""
 
 
 @dataclass(frozen=True)
@@ -325,7 +330,7 @@ class DebianArchive:
             # Mirrors that serve a snapshot have expired Release files.
             "Acquire::Check-Valid-Until": "false",
             "Acquire::Retries": "1",
-            "Acquire::http::Timeout": "20",
+            "Acquire::http::Timeout": "15",
         }
         out: list[str] = []
         for key, value in opts.items():
@@ -351,7 +356,7 @@ class DebianArchive:
         if not any((self.dir / "lists").glob("*Packages*")) or proc.returncode != 0:
             detail = " ".join(line for line in (proc.stdout + proc.stderr).splitlines()
                               if line.startswith(("E:", "W:", "Err")))[:400]
-            raise Unavailable(f"cannot reach the Debian archive for {self.suite}/{self.arch}"
+            raise Offline(f"cannot reach the Debian archive for {self.suite}/{self.arch}"
                               f" (network down?): {detail or 'apt-get update failed'}")
 
     def depends(self, package: str, prefix: str) -> str:
@@ -406,16 +411,25 @@ class KernelImage:
     version: str
 
 
+def cached_kernel(kernel: Kernel, root: Path | None = None) -> KernelImage | None:
+    """The kernel already in the cache for ``kernel`` (None if absent or a refresh is asked)."""
+    kdir = (root or qemu_cache()) / "kernels" / f"{kernel.suite}-{kernel.target.debian_arch}"
+    meta = kdir / "kernel.json"
+    if not meta.exists() or os.environ.get("BT2C_QEMU_REFRESH"):
+        return None
+    info = json.loads(meta.read_text())
+    image = kdir / info["file"]
+    return KernelImage(image, info["package"], info["version"]) if image.exists() else None
+
+
 def fetch_kernel(kernel: Kernel, root: Path | None = None) -> KernelImage:
     """The cached kernel for ``kernel``, downloading the suite's current one if needed."""
     root = root or qemu_cache()
+    cached = cached_kernel(kernel, root)
+    if cached is not None:
+        return cached
     kdir = root / "kernels" / f"{kernel.suite}-{kernel.target.debian_arch}"
     meta = kdir / "kernel.json"
-    if meta.exists() and not os.environ.get("BT2C_QEMU_REFRESH"):
-        info = json.loads(meta.read_text())
-        image = kdir / info["file"]
-        if image.exists():
-            return KernelImage(image, info["package"], info["version"])
     archive = DebianArchive(root, kernel.suite, kernel.target.debian_arch)
     archive.update()
     meta_pkg = f"linux-image-{kernel.target.debian_arch}"
@@ -479,16 +493,29 @@ def _touch(path: Path) -> None:
         pass
 
 
+@functools.cache
+def cc_id(target_name: str) -> str:
+    """The loader compiler for a target and its version, for build cache keys."""
+    cc = find_cc(TARGETS[target_name])
+    out = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
+    return f"{cc}|{out.splitlines()[0] if out else ''}"
+
+
 def build_tool(case: e2e.Case, target: Target, root: Path | None = None) -> BuiltTool:
     """Build ``case``'s tool statically for ``target``, reusing an identical cached build.
 
     The key is the same as ``bt2c run``'s cache (script, bt2c's sources and
-    templates, toolchain) plus the architecture.
+    templates, toolchain) plus the architecture and its C compiler.  A
+    missing cross compiler or library is reported as the case's build error.
     """
     root = root or qemu_cache()
     text = case.script.read_text()
+    try:
+        compiler = cc_id(target.name)
+    except Bt2cError as e:
+        return BuiltTool(case.name, None, e.render())
     key = hashlib.sha256("\0".join([text, case.script.name, templates_digest(templates_dir()),
-                                    toolchain_id(), target.name, "static"]).encode())
+                                    toolchain_id(), target.name, compiler, "static"]).encode())
     entry = root / "tools" / target.name / key.hexdigest()[:24]
     binary = entry / case.name
     if binary.exists():
@@ -942,32 +969,44 @@ class Matrix:
         self.root = root or qemu_cache()
         self.runs: dict[str, KernelRun | Unavailable] = {}
         self.tools: dict[str, dict[str, BuiltTool]] = {}
+        #: Set once the archive was unreachable: with no network, each further
+        #: kernel would wait for apt's timeouts again before skipping.
+        self.offline: Offline | None = None
 
     def run(self, kernel: Kernel) -> KernelRun:
         """The run of ``kernel``: booted on first use; raises Unavailable when it cannot run."""
         if kernel.id not in self.runs:
-            try:
-                build_seconds = fetch_seconds = 0.0
-                if kernel.arch not in self.tools:
-                    # Fetch first: without a kernel there is no point building.
-                    t0 = time.monotonic()
-                    fetch_kernel(kernel, self.root)
-                    fetch_seconds = time.monotonic() - t0
-                    t0 = time.monotonic()
-                    self.tools[kernel.arch] = build_all(self.cases, kernel.target, self.root)
-                    build_seconds = time.monotonic() - t0
-                run = run_kernel(kernel, self.cases, self.root, self.tools[kernel.arch])
-                run.build_seconds += build_seconds
-                run.fetch_seconds += fetch_seconds
-                self.runs[kernel.id] = run
-                COMPLETED.append(run)
-                save_results([run], self.root)
-            except Unavailable as e:
-                self.runs[kernel.id] = e
+            if self.offline is not None and cached_kernel(kernel, self.root) is None:
+                self.runs[kernel.id] = Unavailable(str(self.offline))
+            else:
+                self.runs[kernel.id] = self._run(kernel)
         outcome = self.runs[kernel.id]
         if isinstance(outcome, Unavailable):
             raise outcome
         return outcome
+
+    def _run(self, kernel: Kernel) -> KernelRun | Unavailable:
+        try:
+            build_seconds = fetch_seconds = 0.0
+            if kernel.arch not in self.tools:
+                # Fetch first: without a kernel there is no point building.
+                t0 = time.monotonic()
+                fetch_kernel(kernel, self.root)
+                fetch_seconds = time.monotonic() - t0
+                t0 = time.monotonic()
+                self.tools[kernel.arch] = build_all(self.cases, kernel.target, self.root)
+                build_seconds = time.monotonic() - t0
+            run = run_kernel(kernel, self.cases, self.root, self.tools[kernel.arch])
+        except Offline as e:
+            self.offline = e
+            return e
+        except Unavailable as e:
+            return e
+        run.build_seconds += build_seconds
+        run.fetch_seconds += fetch_seconds
+        COMPLETED.append(run)
+        save_results([run], self.root)
+        return run
 
 
 def selected_kernels() -> list[Kernel]:

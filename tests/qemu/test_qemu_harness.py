@@ -190,6 +190,9 @@ def test_no_network_is_a_clear_skip(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(qh.Unavailable):  # remembered: not retried for every case
         matrix.run(qh.MATRIX[0])
     assert not (tmp_path / "tools").exists(), "nothing is built without a kernel"
+    monkeypatch.setattr(qh.DebianArchive, "update", lambda self: pytest.fail("tried again"))
+    with pytest.raises(qh.Unavailable, match="cannot reach"):  # other kernels: no new attempt
+        matrix.run(qh.MATRIX[1])
 
 
 def test_cached_kernel_needs_no_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
