@@ -76,3 +76,16 @@ def test_bad_pid_is_an_error(kernel_mounts: None) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "ERROR" in proc.stderr
+
+
+def test_sigint_ends_the_command_too(kernel_mounts: None, tmp_path: Path) -> None:
+    """Like bpftrace, stopping the trace early does not leave the -c command running."""
+    workload = harness.build_workload()
+    marker = tmp_path / "x.bt"
+    marker.write_text('BEGIN { printf("started\\n"); }\n')
+    cmd = f"{workload} sleep 20000"
+    out = run_until_started_then_interrupt([*BT2C, "-c", cmd, str(marker)])
+    assert out.startswith(b"started\n")
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", cmd], capture_output=True, text=True)
+    assert left.stdout.strip() == "", f"the -c command is still running: {left.stdout}"

@@ -1537,15 +1537,26 @@ static void bt_release_command(void)
 	}
 }
 
-/* If we stop before the command was released, don't leave it waiting. */
+/* When tracing stops first (Ctrl-C, exit()), end the -c command as bpftrace
+ * does: SIGTERM, then SIGKILL if it is still there after a second. */
 static void bt_finish_command(void)
 {
 	if (bt_state.start_fd >= 0) {
-		close(bt_state.start_fd);
+		close(bt_state.start_fd);	/* never released: it exits on EOF */
 		bt_state.start_fd = -1;
 	}
-	if (bt_state.cpid > 0)
-		waitpid(bt_state.cpid, NULL, WNOHANG);
+	if (bt_state.cpid <= 0)
+		return;
+	if (waitpid(bt_state.cpid, NULL, WNOHANG) == 0) {
+		kill(bt_state.cpid, SIGTERM);
+		for (int i = 0; i < 100; i++) {
+			if (waitpid(bt_state.cpid, NULL, WNOHANG) != 0)
+				return;
+			usleep(10000);
+		}
+		kill(bt_state.cpid, SIGKILL);
+		waitpid(bt_state.cpid, NULL, 0);
+	}
 }
 
 /* A process that has exited but not been reaped (a zombie) counts as gone. */
