@@ -80,6 +80,7 @@ class ProbeGen:
         self.builtins: dict[str, str] = {}
         self.in_callback: str | None = None   # name of the callback context pointer
         self.discard = False                  # the expression is a statement: result unused
+        self.loop_depth = 0                   # C loops around the current statement
         self.callback_count = 0
 
     # -- helpers ----------------------------------------------------------------
@@ -203,7 +204,7 @@ class ProbeGen:
         elif isinstance(st, ast.While):
             self.comment(st)
             pre = self.nested(lambda: self.emit(f"if (!({self.expr(st.cond)}))\n\tbreak;"))
-            body = self.nested(lambda: self.stmts(st.body.stmts))
+            body = self.loop_body(st.body)
             self.emit("while (1) {")
             self.block.lines.extend(pre)
             self.block.lines.extend(body)
@@ -214,7 +215,7 @@ class ProbeGen:
             stop = self.temp("end")
             self.emit(f"__s64 {stop} = {end};")
             v = self.var(st.var.name)
-            body = self.nested(lambda: self.stmts(st.body.stmts))
+            body = self.loop_body(st.body)
             self.emit(f"for ({v} = {start}; {v} < {stop}; {v}++) {{")
             self.block.lines.extend(body)
             self.emit("}")
@@ -224,12 +225,18 @@ class ProbeGen:
         elif isinstance(st, ast.Jump):
             if st.kind == "return":
                 self.emit("return 0;" if not self.in_callback else "return 1;")
-            elif self.in_callback and self.loop_depth_in_cb == 0:
+            elif self.in_callback and self.loop_depth == 0:
                 self.emit("return 1;" if st.kind == "break" else "return 0;")
             else:
                 self.emit(f"{st.kind};")
 
-    loop_depth_in_cb = 0
+    def loop_body(self, body: ast.Block) -> list[str]:
+        """A C loop's body; break/continue inside it belong to that C loop."""
+        self.loop_depth += 1
+        try:
+            return self.nested(lambda: self.stmts(body.stmts))
+        finally:
+            self.loop_depth -= 1
 
     def for_map(self, st: ast.ForMap) -> None:
         if self.in_callback:
@@ -247,6 +254,7 @@ class ProbeGen:
         outer_block, outer_prologue = self.block, self.prologue
         self.block, self.prologue = Block(1), []
         self.in_callback = "c"
+        outer_depth, self.loop_depth = self.loop_depth, 0
         kv = self.var(st.var.name)
         key_t, val_t = kv_t.elems
         if m.scalar or (len(m.info.key or []) == 1 and isinstance(key_t, IntType)):
@@ -264,6 +272,7 @@ class ProbeGen:
         self.emit("return 0;")
         body = self.block.lines
         self.in_callback = None
+        self.loop_depth = outer_depth
         self.block, self.prologue = outer_block, outer_prologue
         self.gen.callbacks.append((ctx_struct, fields, Function(
             f"line {self.line_of(st)}: body of for ({st.var.name} : {st.map.name})", None,
