@@ -253,3 +253,21 @@ def test_host_busybox_is_static() -> None:
         pytest.skip("x86_64 hosts only")
     path = qh.fetch_busybox(host)
     assert qh.elf_info(path).static
+
+
+def test_known_bugs_and_not_applicable_cases() -> None:
+    """A listed bug turns a failure into 'known' (xfail); a fixed one simply passes."""
+    bug = qh.KNOWN_BUGS[0]
+    case_name = sorted(bug.cases)[0]
+    kernel = next(k for k in qh.MATRIX if not bug.kernels or k.id in bug.kernels)
+    case = CASES[case_name]
+    broken = _result(b"", 1, b"ERROR: something\n")
+    v = qh.judge_on(kernel, case, "6.1.0", broken)
+    assert v.status == "known" and bug.reason in v.detail and "ERROR: something" in v.detail
+    assert qh.judge_on(kernel, case, "6.1.0", _result(case.expected_stdout())).status == "pass"
+    (name, arch), why = next(iter(qh.NOT_APPLICABLE.items()))
+    kernel = next(k for k in qh.MATRIX if k.arch == arch)
+    assert qh.judge_on(kernel, CASES[name], "6.1.0", None).status == "n/a"
+    for entry in qh.KNOWN_BUGS:
+        assert entry.cases <= set(qh.MATRIX_CASES)
+        assert entry.kernels <= {k.id for k in qh.MATRIX}
