@@ -30,7 +30,8 @@ turn into a skip that says why.
 
 Cases a kernel cannot run (a BPF helper newer than the kernel) are listed in
 :data:`KERNEL_LIMITS` with the message the tool must print instead: there the
-test asserts the tool's own clear error, not the bpftrace output.
+test asserts the tool's own clear error, not the bpftrace output.  Bugs the
+matrix found and that are not fixed yet are listed in :data:`KNOWN_BUGS`.
 
 Command line (also regenerates the README's table of tested kernels):
 
@@ -394,7 +395,7 @@ class DebianArchive:
             detail = " ".join(line for line in (proc.stdout + proc.stderr).splitlines()
                               if line.startswith(("E:", "W:", "Err")))[:400]
             raise Offline(f"cannot reach the Debian archive for {self.suite}/{self.arch}"
-                              f" (network down?): {detail or 'apt-get update failed'}")
+                          f" (network down?): {detail or 'apt-get update failed'}")
 
     def depends(self, package: str, prefix: str) -> str:
         """The first dependency of ``package`` starting with ``prefix`` (a metapackage's target)."""
