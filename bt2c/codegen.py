@@ -242,6 +242,8 @@ class ProbeGen:
         if self.in_callback:
             raise self.error("nested for loops over maps are not supported", st)
         m = self.gen.res.maps[st.map.name]
+        self.gen.require("BPF_FUNC_for_each_map_elem", "5.13", "a for loop over a map",
+                         self.line_of(st))
         self.callback_count += 1
         cb = f"{self.fname}_for_{self.callback_count}"
         ctx_struct = f"{cb}_ctx"
@@ -581,6 +583,9 @@ class ProbeGen:
         t = e.type
         if m.agg is not None:
             if m.agg.kind in ("count", "sum"):
+                self.gen.require("BPF_FUNC_map_lookup_percpu_elem", "5.19",
+                                 f"reading a {m.agg.kind}() map in an expression",
+                                 self.line_of(e))
                 return f"bt_map_read_percpu(&{m.cname}, &{key})"
             raise self.error(f"reading a {m.agg.kind}() map in an expression is not supported",
                              e)
@@ -614,7 +619,9 @@ class ProbeGen:
             return simple[name]
         if name == "comm":
             tmp = self.temp("comm")
-            self.emit(f"char {tmp}[16];\nbpf_get_current_comm(&{tmp}, sizeof({tmp}));")
+            # Zeroed first: older kernels leave the bytes after the NUL as they were,
+            # and comm used as a map key must compare equal byte for byte.
+            self.emit(f"char {tmp}[16] = {{}};\nbpf_get_current_comm(&{tmp}, sizeof({tmp}));")
             return tmp
         if name == "probe":
             assert isinstance(e.type, StringType)
@@ -760,7 +767,14 @@ class CodeGen:
         self.max_param = analysis.max_param
         self.uses_len = False
         self.len_sites: list[tuple[str, int]] = []   # (map, script line) of each len()
+        # Kernel helpers the script cannot do without: (helper, Linux version, what, line)
+        self.requirements: list[tuple[str, str, str, int]] = []
         self.names: set[str] = {m.cname for m in res.maps.values()}
+
+    def require(self, helper: str, version: str, what: str, line: int) -> None:
+        """Record that the script needs ``helper`` (first use only): the loader checks it."""
+        if all(r[0] != helper for r in self.requirements):
+            self.requirements.append((helper, version, what, line))
 
     def tracepoints_of(self, probe: ast.Probe):  # type: ignore[no-untyped-def]
         return [t.tracepoint for t in self.analysis.targets[probe.index] if t.tracepoint]

@@ -72,6 +72,7 @@ class ProbeTarget:
     parts: list[str]
     raw: str
     tracepoint: Tracepoint | None = None
+    wildcard: bool = False   # matched by a wildcard: optional on other kernels
 
     @property
     def name(self) -> str:
@@ -172,11 +173,12 @@ class Analyzer:
                         raise self.error(f"No tracepoints matched {ap.raw}", ap.span)
                     raise self.error(f"tracepoint not found: {ap.parts[0]}:{ap.parts[1]}",
                                      ap.span)
+                wildcard = any(c in ap.raw for c in "*?[")
                 for cat, name in matches:
                     tp = load(cat, name)
                     assert tp is not None
                     out.append(ProbeTarget("tracepoint", [cat, name],
-                                           f"tracepoint:{cat}:{name}", tp))
+                                           f"tracepoint:{cat}:{name}", tp, wildcard))
             else:
                 raise self.error(f"{ap.provider} probes are not supported by bt2c yet",
                                  ap.span)

@@ -130,6 +130,7 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
         "max_hist_buckets": res.max_hist_buckets,
         "uses_len": gen.uses_len,
         "len_sites": gen.len_sites,
+        "requirements": gen.requirements,
         "len_kfunc": "kfunc" in gen.len_strategies(),
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
     }

@@ -482,7 +482,7 @@ SEC("tp/raw_syscalls/sys_enter")
 int handle_sys_enter(struct tp_raw_syscalls_sys_enter *args)
 {
 	/* line 7: @syscalls[comm] = count() */
-	char comm2[16];
+	char comm2[16] = {};
 	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_syscalls_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));

@@ -1424,22 +1424,22 @@ __attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file
 	for (int i = 0; i < nmap && map[i].c_line <= c_line; i++)
 		script_line = map[i].script_line;
 
-	/* The reason is the last log line before "processed N insns". */
+	/* The reason is the last log line before "processed N insns", skipping the
+	 * state dumps that follow "infinite loop detected". */
 	p = strstr(bt_log, "\nprocessed ");
 	if (p) {
 		const char *end = p, *start = p;
 
-		while (start > bt_log && start[-1] != '\n')
-			start--;
-		if (start > bt_log) {
-			end = start - 1;
+		for (;;) {
 			start = end;
 			while (start > bt_log && start[-1] != '\n')
 				start--;
+			if (start <= bt_log || (strncmp(start, "cur state", 9) != 0 &&
+						strncmp(start, "old state", 9) != 0))
+				break;
+			end = start - 1;
 		}
 		snprintf(reason, sizeof(reason), "%.*s", (int)(end - start), start);
-		if (strncmp(reason, "old state", 9) == 0 || strncmp(reason, "cur state", 9) == 0)
-			snprintf(reason, sizeof(reason), "%s", "the program may not terminate");
 	}
 	if (script_line > 0 && script_line <= nlines) {
 		fprintf(stderr, "%s:%d: ERROR: the kernel's BPF verifier rejected the code for this "
@@ -1645,7 +1645,38 @@ struct bt_probe {
 	const char *name;	/* the attach point, as in the script */
 	enum bt_probe_kind kind;
 	__u64 period_ns;	/* BT_PROBE_INTERVAL */
+	int optional;		/* matched by a wildcard: skipped where the kernel lacks it */
 };
+
+/* Does the running kernel have tracepoint "tracepoint:CAT:NAME"?  Asked of the
+ * first mounted tracefs; without one, the attach will report the problem. */
+static int bt_tracepoint_exists(const char *probe)
+{
+	static const char *const roots[] = {
+		"/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events",
+	};
+	const char *cat = strchr(probe, ':'), *name;
+	char path[512];
+
+	if (!cat || !(name = strchr(cat + 1, ':')))
+		return 1;
+	cat++;
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		if (access(roots[i], F_OK) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%.*s/%s", roots[i], (int)(name - cat), cat,
+			 name + 1);
+		return access(path, F_OK) == 0;
+	}
+	return 1;
+}
+
+static void bt_skip_missing_tracepoints(const struct bt_probe *probes, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (probes[i].optional && !bt_tracepoint_exists(probes[i].name))
+			bpf_program__set_autoload(probes[i].prog, false);
+}
 
 /* Attach every loaded program (len() variants that were not chosen are not
  * loaded); returns the number of probes, or a negative error. */
@@ -1800,6 +1831,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ERROR: failed to open BPF object\n");
 		return 1;
 	}
+	/* Every probe of the script: its program, its link, how it attaches. */
+	const struct bt_probe probes[] = {
+		{ skel->progs.handle_sys_enter, &skel->links.handle_sys_enter, "tracepoint:raw_syscalls:sys_enter",
+		  BT_PROBE_AUTO, 0, 0 },
+		{ skel->progs.handle_interval_s_5, &skel->links.handle_interval_s_5, "interval:s:5",
+		  BT_PROBE_INTERVAL, 5000000000, 0 },
+	};
+	const int nprog = sizeof(probes) / sizeof(probes[0]);
+
+	/* A wildcard was expanded where the tool was built: skip the tracepoints
+	 * this kernel does not have, as bpftrace attaches only those that exist. */
+	bt_skip_missing_tracepoints(probes, nprog);
+
 	if (bt_start_command() < 0)
 		return 1;
 	skel->rodata->bt_start_ns = bt_monotonic_ns();
@@ -1826,15 +1870,6 @@ int main(int argc, char **argv)
 	bt_maps[0].fd = bpf_map__fd(skel->maps.map_by_id);
 	bt_maps[1].fd = bpf_map__fd(skel->maps.map_ids);
 	bt_maps[2].fd = bpf_map__fd(skel->maps.map_syscalls);
-
-	/* Every probe of the script: its program, its link, how it attaches. */
-	const struct bt_probe probes[] = {
-		{ skel->progs.handle_sys_enter, &skel->links.handle_sys_enter, "tracepoint:raw_syscalls:sys_enter",
-		  BT_PROBE_AUTO, 0 },
-		{ skel->progs.handle_interval_s_5, &skel->links.handle_interval_s_5, "interval:s:5",
-		  BT_PROBE_INTERVAL, 5000000000 },
-	};
-	const int nprog = sizeof(probes) / sizeof(probes[0]);
 
 	nprobes = bt_attach_probes(probes, nprog);
 	if (nprobes < 0) {

@@ -153,22 +153,22 @@ __attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file
 	for (int i = 0; i < nmap && map[i].c_line <= c_line; i++)
 		script_line = map[i].script_line;
 
-	/* The reason is the last log line before "processed N insns". */
+	/* The reason is the last log line before "processed N insns", skipping the
+	 * state dumps that follow "infinite loop detected". */
 	p = strstr(bt_log, "\nprocessed ");
 	if (p) {
 		const char *end = p, *start = p;
 
-		while (start > bt_log && start[-1] != '\n')
-			start--;
-		if (start > bt_log) {
-			end = start - 1;
+		for (;;) {
 			start = end;
 			while (start > bt_log && start[-1] != '\n')
 				start--;
+			if (start <= bt_log || (strncmp(start, "cur state", 9) != 0 &&
+						strncmp(start, "old state", 9) != 0))
+				break;
+			end = start - 1;
 		}
 		snprintf(reason, sizeof(reason), "%.*s", (int)(end - start), start);
-		if (strncmp(reason, "old state", 9) == 0 || strncmp(reason, "cur state", 9) == 0)
-			snprintf(reason, sizeof(reason), "%s", "the program may not terminate");
 	}
 	if (script_line > 0 && script_line <= nlines) {
 		fprintf(stderr, "%s:%d: ERROR: the kernel's BPF verifier rejected the code for this "
@@ -374,7 +374,38 @@ struct bt_probe {
 	const char *name;	/* the attach point, as in the script */
 	enum bt_probe_kind kind;
 	__u64 period_ns;	/* BT_PROBE_INTERVAL */
+	int optional;		/* matched by a wildcard: skipped where the kernel lacks it */
 };
+
+/* Does the running kernel have tracepoint "tracepoint:CAT:NAME"?  Asked of the
+ * first mounted tracefs; without one, the attach will report the problem. */
+static int bt_tracepoint_exists(const char *probe)
+{
+	static const char *const roots[] = {
+		"/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events",
+	};
+	const char *cat = strchr(probe, ':'), *name;
+	char path[512];
+
+	if (!cat || !(name = strchr(cat + 1, ':')))
+		return 1;
+	cat++;
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		if (access(roots[i], F_OK) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%.*s/%s", roots[i], (int)(name - cat), cat,
+			 name + 1);
+		return access(path, F_OK) == 0;
+	}
+	return 1;
+}
+
+static void bt_skip_missing_tracepoints(const struct bt_probe *probes, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (probes[i].optional && !bt_tracepoint_exists(probes[i].name))
+			bpf_program__set_autoload(probes[i].prog, false);
+}
 
 /* Attach every loaded program (len() variants that were not chosen are not
  * loaded); returns the number of probes, or a negative error. */
