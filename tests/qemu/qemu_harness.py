@@ -176,12 +176,11 @@ class KernelLimit:
 #: listed (has_key_len and len_paths must pass everywhere).
 KERNEL_LIMITS: tuple[KernelLimit, ...] = (
     KernelLimit(frozenset({"for_map"}), (5, 13), "bpf_for_each_map_elem",
-                message=r"Linux 5\.13",
-                interim=r"ERROR: the kernel's BPF verifier rejected the program"),
+                message=r"for_map\.bt:\d+: ERROR: a for loop over a map needs Linux 5\.13"),
     KernelLimit(frozenset({"agg_count_sum"}), (5, 19),
                 "bpf_map_lookup_percpu_elem",
-                message=r"Linux 5\.19",
-                interim=r"ERROR: the kernel's BPF verifier rejected the program"),
+                message=r"agg_count_sum\.bt:\d+: ERROR: reading a (count|sum)\(\) map in an "
+                        r"expression needs Linux 5\.19"),
 )
 
 
@@ -201,13 +200,6 @@ class KnownBug:
 
 
 KNOWN_BUGS: tuple[KnownBug, ...] = (
-    KnownBug(frozenset({"tp_wildcard"}), frozenset(),
-             "wildcards are expanded against the build host's tracefs, so the tool tries to"
-             " attach tracepoints that older kernels lack (sys_enter_open_tree_attr)"),
-    KnownBug(frozenset({"map_str_key_comm"}), frozenset({"x86_64-6.1", "arm64-6.1"}),
-             "comm as a map key: bpf_get_current_comm() does not zero the bytes after the NUL"
-             " on these kernels, and the buffer is not zeroed first, so one comm gives several"
-             " keys"),
     KnownBug(frozenset({"while_loop"}), frozenset({"x86_64-5.10", "x86_64-6.1", "arm64-6.1"}),
              "the verifier of these kernels rejects the loop (back-edge from insn 25 to 26:"
              " the loop jumps back to the instruction after a helper call)"),
