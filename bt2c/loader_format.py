@@ -2,7 +2,8 @@
 
 printf events keep the script's format, with each argument cast to the type its
 conversion names; print(value) events get the format bpftrace uses for the
-value's type (tuples print as ``(a, b)``).
+value's type (tuples print as ``(a, b)``), and with ``-f json`` the statements
+that write the value as JSON (tuples as ``[a,b]``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,22 @@ def value_format(t: Type, expr: str) -> tuple[str, list[str]]:
         parts.append(f)
         args.extend(a)
     return "(" + ", ".join(parts) + ")", args
+
+
+def json_value_code(t: Type, expr: str, out: str = "bt_out") -> list[str]:
+    """C statements that write a value of type ``t`` held in ``expr`` as JSON."""
+    if isinstance(t, IntType):
+        return [f"bt_json_{'i' if t.signed else 'u'}64({out}, {expr});"]
+    if isinstance(t, StringType):
+        return [f"bt_json_str({out}, {expr}, sizeof({expr}));"]
+    assert isinstance(t, TupleType)
+    code = [f"fputc('[', {out});"]
+    for i, e in enumerate(t.elems):
+        if i:
+            code.append(f"fputc(',', {out});")  # bpftrace's arrays are unspaced
+        code.extend(json_value_code(e, f"{expr}.f{i}", out))
+    code.append(f"fputc(']', {out});")
+    return code
 
 
 def event_format(ev: Event) -> tuple[str, list[str]]:

@@ -26,6 +26,7 @@ OPTIONS (as bpftrace's):
     -c CMD         run CMD and trace until it exits
     -p PID         trace until process PID exits
     -o FILE        redirect the program's output to FILE
+    -f FORMAT      output format: text (default) or json
     -q             keep messages quiet
     -v             verbose: show the build commands and libbpf's messages
     --no-feature F don't use kernel feature F (kfunc, for_each_map_elem)
@@ -42,6 +43,7 @@ class RunOptions:
     command: str | None = None
     pid: str | None = None
     output: str | None = None
+    output_format: str | None = None
     quiet: bool = False
     verbose: bool = False
     no_features: list[str] = field(default_factory=list)
@@ -52,7 +54,8 @@ def parse_run_args(argv: list[str]) -> RunOptions:
     """Parse bpftrace's options: flags first, then the script (unless -e), then $1.."""
     opts = RunOptions()
     i = 0
-    with_value = {"-e": "program", "-c": "command", "-p": "pid", "-o": "output"}
+    with_value = {"-e": "program", "-c": "command", "-p": "pid", "-o": "output",
+                  "-f": "output_format"}
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
@@ -88,6 +91,9 @@ def parse_run_args(argv: list[str]) -> RunOptions:
         else:
             break
         i += 1
+    if opts.output_format not in (None, "text", "json"):
+        raise Bt2cError(f'Invalid output format "{opts.output_format}"\n'
+                        "Valid formats: 'text', 'json'")
     rest = argv[i:]
     if opts.program is None:
         if not rest:
@@ -162,6 +168,8 @@ def run(argv: list[str]) -> int:
         cmd.append("-v")
     if opts.output:
         cmd += ["-o", opts.output]
+    if opts.output_format:
+        cmd += ["-f", opts.output_format]
     if opts.command:
         cmd += ["-c", opts.command]
     if opts.pid:

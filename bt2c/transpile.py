@@ -16,7 +16,7 @@ from pathlib import Path
 from bt2c.codegen import CodeGen
 from bt2c.diagnostics import Source
 from bt2c.formats import c_string_literal
-from bt2c.loader_format import event_format
+from bt2c.loader_format import event_format, json_value_code
 from bt2c.parser import parse
 from bt2c.resources import MAX_MAP_KEYS, Resources, collect_maps
 from bt2c.semantic import analyze
@@ -111,6 +111,8 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
     for ev in res.events:
         fmt, args = event_format(ev)
         ev.c_format, ev.c_args = fmt, args  # type: ignore[attr-defined]
+        ev.json_code = (json_value_code(ev.value_type, "e->value")  # type: ignore[attr-defined]
+                        if ev.kind == "print" and ev.value_type is not None else [])
     license_ = str(program.config.get("license", "GPL"))
     ctx = {
         "name": name,

@@ -19,7 +19,12 @@ sys.path.insert(0, str(TESTS / "options"))
 sys.path.insert(0, str(TESTS / "e2e"))
 
 import harness  # noqa: E402
-from runner import OPTIONS_DIR, run_until_started_then_interrupt, run_with_pid  # noqa: E402
+from runner import (  # noqa: E402
+    OPTIONS_DIR,
+    SIGINT_JSON_MARKER,
+    run_until_started_then_interrupt,
+    run_with_pid,
+)
 
 if os.geteuid() != 0:
     pytest.skip("loads BPF programs: needs root", allow_module_level=True)
@@ -40,6 +45,32 @@ def test_output_file_gets_what_stdout_would(tmp_path: Path, kernel_mounts: None)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == b""
     assert target.read_bytes() == case.expected_stdout()
+
+
+def test_sigint_json(kernel_mounts: None) -> None:
+    out = run_until_started_then_interrupt([*BT2C, "-f", "json", str(OPTIONS_DIR / "sigint.bt")],
+                                           marker=SIGINT_JSON_MARKER)
+    assert out == (OPTIONS_DIR / "sigint_json.out").read_bytes()
+
+
+def test_output_file_gets_json_records(tmp_path: Path, kernel_mounts: None) -> None:
+    """-o with -f json: every record, attached_probes included, goes to the file."""
+    case = harness.load_case(harness.CASES_DIR / "json_printf.bt")
+    assert "-q" not in case.run_tokens
+    target = tmp_path / "out.json"
+    proc = subprocess.run([*BT2C, "-o", str(target), *case.argv()], capture_output=True,
+                          timeout=120, cwd=harness.REPO_ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b""
+    assert b"Attached" not in proc.stderr
+    assert target.read_bytes() == case.expected_stdout()
+
+
+def test_invalid_output_format(kernel_mounts: None) -> None:
+    proc = subprocess.run([*BT2C, "-f", "xml", "-e", "BEGIN { exit(); }"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr == "ERROR: Invalid output format \"xml\"\nValid formats: 'text', 'json'\n"
 
 
 def test_quiet_hides_attached_message(kernel_mounts: None) -> None:

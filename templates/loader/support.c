@@ -30,6 +30,7 @@ static void bt_usage(const char *prog)
 		"  -c CMD    run CMD, trace until it exits (cpid is its pid)\n"
 		"  -p PID    trace until process PID exits\n"
 		"  -o FILE   write output to FILE instead of stdout\n"
+		"  -f FORMAT output format: text (the default) or json\n"
 		"  -q        quiet: no 'Attached N probes' message\n"
 		"  -v        verbose: show libbpf's messages\n"
 		"  --no-feature kfunc|for_each_map_elem\n"
@@ -51,7 +52,7 @@ static int bt_parse_args(int argc, char **argv)
 	};
 
 	bt_out = stdout;
-	while ((opt = getopt_long(argc, argv, "+c:p:o:qvh", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+c:p:o:f:qvh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'N':
 			if (strcmp(optarg, "kfunc") == 0) {
@@ -84,6 +85,17 @@ static int bt_parse_args(int argc, char **argv)
 				return -1;
 			}
 			break;
+		case 'f':
+			if (strcmp(optarg, "text") == 0) {
+				bt_format = BT_FORMAT_TEXT;
+			} else if (strcmp(optarg, "json") == 0) {
+				bt_format = BT_FORMAT_JSON;
+			} else {
+				fprintf(stderr, "ERROR: Invalid output format \"%s\"\n"
+					"Valid formats: 'text', 'json'\n", optarg);
+				return -1;
+			}
+			break;
 		case 'q':
 			bt_state.quiet = 1;
 			break;
@@ -101,6 +113,57 @@ static int bt_parse_args(int argc, char **argv)
 	bt_state.nparams = argc - optind;
 	bt_state.params = argv + optind;
 	return 0;
+}
+
+/*
+ * printf(): in text the formatted output as it is; with -f json one line
+ * {"type": "printf", "data": "..."} holding it formatted, then escaped.
+ */
+__attribute__((format(printf, 2, 3), unused))
+static void bt_printf(FILE *out, const char *fmt, ...)
+{
+	char small[1024], *buf = small;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	if (bt_format != BT_FORMAT_JSON) {
+		vfprintf(out, fmt, ap);
+		va_end(ap);
+		return;
+	}
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(small)) {
+		buf = malloc((size_t)n + 1);
+		if (!buf)
+			return;
+		va_start(ap, fmt);
+		vsnprintf(buf, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	/* the length, not strlen(): %c of 0 puts a NUL in the output */
+	bt_json_begin(out, "printf");
+	bt_json_string(out, buf, (size_t)n);
+	bt_json_end(out);
+	if (buf != small)
+		free(buf);
+}
+
+/* "Attached N probes": on stderr in text, a record of the output in JSON. */
+static void bt_report_attached(int nprobes)
+{
+	if (bt_format == BT_FORMAT_JSON) {
+		fputs("{\"type\": \"attached_probes\", \"count\": ", bt_out);
+		bt_json_streamed_u64(bt_out, (unsigned long long)nprobes);
+		fputs(", \"data\": {\"probes\": ", bt_out);
+		bt_json_streamed_u64(bt_out, (unsigned long long)nprobes);
+		fputs("}}\n", bt_out);
+	} else {
+		fprintf(stderr, "Attached %d probe%s\n", nprobes, nprobes == 1 ? "" : "s");
+	}
 }
 
 /* libbpf's messages: all shown with -v; otherwise warnings are kept so that a

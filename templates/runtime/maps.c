@@ -9,6 +9,11 @@
  *   bt_print_maps_at_exit(out, maps, n)   when the tool exits
  *   bt_clear_map(&map) / bt_zero_map(&map) for clear(@x) / zero(@x)
  *
+ * Both print functions write text or, once the loader sets bt_format to
+ * BT_FORMAT_JSON (bpftrace's -f json), one JSON record per map; the JSON
+ * section below (bt_json_*) also serves the loader's printf and print()
+ * records.  The entry order, top and div are the same in both formats.
+ *
  * What bpftrace does (all found by experiment with bpftrace v0.27.1):
  *
  * Entry order (print() and the exit dump alike):
@@ -41,6 +46,15 @@
  *   (bucket label left-aligned in 16 columns, count in 8, bar of 52 '@'
  *   scaled to the largest count; empty buckets at both ends are left out)
  * A string that fills its whole char[N] (no NUL) gets the ".." trailer.
+ *
+ * JSON (-f json), one line per map, no blank lines before the exit dump:
+ *   {"type": "map", "data": {"@x": 5}}
+ *   {"type": "map", "data": {"@x": {"1,abc": [2,"def"]}}}   keys: the text
+ *       key without spaces; tuples as unspaced arrays
+ *   {"type": "stats", "data": {"@x": {"count": 2, "average": 3, "total": 7}}}
+ *       (avg maps are "stats" records too, with a plain number)
+ *   {"type": "hist", "data": {"@h": [{"min": 4, "max": 7, "count": 3},...]}}
+ * (details and bpftrace's quirks at bt__print_json and bt_json_string).
  *
  * Per-CPU values are merged like bpftrace: counts, sums, buckets and plain
  * integers are added, min/max take the extreme of the CPUs whose `set` flag
@@ -116,6 +130,14 @@ struct bt_map {
 	long long lhist_min, lhist_max, lhist_step; /* BT_AGG_LHIST */
 	unsigned int nbuckets;	/* HIST/LHIST: length of the buckets array */
 };
+
+/* Output format (bpftrace's -f): the loader sets it from its options. */
+enum bt_format_kind {
+	BT_FORMAT_TEXT = 0,
+	BT_FORMAT_JSON = 1
+};
+
+static int bt_format = BT_FORMAT_TEXT;
 
 /* ---- private helpers --------------------------------------------------- */
 
@@ -790,95 +812,142 @@ static int bt__order(const struct bt_map *m, struct bt__snap *s)
 	return bt__stable_sort(&srt, s->ents, s->n);
 }
 
-/* Print one integer or string field; div (>= 1) divides integers. */
-static void bt__print_field(FILE *out, const struct bt_field *f,
-			    const unsigned char *base, uint64_t div)
+/*
+ * A growable byte string.  Keys and plain values are rendered into one, so
+ * that text and JSON output share one rendering of a key.
+ */
+struct bt__sb {
+	char *buf;
+	size_t len, cap;
+};
+
+static void bt__sb_write(struct bt__sb *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		char *nb;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		nb = realloc(b->buf, cap);
+		if (!nb)
+			return;	/* out of memory: the text comes out short */
+		b->buf = nb;
+		b->cap = cap;
+	}
+	memcpy(b->buf + b->len, p, n);
+	b->len += n;
+	b->buf[b->len] = '\0';
+}
+
+static void bt__sb_puts(struct bt__sb *b, const char *s)
+{
+	bt__sb_write(b, s, strlen(s));
+}
+
+static void bt__sb_putc(struct bt__sb *b, char c)
+{
+	bt__sb_write(b, &c, 1);
+}
+
+/* Write the string to `out` and free it. */
+static void bt__sb_flush(struct bt__sb *b, FILE *out)
+{
+	if (b->len)
+		fwrite(b->buf, 1, b->len, out);
+	free(b->buf);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Render one integer or string field; div (>= 1) divides integers. */
+static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f,
+			  const unsigned char *base, uint64_t div)
 {
 	const unsigned char *p = base + f->offset;
+	char num[32];
 
 	if (f->kind == BT_KIND_STR) {
 		size_t len = bt__strnlen(p, f->size);
 
-		fwrite(p, 1, len, out);
+		bt__sb_write(b, p, len);
 		if (len == f->size)
-			fputs("..", out);	/* no NUL: truncated */
-	} else if (f->kind == BT_KIND_INT) {
-		fprintf(out, "%lld",
-			(long long)(bt__get_int(p, f->size) / (int64_t)div));
-	} else {
-		fprintf(out, "%llu",
-			(unsigned long long)(bt__get_uint(p, f->size) / div));
+			bt__sb_puts(b, "..");	/* no NUL: truncated */
+		return;
 	}
+	if (f->kind == BT_KIND_INT)
+		snprintf(num, sizeof(num), "%lld",
+			 (long long)(bt__get_int(p, f->size) / (int64_t)div));
+	else
+		snprintf(num, sizeof(num), "%llu",
+			 (unsigned long long)(bt__get_uint(p, f->size) / div));
+	bt__sb_puts(b, num);
 }
 
-/* Print entry f[i], a field or a nested tuple; return the next index. */
-static unsigned int bt__print_item(FILE *out, const struct bt_field *f,
-				   unsigned int i, unsigned int n,
-				   const unsigned char *base, uint64_t div);
+/* Render entry f[i], a field or a nested tuple; return the next index. */
+static unsigned int bt__fmt_item(struct bt__sb *b, const struct bt_field *f,
+				 unsigned int i, unsigned int n,
+				 const unsigned char *base, uint64_t div);
 
-/* Print the entries f[i..n) separated by ", ". */
-static void bt__print_items(FILE *out, const struct bt_field *f,
-			    unsigned int i, unsigned int n,
-			    const unsigned char *base, uint64_t div)
+/* Render the entries f[i..n) separated by ", ". */
+static void bt__fmt_items(struct bt__sb *b, const struct bt_field *f,
+			  unsigned int i, unsigned int n,
+			  const unsigned char *base, uint64_t div)
 {
 	unsigned int first = i;
 
 	while (i < n) {
 		if (i != first)
-			fputs(", ", out);
-		i = bt__print_item(out, f, i, n, base, div);
+			bt__sb_puts(b, ", ");
+		i = bt__fmt_item(b, f, i, n, base, div);
 	}
 }
 
-static unsigned int bt__print_item(FILE *out, const struct bt_field *f,
-				   unsigned int i, unsigned int n,
-				   const unsigned char *base, uint64_t div)
+static unsigned int bt__fmt_item(struct bt__sb *b, const struct bt_field *f,
+				 unsigned int i, unsigned int n,
+				 const unsigned char *base, uint64_t div)
 {
 	unsigned int end;
 
 	if (f[i].kind != BT_KIND_TUPLE) {
-		bt__print_field(out, &f[i], base, div);
+		bt__fmt_field(b, &f[i], base, div);
 		return i + 1;
 	}
 	end = bt__skip(f, i, n);
-	fputc('(', out);
-	bt__print_items(out, f, i + 1, end, base, div);
-	fputc(')', out);
+	bt__sb_putc(b, '(');
+	bt__fmt_items(b, f, i + 1, end, base, div);
+	bt__sb_putc(b, ')');
 	return end;
 }
 
-/* Print a key or plain value: a single field, or "(a, b, ...)". */
-static void bt__print_layout(FILE *out, const struct bt_layout *l,
-			     const unsigned char *base, uint64_t div)
+/* Render a key or plain value: a single field, or "(a, b, ...)". */
+static void bt__fmt_layout(struct bt__sb *b, const struct bt_layout *l,
+			   const unsigned char *base, uint64_t div)
 {
 	int parens = l->tuple || bt__ntop(l) > 1;
 
 	if (parens)
-		fputc('(', out);
-	bt__print_items(out, l->fields, 0, l->nfields, base, div);
+		bt__sb_putc(b, '(');
+	bt__fmt_items(b, l->fields, 0, l->nfields, base, div);
 	if (parens)
-		fputc(')', out);
+		bt__sb_putc(b, ')');
 }
 
 /*
- * Print "@x[key]".  bpftrace formats the key like a value and then drops
- * one pair of enclosing parentheses: a multi-key "(a, b)" becomes "a, b",
- * and a string key "(hi)" becomes "hi" as well.
+ * Render a key as it goes between "@x[" and "]".  bpftrace formats the key
+ * like a value and then drops one pair of enclosing parentheses: a
+ * multi-key "(a, b)" becomes "a, b", and a string key "(hi)" becomes "hi"
+ * as well.
  */
-static void bt__print_name_key(FILE *out, const struct bt_map *m,
-			       const unsigned char *key)
+static void bt__fmt_key(struct bt__sb *b, const struct bt_map *m,
+			const unsigned char *key)
 {
 	const struct bt_layout *l = &m->key;
 	unsigned int ntop = bt__ntop(l);
 
-	fputs(m->name, out);
-	if (m->scalar)
-		return;
-	fputc('[', out);
 	if (l->tuple || ntop > 1) {
-		bt__print_items(out, l->fields, 0, l->nfields, key, 1);
+		bt__fmt_items(b, l->fields, 0, l->nfields, key, 1);
 	} else if (ntop == 1 && l->fields[0].kind == BT_KIND_TUPLE) {
-		bt__print_items(out, l->fields, 1, l->nfields, key, 1);
+		bt__fmt_items(b, l->fields, 1, l->nfields, key, 1);
 	} else if (ntop == 1 && l->fields[0].kind == BT_KIND_STR) {
 		const struct bt_field *f = &l->fields[0];
 		const unsigned char *p = key + f->offset;
@@ -887,12 +956,36 @@ static void bt__print_name_key(FILE *out, const struct bt_map *m,
 		/* a truncated string ends in "..", never in ')' */
 		if (len < f->size && len >= 2 && p[0] == '(' &&
 		    p[len - 1] == ')')
-			fwrite(p + 1, 1, len - 2, out);
+			bt__sb_write(b, p + 1, len - 2);
 		else
-			bt__print_field(out, f, key, 1);
+			bt__fmt_field(b, f, key, 1);
 	} else {
-		bt__print_layout(out, l, key, 1);
+		bt__fmt_layout(b, l, key, 1);
 	}
+}
+
+/* Print a key or plain value: a single field, or "(a, b, ...)". */
+static void bt__print_layout(FILE *out, const struct bt_layout *l,
+			     const unsigned char *base, uint64_t div)
+{
+	struct bt__sb b = { 0 };
+
+	bt__fmt_layout(&b, l, base, div);
+	bt__sb_flush(&b, out);
+}
+
+/* Print "@x[key]" (just "@x" for a scalar). */
+static void bt__print_name_key(FILE *out, const struct bt_map *m,
+			       const unsigned char *key)
+{
+	struct bt__sb b = { 0 };
+
+	fputs(m->name, out);
+	if (m->scalar)
+		return;
+	fputc('[', out);
+	bt__fmt_key(&b, m, key);
+	bt__sb_flush(&b, out);
 	fputc(']', out);
 }
 
@@ -1117,38 +1210,455 @@ static int bt__print(FILE *out, const struct bt_map *m, int top, int div,
 	return 0;
 }
 
+/* ---- JSON output (-f json) ----------------------------------------------- */
+
+/*
+ * bpftrace writes JSON through a C++ stream, and two of its quirks show in
+ * the output, so they are reproduced here:
+ *  - a control character in a string is written as "\u%04x" of the *plain
+ *    char*, which is signed on x86-64: a byte >= 0x80 (UTF-8) comes out as
+ *    "\uffffffc3" and not as the byte;
+ *  - that escape switches the stream to hexadecimal for good (std::hex is
+ *    sticky), and the only numbers bpftrace then streams directly, the
+ *    bucket counts of histograms, come out in hex ("count": c) from then on.
+ *    Every other number is formatted with std::to_string and stays decimal.
+ * Integers that a double cannot hold exactly (beyond 2^53) are written as
+ * strings: "9007199254740993".
+ */
+static int bt__json_hex;	/* a \u escape was written: counts go hex */
+
+/* A JSON string of `len` bytes, escaped like bpftrace. */
+static BT_UNUSED void bt_json_string(FILE *out, const char *s, size_t len)
+{
+	size_t i;
+
+	fputc('"', out);
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		switch (c) {
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\r':
+			fputs("\\r", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
+		default:
+			if (c <= '\x1f') {	/* signed char: bytes >= 0x80 too */
+				fprintf(out, "\\u%04x", (unsigned int)(int)c);
+				bt__json_hex = 1;
+			} else {
+				fputc(c, out);
+			}
+		}
+	}
+	fputc('"', out);
+}
+
+/* A char[cap] value: up to its NUL, ".." appended when it has none. */
+static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
+{
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+
+	if (len < cap) {
+		bt_json_string(out, s, len);
+	} else {
+		char *t = malloc(len + 2);
+
+		if (!t) {
+			bt_json_string(out, s, len);
+			return;
+		}
+		memcpy(t, s, len);
+		memcpy(t + len, "..", 2);
+		bt_json_string(out, t, len + 2);
+		free(t);
+	}
+}
+
+/* Does a double hold this magnitude exactly (at most 53 significant bits)? */
+static int bt__json_exact(uint64_t v)
+{
+	while (v && !(v & 1))
+		v >>= 1;
+	return v < (1ULL << 53);
+}
+
+static BT_UNUSED void bt_json_i64(FILE *out, long long v)
+{
+	uint64_t mag = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	fprintf(out, bt__json_exact(mag) ? "%lld" : "\"%lld\"", v);
+}
+
+static BT_UNUSED void bt_json_u64(FILE *out, unsigned long long v)
+{
+	fprintf(out, bt__json_exact(v) ? "%llu" : "\"%llu\"", v);
+}
+
+/* A number bpftrace streams directly: decimal, or hex after a \u escape. */
+static BT_UNUSED void bt_json_streamed_u64(FILE *out, unsigned long long v)
+{
+	fprintf(out, bt__json_hex ? "%llx" : "%llu", v);
+}
+
+/* Every JSON record is one line: {"type": "TYPE", "data": ...}. */
+static BT_UNUSED void bt_json_begin(FILE *out, const char *type)
+{
+	fprintf(out, "{\"type\": \"%s\", \"data\": ", type);
+}
+
+static BT_UNUSED void bt_json_end(FILE *out)
+{
+	fputs("}\n", out);
+}
+
+/* JSON of entry f[i], a field or a nested tuple (an array); returns the
+ * next index. */
+static unsigned int bt__json_item(FILE *out, const struct bt_field *f,
+				  unsigned int i, unsigned int n,
+				  const unsigned char *base, uint64_t div)
+{
+	const unsigned char *p = base + f[i].offset;
+	unsigned int end, j;
+
+	switch (f[i].kind) {
+	case BT_KIND_TUPLE:
+		end = bt__skip(f, i, n);
+		fputc('[', out);
+		for (j = i + 1; j < end;) {
+			if (j != i + 1)
+				fputc(',', out);	/* arrays are unspaced */
+			j = bt__json_item(out, f, j, end, base, div);
+		}
+		fputc(']', out);
+		return end;
+	case BT_KIND_STR:
+		bt_json_str(out, (const char *)p, f[i].size);
+		break;
+	case BT_KIND_INT:
+		bt_json_i64(out, bt__get_int(p, f[i].size) / (int64_t)div);
+		break;
+	default:
+		bt_json_u64(out, bt__get_uint(p, f[i].size) / div);
+		break;
+	}
+	return i + 1;
+}
+
+/* JSON of a plain value: a single field, or an array for a tuple. */
+static void bt__json_layout(FILE *out, const struct bt_layout *l,
+			    const unsigned char *base, uint64_t div)
+{
+	unsigned int i;
+
+	if (!l->tuple && bt__ntop(l) == 1) {
+		bt__json_item(out, l->fields, 0, l->nfields, base, div);
+		return;
+	}
+	fputc('[', out);
+	for (i = 0; i < l->nfields;) {
+		if (i)
+			fputc(',', out);
+		i = bt__json_item(out, l->fields, i, l->nfields, base, div);
+	}
+	fputc(']', out);
+}
+
+/*
+ * A key as a JSON object member name: bpftrace takes the key's text (as in
+ * "@x[...]"), and removes every space from it, the spaces inside strings
+ * included: @x[1, "a b"] is "1,ab".
+ */
+static void bt__json_key(FILE *out, const struct bt_map *m,
+			 const unsigned char *key)
+{
+	struct bt__sb b = { 0 };
+	size_t i, k = 0;
+
+	bt__fmt_key(&b, m, key);
+	for (i = 0; i < b.len; i++)
+		if (b.buf[i] != ' ')
+			b.buf[k++] = b.buf[i];
+	bt_json_string(out, b.buf ? b.buf : "", k);
+	free(b.buf);
+}
+
+/*
+ * Numeric lower bound of bucket i + 1 of a hist/lhist (see bt__hist_label):
+ * bpftrace keeps small hist bounds and all lhist bounds as signed numbers
+ * and the power-of-two hist bounds ("4K") as unsigned ones, and the
+ * difference shows in the "max" of a bucket, which is that bound minus one.
+ */
+static int bt__json_bound(const struct bt_map *m, long long i,
+			  uint64_t *value, int *is_unsigned)
+{
+	*is_unsigned = 0;
+	if (m->agg == BT_AGG_LHIST) {
+		long long v = m->lhist_min + i * m->lhist_step;
+
+		*value = (uint64_t)v;
+		return v <= m->lhist_max;
+	}
+	{
+		unsigned int bits = m->hist_bits, n = 1u << bits;
+		unsigned int j = (unsigned int)i, power;
+
+		if (j <= 2 * n) {
+			*value = j;
+			return 1;
+		}
+		power = (j >> bits) - 1;
+		*value = (1ULL << power) * (n + (j & (n - 1)));
+		*is_unsigned = 1;
+		return 1;
+	}
+}
+
+/*
+ * A histogram: [{"min": A, "max": B, "count": C},...] over the buckets from
+ * the first to the last nonempty one.  "min" is the bucket's lower bound
+ * (none for the bucket of values below everything), "max" its upper bound
+ * minus one (none for lhist's bucket above max).
+ */
+static void bt__json_hist(FILE *out, const struct bt_map *m,
+			  const unsigned char *v, unsigned int nb,
+			  uint64_t div)
+{
+	long long first = -1, last = -1, i;
+
+	if (m->agg == BT_AGG_LHIST)
+		div = 1;	/* bpftrace ignores div for lhist */
+	for (i = 0; i < nb; i++) {
+		if ((int32_t)(uint32_t)bt__get_uint(v + 8 * i, 8) > 0) {
+			if (first < 0)
+				first = i;
+			last = i;
+		}
+	}
+	fputc('[', out);
+	for (i = first; first >= 0 && i <= last; i++) {
+		uint64_t bound;
+		int is_unsigned;
+
+		if (i != first)
+			fputc(',', out);
+		fputc('{', out);
+		if (i > 0) {
+			bt__json_bound(m, i - 1, &bound, &is_unsigned);
+			fputs("\"min\": ", out);
+			if (is_unsigned)
+				bt_json_u64(out, bound);
+			else
+				bt_json_i64(out, (int64_t)bound);
+			fputs(", ", out);
+		}
+		if (bt__json_bound(m, i, &bound, &is_unsigned)) {
+			fputs("\"max\": ", out);
+			if (is_unsigned && bound == 0)
+				bt_json_i64(out, -1);
+			else
+				bt_json_i64(out, (int64_t)(bound - 1));
+			fputs(", ", out);
+		}
+		fputs("\"count\": ", out);
+		bt_json_streamed_u64(out, bt__get_uint(v + 8 * i, 8) / div);
+		fputc('}', out);
+	}
+	fputc(']', out);
+}
+
+/* JSON of one map value (the part after "@x": or "key":). */
+static void bt__json_value(FILE *out, const struct bt_map *m,
+			   const unsigned char *v, unsigned int nb,
+			   uint64_t div)
+{
+	int64_t total, count, avg;
+
+	switch (m->agg) {
+	case BT_AGG_COUNT:
+		bt_json_u64(out, bt__get_uint(v, 8) / div);
+		break;
+	case BT_AGG_SUM:
+	case BT_AGG_MIN:
+	case BT_AGG_MAX:
+		bt_json_i64(out, bt__get_int(v, 8) / (int64_t)div);
+		break;
+	case BT_AGG_AVG:
+	case BT_AGG_STATS:
+		total = bt__get_int(v, 8);
+		count = bt__get_int(v + 8, 8);
+		avg = count ? total / count : 0;
+		if (m->agg == BT_AGG_AVG) {
+			bt_json_i64(out, avg / (int64_t)div);
+			break;
+		}
+		fputs("{\"count\": ", out);
+		bt_json_i64(out, count);
+		fputs(", \"average\": ", out);
+		bt_json_i64(out, avg / (int64_t)div);
+		fputs(", \"total\": ", out);
+		bt_json_i64(out, total);
+		fputc('}', out);
+		break;
+	case BT_AGG_HIST:
+	case BT_AGG_LHIST:
+		bt__json_hist(out, m, v, nb, div);
+		break;
+	default:
+		bt__json_layout(out, &m->value, v, div);
+		break;
+	}
+}
+
+/*
+ * print(@x) and the exit dump with -f json: one line
+ *   {"type": "map", "data": {"@x": VALUE}}                     scalar
+ *   {"type": "map", "data": {"@x": {"KEY": VALUE, ...}}}       keyed
+ * of type "stats" for avg/stats maps, "hist" for hist/lhist maps.  An
+ * empty map prints nothing, except that print() of an empty scalar shows
+ * a zero value (as in text) and that an empty avg/stats map prints
+ * {"@x": {}}, at exit too (a bpftrace quirk: its "skip empty maps" test
+ * does not see through the stats wrapper).
+ */
+static int bt__print_json(FILE *out, const struct bt_map *m, int top, int div,
+			  int at_exit)
+{
+	struct bt__snap s;
+	size_t i, skip = 0;
+	uint64_t udiv = div > 0 ? (uint64_t)div : 1;
+	int stats = m->agg == BT_AGG_AVG || m->agg == BT_AGG_STATS;
+	const char *type = stats ? "stats" : bt__is_hist(m) ? "hist" : "map";
+	unsigned int nb;
+	int err;
+
+	err = bt__snap_read(m, &s);
+	if (err)
+		return err;
+	err = bt__order(m, &s);
+	if (err) {
+		bt__snap_free(&s);
+		return err;
+	}
+	if (top > 0 && s.n > (size_t)top)
+		skip = s.n - (size_t)top;
+	nb = s.val_size / 8;
+	if (m->nbuckets && m->nbuckets < nb)
+		nb = m->nbuckets;
+
+	if (s.n == 0) {
+		if (m->scalar && !bt__is_hist(m) && !at_exit) {
+			unsigned char *zero = calloc(1, bt__value_size(m) + 16);
+
+			if (!zero) {
+				bt__snap_free(&s);
+				return -1;
+			}
+			bt_json_begin(out, type);
+			fputc('{', out);
+			bt_json_string(out, m->name, strlen(m->name));
+			fputs(": ", out);
+			bt__json_value(out, m, zero, 0, udiv);
+			fputc('}', out);
+			bt_json_end(out);
+			free(zero);
+		} else if (stats) {
+			bt_json_begin(out, type);
+			fputc('{', out);
+			bt_json_string(out, m->name, strlen(m->name));
+			fputs(": {}}", out);
+			bt_json_end(out);
+		}
+		bt__snap_free(&s);
+		return 0;
+	}
+
+	bt_json_begin(out, type);
+	fputc('{', out);
+	bt_json_string(out, m->name, strlen(m->name));
+	fputs(": ", out);
+	if (m->scalar) {
+		bt__json_value(out, m, s.ents[skip].val, nb, udiv);
+	} else {
+		fputc('{', out);
+		for (i = skip; i < s.n; i++) {
+			if (i != skip)
+				fputs(", ", out);	/* objects are spaced */
+			bt__json_key(out, m, s.ents[i].key);
+			fputs(": ", out);
+			bt__json_value(out, m, s.ents[i].val, nb, udiv);
+		}
+		fputc('}', out);
+	}
+	fputc('}', out);
+	bt_json_end(out);
+	bt__snap_free(&s);
+	return 0;
+}
+
 /* ---- public API ---------------------------------------------------------- */
 
 /*
  * print(@x) / print(@x, top, div): top > 0 keeps only the last `top`
  * entries of the sorted order, div > 0 divides the printed values.
+ * Printed as text or JSON as bt_format says.
  * Returns 0, or -1 if the map could not be read.
  */
 static BT_UNUSED int bt_print_map(FILE *out, const struct bt_map *m,
 				  int top, int div)
 {
+	if (bt_format == BT_FORMAT_JSON)
+		return bt__print_json(out, m, top, div, 0);
 	return bt__print(out, m, top, div, 0);
 }
 
+/* print(@x, top, div) as one JSON line, whatever bt_format says. */
+static BT_UNUSED int bt_print_map_json(FILE *out, const struct bt_map *m,
+				       int top, int div)
+{
+	return bt__print_json(out, m, top, div, 0);
+}
+
+/* One map of the exit dump. */
+static void bt__print_as(FILE *out, const struct bt_map *m, int json)
+{
+	if (json)
+		bt__print_json(out, m, 0, 0, 1);
+	else
+		bt__print(out, m, 0, 0, 1);
+}
+
 /*
- * What bpftrace prints when it exits: two newlines (even with no maps),
- * then every map sorted by name (byte order, so "@" < "@A" < "@_" < "@a"),
- * each printed like print(@x) except that empty scalar maps are left out.
+ * What bpftrace prints when it exits: in text, two newlines (even with no
+ * maps); then every map sorted by name (byte order, so "@" < "@A" < "@_" <
+ * "@a"), each printed like print(@x) except that empty scalar maps are
+ * left out.
  */
 static BT_UNUSED void bt_print_maps_at_exit(FILE *out,
 					     const struct bt_map *maps, int n)
 {
 	const struct bt_map **order;
+	int json = bt_format == BT_FORMAT_JSON;
 	int i, j, k;
 
-	fputs("\n\n", out);
+	if (!json)
+		fputs("\n\n", out);
 	if (n <= 0)
 		return;
 	order = malloc(n * sizeof(*order));
 	if (!order) {
 		for (i = 0; i < n; i++)
 			if (maps[i].name)
-				bt__print(out, &maps[i], 0, 0, 1);
+				bt__print_as(out, &maps[i], json);
 		return;
 	}
 	/* insertion sort by name; entries without a name are placeholders */
@@ -1163,7 +1673,7 @@ static BT_UNUSED void bt_print_maps_at_exit(FILE *out,
 		k++;
 	}
 	for (i = 0; i < k; i++)
-		bt__print(out, order[i], 0, 0, 1);
+		bt__print_as(out, order[i], json);
 	free(order);
 }
 

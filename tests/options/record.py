@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from runner import (  # noqa: E402
     OPTIONS_DIR,
     REPO_ROOT,
+    SIGINT_JSON_MARKER,
     run_until_started_then_interrupt,
     run_with_pid,
 )
@@ -27,6 +28,10 @@ def main() -> int:
     out = run_until_started_then_interrupt([str(REFERENCE), str(script)])
     (OPTIONS_DIR / "sigint.out").write_bytes(out)
     print(f"recorded sigint.out ({len(out)} bytes)")
+    out = run_until_started_then_interrupt([str(REFERENCE), "-f", "json", str(script)],
+                                           marker=SIGINT_JSON_MARKER)
+    (OPTIONS_DIR / "sigint_json.out").write_bytes(out)
+    print(f"recorded sigint_json.out ({len(out)} bytes)")
     out = run_with_pid([str(REFERENCE), "-p", "{pid}", str(OPTIONS_DIR / "pid.bt")])
     (OPTIONS_DIR / "pid.out").write_bytes(out)
     print(f"recorded pid.out ({len(out)} bytes)")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 OPTIONS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = OPTIONS_DIR.parent.parent
+#: What sigint.bt's printf("started\n") looks like with -f json.
+SIGINT_JSON_MARKER = b'"data": "started\\n"}\n'
 
 
 def run_until_started_then_interrupt(cmd: list[str], marker: bytes = b"started\n",

@@ -10,6 +10,9 @@ Hand-written driver cases (``driver case NAME``) keep the equivalent
 bpftrace script in the ``SCRIPTS`` mapping below; the histogram index cases
 are generated from value lists so that the script and the driver arguments
 come from the same data.
+
+Every case also runs as ``json_<name>``: bpftrace with ``-f json`` and the
+driver with ``-f json`` (the runtime's JSON output of the same maps).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class Case:
     script: str
     argv: tuple[str, ...]
     min_cpus: int = 1
+    options: tuple[str, ...] = ()  # bpftrace's options, e.g. ("-q", "-f", "json")
 
 
 # Scripts of the hand-written driver cases; keep them in sync with the
@@ -318,4 +322,8 @@ def all_cases() -> list[Case]:
         cases.append(_hist_case(f"hist_index_big_b{bits}", bits, HIST_BIG))
     for i, (lo, hi, step, values) in enumerate(LHIST_CONFIGS):
         cases.append(_lhist_case(f"lhist_index_{i}", lo, hi, step, values))
-    return cases
+    # Every case again with -f json: the same maps printed as JSON records.
+    json = [Case(f"json_{c.name}", c.script, ("-f", "json", *c.argv), c.min_cpus,
+                 ("-q", "-f", "json"))
+            for c in cases]
+    return cases + json

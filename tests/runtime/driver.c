@@ -9,7 +9,8 @@
  * Its stdout must equal bpftrace-ref's stdout for the equivalent script in
  * tests/runtime/cases.py (recorded in tests/runtime/expected/).
  *
- *   driver case NAME                      a hand-written case below
+ *   driver [-f json] case NAME            a hand-written case below
+ *   (-f json, before any of these: print as JSON)
  *   driver hist BITS V...                 @h = hist(V, BITS) for each V
  *   driver lhist MIN MAX STEP V...        @l = lhist(V, MIN, MAX, STEP)
  *   driver uidx MIN MAX STEP V...         bucket indexes computed here
@@ -1023,6 +1024,11 @@ int main(int argc, char **argv)
 	unsigned int i;
 	int a;
 
+	if (argc >= 3 && !strcmp(argv[1], "-f") && !strcmp(argv[2], "json")) {
+		bt_format = BT_FORMAT_JSON;	/* bpftrace -f json */
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc >= 3 && !strcmp(argv[1], "case")) {
 		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 			if (!strcmp(argv[2], cases[i].name)) {

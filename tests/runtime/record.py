@@ -29,11 +29,11 @@ EXPECTED = HERE / "expected"
 DEFAULT_REF = HERE.parents[2] / "shared" / "tools" / "bpftrace-ref"
 
 
-def run_bpftrace(ref: Path, script: str) -> str:
+def run_bpftrace(ref: Path, script: str, options: tuple[str, ...] = ()) -> str:
     """Run ``script`` with the reference bpftrace and return its stdout."""
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run(
-            [str(ref), "-e", script],
+            [str(ref), *options, "-e", script],
             cwd=tmp,
             capture_output=True,
             text=True,
@@ -47,8 +47,8 @@ def run_bpftrace(ref: Path, script: str) -> str:
 
 def record(ref: Path, case: Case) -> bool:
     """Record one case; return False if bpftrace's output is not stable."""
-    first = run_bpftrace(ref, case.script)
-    second = run_bpftrace(ref, case.script)
+    first = run_bpftrace(ref, case.script, case.options)
+    second = run_bpftrace(ref, case.script, case.options)
     if first != second:
         print(f"{case.name}: output differs between runs, not stored", file=sys.stderr)
         return False
