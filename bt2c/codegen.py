@@ -8,6 +8,7 @@ statement form lives in ``templates/bpf/snippets.c.j2``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bt2c import ast
@@ -234,9 +235,14 @@ class ProbeGen:
         """A C loop's body; break/continue inside it belong to that C loop."""
         self.loop_depth += 1
         try:
-            return self.nested(lambda: self.stmts(body.stmts))
+            lines = self.nested(lambda: self.stmts(body.stmts))
         finally:
             self.loop_depth -= 1
+        # Only a body that calls a helper gets the latch: an asm statement also stops
+        # clang from folding a simple loop away, which the verifier would then walk.
+        if any(re.search(r"\b(bpf|bt)_\w+\(", line) for line in lines):
+            lines.append("\t" * (self.block.indent + 1) + "bt_loop_latch();")
+        return lines
 
     def for_map(self, st: ast.ForMap) -> None:
         if self.in_callback:

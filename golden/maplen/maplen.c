@@ -2290,17 +2290,17 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of maplen.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 534, 5 },
-	{ 538, 7 },
-	{ 544, 8 },
-	{ 551, 11 },
-	{ 555, 13 },
-	{ 563, 16 },
-	{ 567, 18 },
-	{ 581, 16 },
-	{ 585, 18 },
-	{ 599, 16 },
-	{ 603, 18 },
+	{ 542, 5 },
+	{ 546, 7 },
+	{ 552, 8 },
+	{ 559, 11 },
+	{ 563, 13 },
+	{ 571, 16 },
+	{ 575, 18 },
+	{ 589, 16 },
+	{ 593, 18 },
+	{ 607, 16 },
+	{ 611, 18 },
 };
 
 static const char *const bt_script_lines[] = {

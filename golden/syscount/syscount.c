@@ -2290,13 +2290,13 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of syscount.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 480, 5 },
-	{ 484, 7 },
-	{ 491, 8 },
-	{ 494, 9 },
-	{ 500, 12 },
-	{ 504, 14 },
-	{ 506, 15 },
+	{ 488, 5 },
+	{ 492, 7 },
+	{ 499, 8 },
+	{ 502, 9 },
+	{ 508, 12 },
+	{ 512, 14 },
+	{ 514, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -16,6 +16,14 @@ static __always_inline __u64 bt_wakeup_flags(void)
 		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
+/*
+ * Ends every loop body.  Verifiers before Linux 6.4 accept a loop only when the
+ * edge that closes it is a jump; clang may lay a loop out so that the body falls
+ * through into its header (often right after a helper call), and this no-op
+ * jump then becomes that edge.
+ */
+#define bt_loop_latch() asm volatile("goto +0")
+
 /* Send a fixed-size control event (exit, print/clear/zero of a map); these
  * wake the reader at once. */
 static __always_inline void bt_send(__u32 id, __s64 arg0, __s64 arg1, __s64 arg2)

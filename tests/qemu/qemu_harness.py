@@ -199,11 +199,7 @@ class KnownBug:
     reason: str
 
 
-KNOWN_BUGS: tuple[KnownBug, ...] = (
-    KnownBug(frozenset({"while_loop"}), frozenset({"x86_64-5.10", "x86_64-6.1", "arm64-6.1"}),
-             "the verifier of these kernels rejects the loop (back-edge from insn 25 to 26:"
-             " the loop jumps back to the instruction after a helper call)"),
-)
+KNOWN_BUGS: tuple[KnownBug, ...] = ()
 
 #: Cases that cannot mean anything on an architecture (not a kernel or bt2c matter).
 NOT_APPLICABLE: dict[tuple[str, str], str] = {
