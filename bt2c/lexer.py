@@ -53,8 +53,8 @@ _DURATIONS = {None: 1, "ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000
               "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000}
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ATTACH_RE = re.compile(r"[^\s,{}/]+(?:/[^\s,{}]*)?")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "0": "\0", "a": "\a",
-            "b": "\b", "f": "\f", "v": "\v", "e": "\x1b"}
+# bpftrace's escapes; \0 and other octal digits are handled as octal (\001 is byte 1).
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"'}
 
 
 def _int_value(raw: str) -> int:
@@ -190,7 +190,7 @@ class Lexer:
                     out.append(chr(int(m.group(1), 16) if m.group(1) else int(m.group(2), 8)))
                     i = m.end()
                     continue
-                raise self.error(f"invalid escape sequence '\\{esc}'", i, i + 2)
+                raise self.error(f"invalid escape character '\\{esc}'", i, i + 2)
             out.append(text[i])
             i += 1
         if i >= len(text) or text[i] != '"':

@@ -94,3 +94,10 @@ def test_no_arguments_prints_help_without_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Usage" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_escapes_bpftrace_rejects_are_errors(tmp_path: Path) -> None:
+    (tmp_path / "prog.bt").write_text('BEGIN { printf("\\a"); }\n')
+    proc = bt2c("transpile", "prog.bt", "-o", "out", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("prog.bt:1:17: ERROR: invalid escape character '\\a'")
