@@ -135,6 +135,27 @@ def build_cached(text: str, script_name: str, verbose: bool, name: str | None = 
     return entry / out.name
 
 
+def tool_argv(binary: str, opts: RunOptions) -> list[str]:
+    """The built tool's command line for bpftrace-style options: the tool takes the
+    same flags (-q -v -o -f -c -p --no-feature), then ``--`` and the parameters."""
+    cmd = [binary]
+    if opts.quiet:
+        cmd.append("-q")
+    if opts.verbose:
+        cmd.append("-v")
+    if opts.output:
+        cmd += ["-o", opts.output]
+    if opts.output_format:
+        cmd += ["-f", opts.output_format]
+    if opts.command:
+        cmd += ["-c", opts.command]
+    if opts.pid:
+        cmd += ["-p", opts.pid]
+    for feature in opts.no_features:
+        cmd += ["--no-feature", feature]
+    return [*cmd, "--", *opts.params]
+
+
 def check(script: str, verbose: bool = False) -> int:
     """Build the tool, load it without attaching, and report the kernel features it uses."""
     try:
@@ -161,22 +182,7 @@ def run(argv: list[str]) -> int:
             raise Bt2cError(f"failed to open {opts.script}: {e.strerror}") from None
         name = opts.script
     binary = build_cached(text, name, opts.verbose, "prog" if name == "stdin" else None)
-    cmd = [str(binary)]
-    if opts.quiet:
-        cmd.append("-q")
-    if opts.verbose:
-        cmd.append("-v")
-    if opts.output:
-        cmd += ["-o", opts.output]
-    if opts.output_format:
-        cmd += ["-f", opts.output_format]
-    if opts.command:
-        cmd += ["-c", opts.command]
-    if opts.pid:
-        cmd += ["-p", opts.pid]
-    for feature in opts.no_features:
-        cmd += ["--no-feature", feature]
-    cmd += ["--", *opts.params]
+    cmd = tool_argv(str(binary), opts)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(cmd[0], cmd)

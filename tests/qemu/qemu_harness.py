@@ -71,7 +71,7 @@ import harness as e2e  # noqa: E402  (tests/e2e/harness.py: cases and expected o
 from bt2c.build import Builder, cache_root, templates_digest, toolchain_id  # noqa: E402
 from bt2c.cross import TARGETS, Target, elf_info, find_cc  # noqa: E402
 from bt2c.diagnostics import Bt2cError  # noqa: E402
-from bt2c.runner import parse_run_args  # noqa: E402
+from bt2c.runner import parse_run_args, tool_argv  # noqa: E402
 from bt2c.templating import templates_dir  # noqa: E402
 
 README = REPO_ROOT / "README.md"
@@ -666,24 +666,10 @@ GUEST_WORKLOAD = Path("/bin/workload")
 def guest_argv(case: e2e.Case, tool: str) -> tuple[str, ...]:
     """The tool's command line for ``case``: the RUN header, as ``bt2c run`` would pass it.
 
-    Mirrors bt2c.runner.run: bpftrace's options map onto the tool's own
-    (-q, -o, -c, -p), and positional parameters follow ``--``.
+    The same mapping as ``bt2c run`` (bt2c.runner.tool_argv): bpftrace's options
+    map onto the tool's own, and positional parameters follow ``--``.
     """
-    opts = parse_run_args(case.argv(workload=GUEST_WORKLOAD))
-    argv = [tool]
-    if opts.quiet:
-        argv.append("-q")
-    if opts.verbose:
-        argv.append("-v")
-    if opts.output:
-        argv += ["-o", opts.output]
-    if opts.command:
-        argv += ["-c", opts.command]
-    if opts.pid:
-        argv += ["-p", opts.pid]
-    for feature in getattr(opts, "no_features", []):
-        argv += ["--no-feature", feature]
-    return (*argv, "--", *opts.params)
+    return tuple(tool_argv(tool, parse_run_args(case.argv(workload=GUEST_WORKLOAD))))
 
 
 def init_script(cases: list[GuestCase], timeout: int = CASE_TIMEOUT) -> str:
