@@ -652,6 +652,30 @@ class Cpio:
         return bytes(self.data)
 
 
+#: The case whose tool is also run with --check, to see which len() path it takes.
+LEN_PROBE = "len_paths"
+LEN_CHECK = "len_paths_check"
+_LEN_PATHS = {"the bpf_map_sum_elem_count kfunc": "kfunc",
+              "bpf_for_each_map_elem": "for_each",
+              "a counter kept at each insert and delete": "counter"}
+
+
+def len_path_of(check_output: str) -> str:
+    """The len() path named in a tool's ``--check`` output ("" if none is)."""
+    for text, path in _LEN_PATHS.items():
+        if f"counts with {text}" in check_output:
+            return path
+    return ""
+
+
+def expected_len_path(release: str) -> str:
+    """The path a kernel must take: kfunc from 6.6, for_each from 5.13, else the counter."""
+    version = kernel_version(release)
+    if version >= (6, 6):
+        return "kfunc"
+    return "for_each" if version >= (5, 13) else "counter"
+
+
 @dataclass(frozen=True)
 class GuestCase:
     """One case as the guest runs it: its name and the tool's argv inside the guest."""
@@ -918,6 +942,7 @@ class KernelRun:
     boot_seconds: float
     console: str
     fetch_seconds: float = 0.0
+    len_path: str = ""   #: the len() method the tool chose on this kernel ("" if not run)
 
     def summary(self) -> str:
         """One line for logs: what booted and where the time went."""
@@ -933,6 +958,7 @@ class KernelRun:
         return {
             "suite": self.kernel.suite, "arch": self.kernel.arch, "package": self.package,
             "version": self.version, "release": self.release,
+            "len_path": self.len_path,
             "build_seconds": round(self.build_seconds, 1),
             "boot_seconds": round(self.boot_seconds, 1),
             "cases": {n: asdict(v) for n, v in self.verdicts.items()},
@@ -966,6 +992,9 @@ def run_kernel(kernel: Kernel, cases: list[e2e.Case], root: Path | None = None,
     build_seconds = time.monotonic() - t0
     guest_cases = [GuestCase(c.name, guest_argv(c, f"/t/{c.name}"))
                    for c in cases if tools[c.name].binary is not None]
+    if LEN_PROBE in tools and tools[LEN_PROBE].binary is not None:
+        # Which len() path the tool picks on this kernel (its --check report).
+        guest_cases.append(GuestCase(LEN_CHECK, (f"/t/{LEN_PROBE}", "--check")))
     binaries = {n: b.binary for n, b in tools.items() if b.binary is not None}
     initramfs = make_initramfs(target, busybox, workload, binaries, guest_cases, root)
     text, seconds = boot(kernel, image, initramfs, len(guest_cases))
@@ -980,8 +1009,10 @@ def run_kernel(kernel: Kernel, cases: list[e2e.Case], root: Path | None = None,
         for name, v in verdicts.items():
             if v.status == "fail" and name not in con.results:
                 v.detail += f"\nconsole tail:\n{text[-2000:]}"
+    check = con.results.get(LEN_CHECK)
+    len_path = len_path_of(_text(check.stdout)) if check is not None else ""
     return KernelRun(kernel, image.package, image.version, con.release, verdicts,
-                     build_seconds, seconds, text, fetch_seconds)
+                     build_seconds, seconds, text, fetch_seconds, len_path)
 
 
 #: Every kernel run completed in this process, for the pytest timing summary.
@@ -1098,6 +1129,9 @@ def render_table(results: dict) -> str:
             else:
                 cells.append("**FAIL**")
         rows.append("| " + " | ".join(cells) + " |")
+    cells = ["`len_paths --check`", "the len() method chosen on this kernel"]
+    cells += [f"`{results[k.id].get('len_path') or '?'}`" for k in kernels]
+    rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

@@ -63,3 +63,17 @@ def test_case_on_kernel(matrix: qemu_harness.Matrix, kernel: qemu_harness.Kernel
     if verdict.status == "fail":
         pytest.fail(f"{where}: {verdict.detail}", pytrace=False)
     assert verdict.status in ("pass", "limit")
+
+
+@pytest.mark.parametrize("kernel", qemu_harness.selected_kernels(),
+                         ids=[k.id for k in qemu_harness.selected_kernels()])
+def test_len_takes_the_kernels_own_path(matrix: qemu_harness.Matrix,
+                                        kernel: qemu_harness.Kernel) -> None:
+    """len(): the kfunc from Linux 6.6, bpf_for_each_map_elem from 5.13, else the counter
+    (the tool's --check report inside the guest); len_paths' output is checked above."""
+    try:
+        run = matrix.run(kernel)
+    except qemu_harness.Unavailable as e:
+        pytest.skip(f"{kernel.id}: {e}")
+    expected = qemu_harness.expected_len_path(run.release)
+    assert run.len_path == expected, f"{kernel.id} ({run.release}): {run.len_path!r}"
