@@ -17,6 +17,16 @@ def bt2c(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=300)
 
 
+def make(out: Path) -> None:
+    """Build a transpiled tool with its own generated Makefile, as a user would."""
+    from bt2c.build import find_clang, find_tool
+
+    proc = subprocess.run(["make", f"CLANG={find_clang()}",
+                           f"BPFTOOL={find_tool('bpftool', 'bpftool')}"],
+                          cwd=out, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_transpile_writes_four_files(tmp_path: Path) -> None:
     proc = bt2c("transpile", str(GOLDEN / "opensnoop.bt"), "-o", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -42,12 +52,7 @@ def test_build_produces_object_skeleton_and_binary(tmp_path: Path) -> None:
 def test_generated_makefile_builds(tmp_path: Path) -> None:
     proc = bt2c("transpile", str(GOLDEN / "syscount.bt"), "-o", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    clang = next((f"clang-{v}" for v in range(30, 9, -1)
-                  if subprocess.run(["which", f"clang-{v}"], capture_output=True).returncode == 0),
-                 "clang")
-    make = subprocess.run(["make", f"CLANG={clang}", "BPFTOOL=/usr/sbin/bpftool"],
-                          cwd=tmp_path / "out", capture_output=True, text=True, timeout=300)
-    assert make.returncode == 0, make.stderr
+    make(tmp_path / "out")
     assert (tmp_path / "out" / "syscount").exists()
 
 
@@ -66,12 +71,7 @@ def test_wildcard_targets_missing_on_the_running_kernel_are_skipped(tmp_path: Pa
     entry = '"tracepoint:syscalls:sys_enter_openat",'
     assert entry in text
     loader.write_text(text.replace(entry, '"tracepoint:syscalls:sys_enter_no_such_tp",'))
-    clang = next((f"clang-{v}" for v in range(30, 9, -1)
-                  if subprocess.run(["which", f"clang-{v}"], capture_output=True).returncode == 0),
-                 "clang")
-    make = subprocess.run(["make", f"CLANG={clang}", "BPFTOOL=/usr/sbin/bpftool"],
-                          cwd=tmp_path / "out", capture_output=True, text=True, timeout=300)
-    assert make.returncode == 0, make.stderr
+    make(tmp_path / "out")
     workload = Path(__file__).resolve().parent / "workload"
     subprocess.run(["gcc", "-O2", "-static", "-o", str(workload / "workload"),
                     str(workload / "workload.c")], check=True)
