@@ -113,7 +113,6 @@ class MapRes:
     map_type: str
     key_c: str                 # C type of the key
     key_struct: CStruct | None
-    key_fields: list[CField]   # for the runtime layout table
     value_c: str
     value_fields: list[CField]
     value_tuple: bool
@@ -210,10 +209,9 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
         keys = info.key or []
         key_struct = None
         if not keys:
-            key_c, key_fields = "__u32", [CField("key", "__u32 key", "BT_KIND_UINT", 4, 0)]
+            key_c = "__u32"
         elif len(keys) == 1 and isinstance(keys[0], IntType):
             key_c = keys[0].c_name()
-            key_fields = flat_fields(keys[0], "key")
         else:
             fields, off = [], 0
             for i, k in enumerate(keys):
@@ -222,7 +220,7 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
                 fields.extend(flat_fields(k, f"k{i}", off))
                 off += (k.size + 7) // 8 * 8
             key_struct = CStruct(f"{cname}_key", fields, f"key of {name}")
-            key_c, key_fields = f"struct {cname}_key", fields
+            key_c = f"struct {cname}_key"
         agg = info.agg
         value_tuple = False
         nbuckets = 0
@@ -260,6 +258,6 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
             value_layout = layout_entries(info.value)
             if isinstance(info.value, TupleType):
                 value_layout = value_layout[1:]  # the top level is the layout's own tuple flag
-        res.maps[name] = MapRes(info, cname, index, map_type, key_c, key_struct, key_fields,
+        res.maps[name] = MapRes(info, cname, index, map_type, key_c, key_struct,
                                 value_c, value_fields, value_tuple, nbuckets, key_layout,
                                 value_layout)

@@ -57,7 +57,6 @@ class MapInfo:
     value: Type | None = None
     span: Span | None = None
     used_len: bool = False
-    printed: bool = False
 
     @property
     def agg(self) -> AggType | None:
@@ -89,8 +88,6 @@ class Analysis:
     targets: dict[int, list[ProbeTarget]] = field(default_factory=dict)
     variables: dict[int, dict[str, Type]] = field(default_factory=dict)
     max_param: int = 0
-    str_params: set[int] = field(default_factory=set)
-    uses_cpid: bool = False
 
 
 def unify(a: Type, b: Type) -> Type | None:
@@ -477,8 +474,6 @@ class Analyzer:
         if e.name == "probe":
             names = [t.name for t in self.result.targets[self.probe.index]]  # type: ignore[union-attr]
             return literal_string(max(names, key=len))
-        if e.name == "cpid":
-            self.result.uses_cpid = True
         if e.name in _BUILTIN_TYPES:
             return _BUILTIN_TYPES[e.name]
         raise self.error(f"Unknown identifier: '{e.name}'", e.span)
@@ -517,7 +512,6 @@ class Analyzer:
 
     def call(self, e: ast.Call) -> Type:  # noqa: C901 - one dispatch over functions
         name = e.name
-        in_map_assign = True
         if name in AGGREGATIONS:
             if name == "count":
                 self.nargs(e, 0)
@@ -544,7 +538,6 @@ class Analyzer:
             if (hi - lo) // step > 1000:
                 raise self.error("lhist() has too many buckets (max 1000)", e.span)
             return AggType("lhist", True, lhist=(lo, hi, step))
-        del in_map_assign
         if name == "printf":
             if not e.args or not isinstance(e.args[0], ast.Str):
                 raise self.error("printf() requires a string literal as its first argument",
@@ -560,8 +553,7 @@ class Analyzer:
             self.nargs(e, 1, 3)
             a = e.args[0]
             if isinstance(a, ast.Map) and not a.keys:
-                info = self.map_info(a)
-                info.printed = True
+                self.map_info(a)
                 for extra in e.args[1:]:
                     self.expr(extra)
                     self.require_int(extra, "print() argument")
@@ -628,7 +620,6 @@ class Analyzer:
             if isinstance(arg, ast.Binary) and arg.op == "+" and isinstance(arg.left, ast.Param):
                 arg = arg.left  # str($1 + n): the parameter from its n-th byte
             if isinstance(arg, ast.Param):
-                self.result.str_params.add(arg.index)
                 return StringType(DEFAULT_STRLEN)
             if isinstance(t, StringType):
                 return t

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,8 +145,3 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
         "Makefile": render("Makefile.j2", **ctx),
     }
     return Output(name, files)
-
-
-def clean_dir(path: Path) -> None:
-    """Remove a directory tree if it exists."""
-    shutil.rmtree(path, ignore_errors=True)
