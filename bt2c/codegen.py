@@ -38,6 +38,15 @@ class Function:
     prologue: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class InPlace:
+    """A printf argument written straight into the ring-buffer record."""
+
+    kind: str          # "comm" or "read" (str() of a pointer)
+    src: str = ""      # the pointer, for "read"
+    user: bool = False
+
+
 @dataclass
 class ProbeProgram:
     """A SEC() program and what the loader needs to attach it."""
@@ -445,9 +454,12 @@ class ProbeGen:
             return False
         assert isinstance(value, ast.Call)
         src = self.expr(value.args[0])
-        user = any(tp.user_pointers for tp in self.gen.tracepoints_of(self.probe))
-        self.emit(self.s.read_str(dst, f"sizeof({dst})", src, user))
+        self.emit(self.s.read_str(dst, f"sizeof({dst})", src, self.user_memory()))
         return True
+
+    def user_memory(self) -> bool:
+        """Whether pointers in this probe point to user memory (syscall arguments)."""
+        return any(tp.user_pointers for tp in self.gen.tracepoints_of(self.probe))
 
     def store_tuple_into_key(self, key: str, m: MapRes, t: TupleType, src: str) -> None:
         """Copy tuple ``src`` member by member into multi-key struct ``key``."""
@@ -514,7 +526,9 @@ class ProbeGen:
 
     def binary(self, e: ast.Binary) -> str:
         if isinstance(e.left.type, StringType):
-            a, b = self.expr(e.left), self.expr(e.right)
+            # A literal is compared in place (it lives in .rodata): no stack copy.
+            a, b = (c_string_literal(side.value) if isinstance(side, ast.Str) else
+                    self.expr(side) for side in (e.left, e.right))
             assert isinstance(e.right.type, StringType)
             n = min(e.left.type.length, e.right.type.length)
             eq = f"bt_streq({a}, {b}, {n})"
@@ -652,8 +666,13 @@ class ProbeGen:
                 if isinstance(a, ast.Str):
                     literals[i] = c_string_literal(a.value)
                     continue
-                is_comm = isinstance(a, ast.Builtin) and a.name == "comm"
-                values.append(None if is_comm else self.expr(a))
+                if isinstance(a, ast.Builtin) and a.name == "comm":
+                    values.append(InPlace("comm"))
+                elif self.is_pointer_read(a):
+                    assert isinstance(a, ast.Call)
+                    values.append(InPlace("read", self.expr(a.args[0]), self.user_memory()))
+                else:
+                    values.append(self.expr(a))
                 fields.append(flat_fields(a.type, f"a{i}")[0])  # type: ignore[arg-type]
                 nodes.append(a)
             ev = res.add_event("printf", line, fields, site=e.span.start, fmt=fmt,
@@ -745,13 +764,19 @@ class ProbeGen:
             return f"bt_strncmp({a}, {b}, {n})"
         raise self.error(f"function {name}() is not supported here", e)
 
-    def send(self, enum: str, struct: str, fields: list[CField], values: list[str | None],
-             nodes: list[ast.Expr]) -> None:
-        """Reserve a ring-buffer record, fill its fields, submit it (None: comm, in place)."""
+    def send(self, enum: str, struct: str, fields: list[CField],
+             values: list[str | InPlace], nodes: list[ast.Expr]) -> None:
+        """Reserve a ring-buffer record, fill its fields, submit it.
+
+        comm and str(ptr) are written straight into the record (InPlace): no stack copy.
+        """
         self.emit(self.s.event_begin(struct, enum))
         for f, v, n in zip(fields, values, nodes):
-            if v is None:
-                self.emit(f"\t\tbpf_get_current_comm(&e->{f.name}, sizeof(e->{f.name}));")
+            dst = f"e->{f.name}"
+            if isinstance(v, InPlace) and v.kind == "comm":
+                self.emit(f"\t\tbpf_get_current_comm(&{dst}, sizeof({dst}));")
+            elif isinstance(v, InPlace):
+                self.emit("\t\t" + self.s.read_str(dst, f"sizeof({dst})", v.src, v.user))
             elif isinstance(n.type, IntType):
                 self.emit(f"\t\te->{f.name} = {v};")
             elif isinstance(n.type, StringType):

@@ -553,8 +553,6 @@ int handle_sys_exit_open(struct tp_syscalls_sys_exit_open *args)
 	errno = ((ret >= 0) ? 0 : (-ret));
 	/* line 24: printf("%-6d %-16s %4d %3d %s\n", pid, comm, $fd, $errno, */
 	__u64 key2 = ((__u32)bpf_get_current_pid_tgid());
-	char str3[64] = {};
-	bpf_probe_read_user_str(str3, 64, (const void *)bt_map_read(&map_filename, &key2));
 	{
 		struct event_printf_1 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
@@ -564,13 +562,13 @@ int handle_sys_exit_open(struct tp_syscalls_sys_exit_open *args)
 			bpf_get_current_comm(&e->a1, sizeof(e->a1));
 			e->a2 = fd;
 			e->a3 = errno;
-			__builtin_memcpy(e->a4, str3, sizeof(e->a4));
+			bpf_probe_read_user_str(e->a4, sizeof(e->a4), (const void *)bt_map_read(&map_filename, &key2));
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
 		}
 	}
 	/* line 26: delete(@filename[tid]) */
-	__u64 key4 = ((__u32)bpf_get_current_pid_tgid());
-	bpf_map_delete_elem(&map_filename, &key4);
+	__u64 key3 = ((__u32)bpf_get_current_pid_tgid());
+	bpf_map_delete_elem(&map_filename, &key3);
 	return 0;
 }
 
@@ -594,8 +592,6 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 	errno = ((ret >= 0) ? 0 : (-ret));
 	/* line 24: printf("%-6d %-16s %4d %3d %s\n", pid, comm, $fd, $errno, */
 	__u64 key2 = ((__u32)bpf_get_current_pid_tgid());
-	char str3[64] = {};
-	bpf_probe_read_user_str(str3, 64, (const void *)bt_map_read(&map_filename, &key2));
 	{
 		struct event_printf_1 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
@@ -605,13 +601,13 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 			bpf_get_current_comm(&e->a1, sizeof(e->a1));
 			e->a2 = fd;
 			e->a3 = errno;
-			__builtin_memcpy(e->a4, str3, sizeof(e->a4));
+			bpf_probe_read_user_str(e->a4, sizeof(e->a4), (const void *)bt_map_read(&map_filename, &key2));
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
 		}
 	}
 	/* line 26: delete(@filename[tid]) */
-	__u64 key4 = ((__u32)bpf_get_current_pid_tgid());
-	bpf_map_delete_elem(&map_filename, &key4);
+	__u64 key3 = ((__u32)bpf_get_current_pid_tgid());
+	bpf_map_delete_elem(&map_filename, &key3);
 	return 0;
 }
 
