@@ -38,6 +38,10 @@ class Function:
     prologue: list[str] = field(default_factory=list)
 
 
+#: Bytes of a str(ptr) read straight into a printf record: bpftrace's string limit.
+PRINTF_STRLEN = 1024
+
+
 @dataclass(frozen=True)
 class InPlace:
     """A printf argument written straight into the ring-buffer record."""
@@ -671,6 +675,10 @@ class ProbeGen:
                 elif self.is_pointer_read(a):
                     assert isinstance(a, ast.Call)
                     values.append(InPlace("read", self.expr(a.args[0]), self.user_memory()))
+                    # Read into the record, not the stack: room for bpftrace's full length.
+                    fields.append(flat_fields(StringType(PRINTF_STRLEN), f"a{i}")[0])
+                    nodes.append(a)
+                    continue
                 else:
                     values.append(self.expr(a))
                 fields.append(flat_fields(a.type, f"a{i}")[0])  # type: ignore[arg-type]

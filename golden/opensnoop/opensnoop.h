@@ -51,7 +51,7 @@ struct event_printf_1 {
 	char a1[16];
 	__s64 a2;
 	__s64 a3;
-	char a4[64];
+	char a4[1024];
 };
 
 #endif /* __OPENSNOOP_H */
