@@ -126,7 +126,7 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
         "tracepoints": tp_ctx,
         "nparams": gen.max_param,
         "param_strlen": DEFAULT_STRLEN,
-        "ringbuf_size": 256 * 1024,
+        "ringbuf_size": 1024 * 1024,
         "max_entries": int(program.config.get("max_map_keys", MAX_MAP_KEYS)),
         "max_hist_buckets": res.max_hist_buckets,
         "uses_len": gen.uses_len,

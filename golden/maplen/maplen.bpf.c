@@ -19,7 +19,7 @@ const volatile __s64 bt_nparams = 0;	/* $# */
 /* Events to user space: printf, print, exit and map commands. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 262144);
+	__uint(max_entries, 1048576);
 } bt_events SEC(".maps");
 
 /* @files = count(): first used on line 7 */
@@ -61,7 +61,7 @@ struct {
  * more than the probe itself.  The loader also drains the ring after every poll
  * timeout, so no record waits longer than that.
  */
-#define BT_WAKEUP_BYTES (64 * 1024)
+#define BT_WAKEUP_BYTES (256 * 1024)	/* a quarter of the ring */
 
 static __always_inline __u64 bt_wakeup_flags(void)
 {

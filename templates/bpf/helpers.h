@@ -8,7 +8,7 @@
  * more than the probe itself.  The loader also drains the ring after every poll
  * timeout, so no record waits longer than that.
  */
-#define BT_WAKEUP_BYTES (64 * 1024)
+#define BT_WAKEUP_BYTES (256 * 1024)	/* a quarter of the ring */
 
 static __always_inline __u64 bt_wakeup_flags(void)
 {
