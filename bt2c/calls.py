@@ -1,0 +1,173 @@
+"""Code generation for bpftrace's functions: printf, print, exit, str, map commands.
+
+Split from :mod:`bt2c.codegen` so that each file has one job: there, statements
+and expressions; here, what each builtin function call becomes.  The methods
+are mixed into :class:`bt2c.codegen.ProbeGen` and use its emitter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bt2c import ast
+from bt2c.formats import c_string_literal, conversions
+from bt2c.resources import CField, flat_fields
+from bt2c.types import IntType, StringType, TupleType
+
+if TYPE_CHECKING:
+    from bt2c.codegen import ProbeGen
+
+#: Bytes of a str(ptr) read straight into a printf record: bpftrace's string limit.
+PRINTF_STRLEN = 1024
+
+
+@dataclass(frozen=True)
+class InPlace:
+    """A printf argument written straight into the ring-buffer record."""
+
+    kind: str          # "comm" or "read" (str() of a pointer)
+    src: str = ""      # the pointer, for "read"
+    user: bool = False
+
+
+class CallGen:
+    """Function calls of a probe body (a mixin of ProbeGen)."""
+
+    def call(self: ProbeGen, e: ast.Call) -> str:  # noqa: C901 - one dispatch over functions
+        name = e.name
+        res = self.gen.res
+        line = self.line_of(e)
+        if name == "printf":
+            fmt_node = e.args[0]
+            assert isinstance(fmt_node, ast.Str)
+            fmt, convs = conversions(fmt_node.value)
+            # String literals go straight into the loader's printf call and comm is
+            # written in place: neither is copied through the stack.
+            fields, values, nodes, literals = [], [], [], {}
+            for i, a in enumerate(e.args[1:]):
+                if isinstance(a, ast.Str):
+                    literals[i] = c_string_literal(a.value)
+                    continue
+                if isinstance(a, ast.Builtin) and a.name == "comm":
+                    values.append(InPlace("comm"))
+                elif self.is_pointer_read(a):
+                    assert isinstance(a, ast.Call)
+                    values.append(InPlace("read", self.expr(a.args[0]), self.user_memory()))
+                    # Read into the record, not the stack: room for bpftrace's full length.
+                    fields.append(flat_fields(StringType(PRINTF_STRLEN), f"a{i}")[0])
+                    nodes.append(a)
+                    continue
+                else:
+                    values.append(self.expr(a))
+                fields.append(flat_fields(a.type, f"a{i}")[0])  # type: ignore[arg-type]
+                nodes.append(a)
+            ev = res.add_event("printf", line, fields, site=e.span.start, fmt=fmt,
+                               casts=[c.c_cast() for c in convs], literals=literals)
+            self.send(ev.enum, ev.struct.name, fields, values, nodes)  # type: ignore[union-attr]
+            return ""
+        if name == "print":
+            arg = e.args[0]
+            if isinstance(arg, ast.Map) and not arg.keys:
+                m = res.maps[arg.name]
+                top = self.expr(e.args[1]) if len(e.args) > 1 else "0"
+                div = self.expr(e.args[2]) if len(e.args) > 2 else "0"
+                self.emit(self.s.event_simple("EVENT_PRINT_MAP", m.index, top, div))
+                return ""
+            value = self.expr(arg)
+            fields = flat_fields(arg.type, "value")  # type: ignore[arg-type]
+            if isinstance(arg.type, TupleType):
+                res.tuple_struct(arg.type)
+            ev = res.add_event("print", line, fields, site=e.span.start, value_type=arg.type)
+            self.send(ev.enum, ev.struct.name, fields, [value], [arg])  # type: ignore[union-attr]
+            return ""
+        if name in ("clear", "zero"):
+            m = res.maps[e.args[0].name]  # type: ignore[attr-defined]
+            self.emit(self.s.event_simple(f"EVENT_{name.upper()}_MAP", m.index))
+            return ""
+        if name == "exit":
+            code = self.expr(e.args[0]) if e.args else "0"
+            self.emit(self.s.event_simple("EVENT_EXIT", code))
+            return ""
+        if name == "delete":
+            mnode = e.args[0]
+            assert isinstance(mnode, ast.Map)
+            m = res.maps[mnode.name]
+            key = self.map_key(m, mnode)
+            call = f"bpf_map_delete_elem(&{m.cname}, &{key})"
+            if m.info.used_len:  # keep len()'s last-resort counter right
+                tmp = self.temp("deleted")
+                self.emit(f"int {tmp} = {call} == 0;\nif ({tmp})\n\tbt_len_dec({m.index});")
+                return "" if self.discard else tmp
+            return call if self.discard else f"({call} == 0)"
+        if name == "has_key":
+            mnode = e.args[0]
+            assert isinstance(mnode, ast.Map)
+            keys = e.args[1].items if isinstance(e.args[1], ast.Tuple) else [e.args[1]]
+            m = res.maps[mnode.name]
+            key = self.map_key(m, ast.Map(mnode.span, mnode.name, keys))
+            return f"(bpf_map_lookup_elem(&{m.cname}, &{key}) != NULL)"
+        if name == "len":
+            m = res.maps[e.args[0].name]  # type: ignore[attr-defined]
+            self.gen.uses_len = True
+            site = (m.info.name, line)
+            if site not in self.gen.len_sites:
+                self.gen.len_sites.append(site)
+            if self.strategy == "counter":
+                return f"bt_len_counter({m.index})"
+            return f"bt_len_{self.strategy}(&{m.cname}, {m.index})"
+        if name == "str":
+            arg = e.args[0]
+            t = e.type
+            assert isinstance(t, StringType)
+            offset = "0"
+            if isinstance(arg, ast.Binary) and isinstance(arg.left, ast.Param):
+                offset = self.expr(arg.right)
+                arg = arg.left
+            if isinstance(arg, ast.Param):
+                self.gen.max_param = max(self.gen.max_param, arg.index)
+                tmp = self.temp("str")
+                limit = self.expr(e.args[1]) if len(e.args) > 1 else f"sizeof({tmp})"
+                self.emit(f"char {tmp}[{t.length}] = {{}};")
+                self.emit(f"bt_param_copy({tmp}, bt_param_str[{arg.index - 1}], {offset}, "
+                          f"{limit}, sizeof({tmp}));")
+                return tmp
+            src = self.expr(arg)
+            if isinstance(arg.type, StringType) and len(e.args) == 1:
+                return src
+            tmp = self.temp("str")
+            self.emit(f"char {tmp}[{t.length}] = {{}};")
+            limit = self.expr(e.args[1]) if len(e.args) > 1 else None
+            if limit is not None and isinstance(arg.type, StringType):
+                self.emit(f"bt_str_prefix({tmp}, {src}, {limit}, sizeof({tmp}));")
+                return tmp
+            user = any(tp.user_pointers for tp in self.gen.tracepoints_of(self.probe))
+            self.emit(self.s.read_str(tmp, t.length, src, user,
+                                      f"(__u32)({limit})" if limit else None))
+            return tmp
+        if name == "strncmp":
+            a, b = self.expr(e.args[0]), self.expr(e.args[1])
+            n = e.args[2].value  # type: ignore[attr-defined]
+            return f"bt_strncmp({a}, {b}, {n})"
+        raise self.error(f"function {name}() is not supported here", e)
+
+    def send(self: ProbeGen, enum: str, struct: str, fields: list[CField],
+             values: list[str | InPlace], nodes: list[ast.Expr]) -> None:
+        """Reserve a ring-buffer record, fill its fields, submit it.
+
+        comm and str(ptr) are written straight into the record (InPlace): no stack copy.
+        """
+        self.emit(self.s.event_begin(struct, enum))
+        for f, v, n in zip(fields, values, nodes):
+            dst = f"e->{f.name}"
+            if isinstance(v, InPlace) and v.kind == "comm":
+                self.emit(f"\t\tbpf_get_current_comm(&{dst}, sizeof({dst}));")
+            elif isinstance(v, InPlace):
+                self.emit("\t\t" + self.s.read_str(dst, f"sizeof({dst})", v.src, v.user))
+            elif isinstance(n.type, IntType):
+                self.emit(f"\t\te->{f.name} = {v};")
+            elif isinstance(n.type, StringType):
+                self.emit(f"\t\t__builtin_memcpy(e->{f.name}, {v}, sizeof(e->{f.name}));")
+            else:
+                self.emit(f"\t\t__builtin_memcpy(&e->{f.name}, &{v}, sizeof(e->{f.name}));")
+        self.emit(self.s.event_end())
