@@ -1176,6 +1176,19 @@ static void bt__print_hist(FILE *out, const struct bt_map *m,
 	}
 }
 
+/* Read a map and put its entries in the order bpftrace prints them. */
+static int bt__snap_sorted(const struct bt_map *m, struct bt__snap *s)
+{
+	int err = bt__snap_read(m, s);
+
+	if (err)
+		return err;
+	err = bt__order(m, s);
+	if (err)
+		bt__snap_free(s);
+	return err;
+}
+
 /* print(@x, top, div) and the exit dump; at_exit skips empty scalars. */
 static int bt__print(FILE *out, const struct bt_map *m, int top, int div,
 		     int at_exit)
@@ -1185,14 +1198,9 @@ static int bt__print(FILE *out, const struct bt_map *m, int top, int div,
 	uint64_t udiv = div > 0 ? (uint64_t)div : 1;
 	int err;
 
-	err = bt__snap_read(m, &s);
+	err = bt__snap_sorted(m, &s);
 	if (err)
 		return err;
-	err = bt__order(m, &s);
-	if (err) {
-		bt__snap_free(&s);
-		return err;
-	}
 	if (top > 0 && s.n > (size_t)top)
 		skip = s.n - (size_t)top;
 
@@ -1565,14 +1573,9 @@ static int bt__print_json(FILE *out, const struct bt_map *m, int top, int div,
 	unsigned int nb;
 	int err;
 
-	err = bt__snap_read(m, &s);
+	err = bt__snap_sorted(m, &s);
 	if (err)
 		return err;
-	err = bt__order(m, &s);
-	if (err) {
-		bt__snap_free(&s);
-		return err;
-	}
 	if (top > 0 && s.n > (size_t)top)
 		skip = s.n - (size_t)top;
 	nb = s.val_size / 8;
