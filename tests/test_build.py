@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +18,12 @@ def bt2c(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=300)
 
 
-def make(out: Path) -> None:
+def make(out: Path, *args: str) -> None:
     """Build a transpiled tool with its own generated Makefile, as a user would."""
     from bt2c.build import find_clang, find_tool
 
     proc = subprocess.run(["make", f"CLANG={find_clang()}",
-                           f"BPFTOOL={find_tool('bpftool', 'bpftool')}"],
+                           f"BPFTOOL={find_tool('bpftool', 'bpftool')}", *args],
                           cwd=out, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
 
@@ -81,3 +82,15 @@ def test_wildcard_targets_missing_on_the_running_kernel_are_skipped(tmp_path: Pa
     assert run.returncode == 0, run.stderr
     assert "@[tracepoint:syscalls:sys_enter_open]: 2" in run.stdout
     assert "sys_enter_openat" not in run.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for BTF and tracefs")
+@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None,
+                    reason="no arm64 cross compiler (gcc-aarch64-linux-gnu)")
+def test_generated_makefile_cross_builds_a_static_arm64_tool(tmp_path: Path) -> None:
+    proc = bt2c("transpile", str(GOLDEN / "syscount.bt"), "-o", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    make(tmp_path / "out", "ARCH=arm64", "CC=aarch64-linux-gnu-gcc", "LDFLAGS=-static")
+    header = (tmp_path / "out" / "syscount").read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    assert int.from_bytes(header[18:20], "little") == 183  # e_machine: EM_AARCH64
