@@ -16,13 +16,20 @@ if TYPE_CHECKING:
 
 
 def templates_dir() -> Path:
-    """Where the templates are, installed or in a source checkout."""
+    """Where the templates are: this source checkout's, else the installed package's.
+
+    The checkout comes first so that a second checkout (a git worktree run with
+    ``PYTHONPATH``) uses its own templates, not those an editable install maps in.
+    """
+    local = Path(__file__).resolve().parent.parent / "templates"
+    if (local / "program.bpf.c.j2").is_file():
+        return local
     try:
         import bt2c.templates as pkg
 
         return Path(pkg.__file__).parent
-    except ImportError:  # pragma: no cover - running from an unpacked tree
-        return Path(__file__).resolve().parent.parent / "templates"
+    except ImportError:  # pragma: no cover - neither installed nor in a checkout
+        return local
 
 
 @lru_cache(maxsize=1)
