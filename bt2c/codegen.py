@@ -49,6 +49,18 @@ class ProbeProgram:
     line: int
     strategy: str | None = None   # len() variant: kfunc, for_each or counter
 
+    @property
+    def attach_kind(self) -> str:
+        """How the loader attaches it (enum bt_probe_kind in loader/support.c)."""
+        provider = self.target.provider
+        if provider in ("begin", "end"):
+            return f"BT_PROBE_{provider.upper()}"
+        if self.target.perf is not None:
+            return "BT_PROBE_PERF"
+        if provider in ("kprobe", "kretprobe"):
+            return "BT_PROBE_KPROBE"
+        return "BT_PROBE_AUTO"
+
 
 class Block:
     """An indented list of C lines under construction."""
@@ -635,12 +647,27 @@ class ProbeGen(CallGen):
             # and comm used as a map key must compare equal byte for byte.
             self.emit(f"char {tmp}[16] = {{}};\nbpf_get_current_comm(&{tmp}, sizeof({tmp}));")
             return tmp
+        if re.fullmatch(r"arg\d+|retval", name):
+            return self.regs_builtin(e)
         if name == "probe":
             assert isinstance(e.type, StringType)
             tmp = self.temp("probe")
             self.emit(f"char {tmp}[{e.type.length}] = {c_string_literal(self.target.name)};")
             return tmp
         raise self.error(f"builtin {name} is not supported here", e)
+
+    def regs_builtin(self, e: ast.Builtin) -> str:
+        """argN / retval from the probe's context (registers, or raw tracepoint args)."""
+        if self.in_callback:
+            raise self.error(f"{e.name} cannot be used inside a for loop over a map", e)
+        provider = self.target.provider
+        if provider == "rawtracepoint":
+            return f"ctx->args[{e.name[3:]}]"
+        self.gen.uses_regs = True
+        if e.name == "retval":
+            return "bt_regs_ret(ctx)"
+        user = 1 if provider in ("uprobe", "uretprobe") else 0
+        return f"bt_regs_arg(ctx, {e.name[3:]}, {user})"
 
     # -- calls --------------------------------------------------------------------
 
@@ -656,6 +683,7 @@ class CodeGen:
         self.callbacks: list[tuple[str, list[str], Function]] = []
         self.max_param = analysis.max_param
         self.uses_len = False
+        self.uses_regs = False   # argN/retval from registers: include bpf/regs.h
         self.len_sites: list[tuple[str, int]] = []   # (map, script line) of each len()
         # Kernel helpers the script cannot do without: (helper, Linux version, what, line)
         self.requirements: list[tuple[str, str, str, int]] = []
@@ -673,8 +701,12 @@ class CodeGen:
         """The SEC() name and C signature of a program for target ``t``."""
         if t.provider in ("begin", "end"):
             return "raw_tp", f"int {fname}(void *ctx)"
-        if t.provider == "interval":
+        if t.perf is not None:
             return "perf_event", f"int {fname}(struct bpf_perf_event_data *ctx)"
+        if t.provider in ("kprobe", "kretprobe"):
+            # Attached by the loader (a module or an offset does not fit a SEC name).
+            sec = t.provider if t.module or t.offset else f"{t.provider}/{t.func}"
+            return sec, f"int {fname}(struct pt_regs *ctx)"
         assert t.tracepoint is not None
         tp = t.tracepoint
         return (f"tp/{tp.category}/{tp.name}",
@@ -694,6 +726,8 @@ class CodeGen:
                 strategies = list(self.len_strategies())
             for t in self.analysis.targets[probe.index]:
                 base = {"begin": "begin", "end": "end"}.get(t.provider)
+                if t.func:
+                    base = f"{t.provider}_{t.func}"
                 if base is None:
                     base = (t.tracepoint.name if t.tracepoint else
                             f"{t.provider}_{'_'.join(t.parts)}")

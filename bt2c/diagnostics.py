@@ -50,17 +50,17 @@ class Bt2cError(Exception):
         self.span = span
         self.source = source
 
-    def render(self) -> str:
+    def render(self, level: str = "ERROR") -> str:
         """Format like bpftrace: location, message, source line and underline."""
         if self.span is None or self.source is None:
-            return f"ERROR: {self.message}"
+            return f"{level}: {self.message}"
         line, col = self.source.position(self.span.start)
         text = self.source.line(line)
         end_line, _ = self.source.position(max(self.span.end - 1, self.span.start))
         width = (self.span.end - self.span.start) if end_line == line else len(text) - col + 1
         width = max(1, min(width, len(text) - col + 1))
         underline = " " * (col - 1) + "~" * width
-        return f"{self.source.name}:{line}:{col}: ERROR: {self.message}\n{text}\n{underline}"
+        return f"{self.source.name}:{line}:{col}: {level}: {self.message}\n{text}\n{underline}"
 
 
 class ToolMissingError(Bt2cError):

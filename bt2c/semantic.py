@@ -8,11 +8,21 @@ earlier probe than the one that assigns it still gets its type.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bt2c import ast
 from bt2c.diagnostics import Bt2cError, Source, Span
-from bt2c.tracepoints import Tracepoint, expand, load
+from bt2c.targets import (
+    REGS_PROVIDERS,
+    RETVAL_REGS_PROVIDERS,
+    PerfEvent,
+    ProbeTarget,
+    resolve_kprobe,
+    resolve_perf_counter,
+    resolve_profile,
+)
+from bt2c.tracepoints import expand, load
 from bt2c.types import (
     BOOL,
     COMM_LEN,
@@ -28,6 +38,7 @@ from bt2c.types import (
     Type,
 )
 
+_UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000}
 AGGREGATIONS = {"count", "sum", "min", "max", "avg", "stats", "hist", "lhist"}
 _BUILTIN_TYPES: dict[str, Type] = {
     "pid": UINT64, "tid": UINT64, "uid": UINT64, "gid": UINT64, "cpu": UINT64,
@@ -64,22 +75,6 @@ class MapInfo:
 
 
 @dataclass
-class ProbeTarget:
-    """One concrete attach target of a probe after wildcard expansion."""
-
-    provider: str
-    parts: list[str]
-    raw: str
-    tracepoint: Tracepoint | None = None
-    wildcard: bool = False   # matched by a wildcard: optional on other kernels
-
-    @property
-    def name(self) -> str:
-        """The ``probe`` builtin's value: bpftrace's canonical (lower-case) name."""
-        return self.provider if self.provider in ("begin", "end") else self.raw
-
-
-@dataclass
 class Analysis:
     """The result of semantic analysis, consumed by resources and codegen."""
 
@@ -88,6 +83,7 @@ class Analysis:
     targets: dict[int, list[ProbeTarget]] = field(default_factory=dict)
     variables: dict[int, dict[str, Type]] = field(default_factory=dict)
     max_param: int = 0
+    warnings: list[str] = field(default_factory=list)   # rendered, for stderr
 
 
 def unify(a: Type, b: Type) -> Type | None:
@@ -159,7 +155,12 @@ class Analyzer:
                 if len(parts) != 2 or parts[0] not in ("s", "ms", "us", "hz") or \
                         not parts[1].isdigit() or int(parts[1]) == 0:
                     raise self.error(f"Invalid interval probe: {ap.raw}", ap.span)
-                out.append(ProbeTarget("interval", parts, f"interval:{parts[0]}:{parts[1]}"))
+                n = int(parts[1])
+                period = 1_000_000_000 // n if parts[0] == "hz" else n * _UNITS_NS[parts[0]]
+                out.append(ProbeTarget("interval", parts, f"interval:{parts[0]}:{parts[1]}",
+                                       perf=PerfEvent("PERF_TYPE_SOFTWARE",
+                                                      "PERF_COUNT_SW_CPU_CLOCK", period,
+                                                      all_cpus=False)))
             elif ap.provider == "tracepoint":
                 if len(ap.parts) != 2:
                     raise self.error("tracepoint probes need a category and a name "
@@ -176,10 +177,34 @@ class Analyzer:
                     assert tp is not None
                     out.append(ProbeTarget("tracepoint", [cat, name],
                                            f"tracepoint:{cat}:{name}", tp, wildcard))
+            elif ap.provider in ("kprobe", "kretprobe"):
+                out.extend(resolve_kprobe(ap, self.missing_probes(), self.warn,
+                                          self.ap_error))
+            elif ap.provider == "profile":
+                out.append(resolve_profile(ap, self.ap_error))
+            elif ap.provider in ("software", "hardware"):
+                out.append(resolve_perf_counter(ap, self.ap_error))
             else:
                 raise self.error(f"{ap.provider} probes are not supported by bt2c yet",
                                  ap.span)
+        if not out and self.missing_probes() == "warn":
+            self.warn("Probe has no valid attach points. It is being removed which may "
+                      "cause issues with program behavior.", probe.attach_points[0])
         return out
+
+    def missing_probes(self) -> str:
+        """config missing_probes: what a kernel function that is not there does."""
+        value = str(self.program.config.get("missing_probes", "error"))
+        if value not in ("error", "warn", "ignore"):
+            raise self.error(f"Invalid value for missing_probes: {value} (expected error, "
+                             "warn or ignore)", self.program.span)
+        return value
+
+    def ap_error(self, message: str, ap: ast.AttachPoint) -> Bt2cError:
+        return self.error(message, ap.span)
+
+    def warn(self, message: str, ap: ast.AttachPoint) -> None:
+        self.result.warnings.append(Bt2cError(message, ap.span, self.source).render("WARNING"))
 
     def visit_probe(self, probe: ast.Probe) -> None:
         self.probe = probe
@@ -471,12 +496,27 @@ class Analyzer:
                 raise self.error("The args builtin can only be used with tracepoint probes",
                                  e.span)
             return self.args
+        if re.fullmatch(r"arg\d+", e.name):
+            return self.regs_builtin(e, REGS_PROVIDERS + ("rawtracepoint",),
+                                     "'kprobes', 'uprobes' and 'usdt' probes")
+        if e.name == "retval":
+            return self.regs_builtin(e, RETVAL_REGS_PROVIDERS,
+                                     "'kretprobe' and 'uretprobe' and 'fentry' probes")
         if e.name == "probe":
             names = [t.name for t in self.result.targets[self.probe.index]]  # type: ignore[union-attr]
             return literal_string(max(names, key=len))
         if e.name in _BUILTIN_TYPES:
             return _BUILTIN_TYPES[e.name]
         raise self.error(f"Unknown identifier: '{e.name}'", e.span)
+
+    def regs_builtin(self, e: ast.Builtin, providers: tuple[str, ...], where: str) -> Type:
+        """argN and retval: every attach point of the probe must have registers to read."""
+        targets = self.result.targets[self.probe.index]  # type: ignore[union-attr]
+        if any(t.provider not in providers for t in targets):
+            raise self.error(f"The {e.name} builtin can only be used with {where}", e.span)
+        if e.name.startswith("arg") and int(e.name[3:]) > 255:
+            raise self.error(f"{e.name}: argument index out of range", e.span)
+        return UINT64
 
     def field(self, e: ast.Field) -> Type:
         base = self.expr(e.expr)

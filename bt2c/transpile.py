@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,6 @@ from bt2c.semantic import analyze
 from bt2c.templating import render, templates_dir
 from bt2c.tracepoints import Tracepoint
 from bt2c.types import DEFAULT_STRLEN
-
-_UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000}
 
 
 @dataclass
@@ -85,6 +84,8 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
     source = Source(script, text)
     program = parse(source)
     analysis = analyze(program, source)
+    for warning in analysis.warnings:
+        print(warning, file=sys.stderr)
     res = Resources()
     name = name or tool_name(script)
     taken = {"bt_events", "bt_zero", "LICENSE"}
@@ -95,11 +96,6 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
     maps = list(res.maps.values())
     for m in maps:
         m.line = source.position(m.info.span.start)[0] if m.info.span else 0  # type: ignore[attr-defined]
-    for p in gen.programs:
-        if p.target.provider == "interval":
-            unit, n = p.target.parts
-            p.period_ns = (1_000_000_000 // int(n)) if unit == "hz" else \
-                int(n) * _UNITS_NS[unit]  # type: ignore[attr-defined]
     tracepoints: dict[str, Tracepoint] = {}
     for p in gen.programs:
         tp = p.target.tracepoint
@@ -133,6 +129,9 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
         "len_sites": gen.len_sites,
         "requirements": gen.requirements,
         "len_kfunc": "kfunc" in gen.len_strategies(),
+        "missing_probes": "BT_MISSING_" + str(program.config.get("missing_probes",
+                                                                  "error")).upper(),
+        "uses_regs": gen.uses_regs,
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
     }
     bpf_c = render("program.bpf.c.j2", **ctx)

@@ -1784,7 +1784,7 @@ static BT_UNUSED int bt_clear_map(const struct bt_map *m)
 
 /*
  * bt2c loader support: bpftrace's command line, the -c child, signals,
- * interval timers and one-shot BEGIN/END runs.
+ * probe attachment (perf events, kprobes) and one-shot BEGIN/END runs.
  */
 
 static FILE *bt_out;
@@ -2185,32 +2185,10 @@ static void bt_run_once(struct bpf_program *prog)
 			strerror(errno));
 }
 
-/* interval:*: a CPU-clock perf event on CPU 0 firing every period_ns. */
-__attribute__((unused)) static int bt_attach_interval(struct bpf_program *prog, struct bpf_link **link, __u64 period_ns)
-{
-	struct perf_event_attr attr = {
-		.type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.size = sizeof(attr),
-		.sample_period = period_ns,
-	};
-	int fd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	*link = bpf_program__attach_perf_event(prog, fd);
-	if (!*link) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return 0;
-}
-
 enum bt_probe_kind {
-	BT_PROBE_AUTO,		/* libbpf attaches it from its SEC() name (tracepoints) */
-	BT_PROBE_INTERVAL,	/* a perf event created here */
+	BT_PROBE_AUTO,		/* libbpf attaches it from its SEC() name (tracepoints, raw_tp) */
+	BT_PROBE_PERF,		/* perf events created here: interval, profile, software, hardware */
+	BT_PROBE_KPROBE,	/* kprobe/kretprobe on func (+offset) */
 	BT_PROBE_BEGIN,		/* run once before tracing starts */
 	BT_PROBE_END,		/* run once when tracing stops */
 };
@@ -2218,11 +2196,106 @@ enum bt_probe_kind {
 struct bt_probe {
 	struct bpf_program *prog;
 	struct bpf_link **link;
-	const char *name;	/* the attach point, as in the script */
+	const char *name;	/* the attach point, as bpftrace names it */
 	enum bt_probe_kind kind;
-	__u64 period_ns;	/* BT_PROBE_INTERVAL */
 	int optional;		/* matched by a wildcard: skipped where the kernel lacks it */
+	/* BT_PROBE_PERF */
+	__u32 perf_type;	/* PERF_TYPE_SOFTWARE or PERF_TYPE_HARDWARE */
+	__u64 perf_config;	/* PERF_COUNT_* */
+	__u64 period;		/* events (or ns of CPU clock) between samples */
+	int freq;		/* period is a frequency in Hz (profile:hz:N) */
+	int all_cpus;		/* one event per CPU (profile, software, hardware); else CPU 0 */
+	/* BT_PROBE_KPROBE */
+	const char *func;	/* "func" or "module:func" */
+	__u64 offset;
+	int retprobe;
 };
+
+/* config missing_probes: what a probe that fails to attach does. */
+enum bt_missing_probes { BT_MISSING_ERROR, BT_MISSING_WARN, BT_MISSING_IGNORE };
+
+/* Links of per-CPU perf events: one program, many links, destroyed at exit. */
+static struct bpf_link **bt_perf_links;
+static int bt_nperf_links;
+
+static int bt_keep_link(struct bpf_link *link)
+{
+	struct bpf_link **more = realloc(bt_perf_links, (bt_nperf_links + 1) * sizeof(*more));
+
+	if (!more)
+		return -ENOMEM;
+	bt_perf_links = more;
+	bt_perf_links[bt_nperf_links++] = link;
+	return 0;
+}
+
+static void bt_destroy_links(void)
+{
+	for (int i = 0; i < bt_nperf_links; i++)
+		bpf_link__destroy(bt_perf_links[i]);
+	free(bt_perf_links);
+	bt_perf_links = NULL;
+	bt_nperf_links = 0;
+}
+
+/* Open p's perf event on one CPU (all_cpus) or on CPU 0 (interval) and attach
+ * the program to each.  A CPU that is offline is skipped, as bpftrace does. */
+static int bt_attach_perf(const struct bt_probe *p)
+{
+	struct perf_event_attr attr = {
+		.type = p->perf_type,
+		.config = p->perf_config,
+		.size = sizeof(attr),
+		.sample_period = p->period,
+		.freq = p->freq,
+	};
+	int ncpus = p->all_cpus ? libbpf_num_possible_cpus() : 1, attached = 0;
+
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		struct bpf_link *link;
+
+		if (fd < 0) {
+			if (errno == ENODEV && p->all_cpus)
+				continue;	/* offline CPU */
+			return -errno;
+		}
+		link = bpf_program__attach_perf_event(p->prog, fd);
+		if (!link) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		if (bt_keep_link(link)) {
+			bpf_link__destroy(link);
+			return -ENOMEM;
+		}
+		attached++;
+	}
+	return attached ? 0 : -ENODEV;
+}
+
+/* kprobe:func[+offset] / kretprobe:func, through the kernel's perf kprobe PMU. */
+static int bt_attach_kprobe(const struct bt_probe *p)
+{
+	LIBBPF_OPTS(bpf_kprobe_opts, opts, .offset = p->offset, .retprobe = p->retprobe);
+
+	*p->link = bpf_program__attach_kprobe_opts(p->prog, p->func, &opts);
+	return *p->link ? 0 : -errno;
+}
+
+/* Why an attach failed, in words that say what to do about it. */
+static const char *bt_attach_reason(const struct bt_probe *p, int err)
+{
+	if (p->kind == BT_PROBE_KPROBE && (err == -ENOENT || err == -EOPNOTSUPP))
+		return "this kernel has no kprobe support, or the function is not traceable "
+		       "(inlined, notrace, or not in this kernel)";
+	if (p->kind == BT_PROBE_PERF && p->perf_type == PERF_TYPE_HARDWARE &&
+	    (err == -ENOENT || err == -EOPNOTSUPP || err == -ENODEV))
+		return "no hardware performance counters here (a virtual machine often has none)";
+	return strerror(-err);
+}
 
 /* Does the running kernel have tracepoint "tracepoint:CAT:NAME"?  Asked of the
  * first mounted tracefs; without one, the attach will report the problem. */
@@ -2255,8 +2328,10 @@ static void bt_skip_missing_tracepoints(const struct bt_probe *probes, int n)
 }
 
 /* Attach every loaded program (len() variants that were not chosen are not
- * loaded); returns the number of probes, or a negative error. */
-static int bt_attach_probes(const struct bt_probe *probes, int n)
+ * loaded); returns the number of probes, or a negative error.  A probe that
+ * fails to attach stops the tool, or is skipped under missing_probes = "warn"
+ * or "ignore", as in bpftrace. */
+static int bt_attach_probes(const struct bt_probe *probes, int n, int missing_probes)
 {
 	int count = 0, err;
 
@@ -2268,14 +2343,23 @@ static int bt_attach_probes(const struct bt_probe *probes, int n)
 		if (p->kind == BT_PROBE_AUTO) {
 			*p->link = bpf_program__attach(p->prog);
 			err = *p->link ? 0 : -errno;
-		} else if (p->kind == BT_PROBE_INTERVAL) {
-			err = bt_attach_interval(p->prog, p->link, p->period_ns);
+		} else if (p->kind == BT_PROBE_PERF) {
+			err = bt_attach_perf(p);
+		} else if (p->kind == BT_PROBE_KPROBE) {
+			err = bt_attach_kprobe(p);
 		} else {
 			err = 0;
 		}
 		if (err) {
-			fprintf(stderr, "ERROR: failed to attach %s: %s\n", p->name, strerror(-err));
-			return err;
+			if (missing_probes == BT_MISSING_ERROR) {
+				fprintf(stderr, "ERROR: Unable to attach probe: %s. If this is expected, "
+					"set the 'missing_probes' config variable to 'warn'.\n", p->name);
+				fprintf(stderr, "(%s)\n", bt_attach_reason(p, err));
+				return err;
+			}
+			if (missing_probes == BT_MISSING_WARN)
+				fprintf(stderr, "WARNING: Unable to attach probe: %s. Skipping.\n", p->name);
+			continue;
 		}
 		count++;
 	}
@@ -2458,16 +2542,27 @@ int main(int argc, char **argv)
 	}
 	/* Every probe of the script: its program, its link, how it attaches. */
 	const struct bt_probe probes[] = {
-		{ skel->progs.handle_sys_enter_openat, &skel->links.handle_sys_enter_openat, "tracepoint:syscalls:sys_enter_openat",
-		  BT_PROBE_AUTO, 0, 0 },
-		{ skel->progs.handle_sched_process_exit, &skel->links.handle_sched_process_exit, "tracepoint:sched:sched_process_exit",
-		  BT_PROBE_AUTO, 0, 0 },
-		{ skel->progs.handle_interval_s_1, &skel->links.handle_interval_s_1, "interval:s:1",
-		  BT_PROBE_INTERVAL, 1000000000, 0 },
-		{ skel->progs.handle_interval_s_1__len_for_each, &skel->links.handle_interval_s_1__len_for_each, "interval:s:1",
-		  BT_PROBE_INTERVAL, 1000000000, 0 },
-		{ skel->progs.handle_interval_s_1__len_counter, &skel->links.handle_interval_s_1__len_counter, "interval:s:1",
-		  BT_PROBE_INTERVAL, 1000000000, 0 },
+		{ .prog = skel->progs.handle_sys_enter_openat, .link = &skel->links.handle_sys_enter_openat,
+		  .name = "tracepoint:syscalls:sys_enter_openat", .kind = BT_PROBE_AUTO, .optional = 0,
+		},
+		{ .prog = skel->progs.handle_sched_process_exit, .link = &skel->links.handle_sched_process_exit,
+		  .name = "tracepoint:sched:sched_process_exit", .kind = BT_PROBE_AUTO, .optional = 0,
+		},
+		{ .prog = skel->progs.handle_interval_s_1, .link = &skel->links.handle_interval_s_1,
+		  .name = "interval:s:1", .kind = BT_PROBE_PERF, .optional = 0,
+		  .perf_type = PERF_TYPE_SOFTWARE, .perf_config = PERF_COUNT_SW_CPU_CLOCK,
+		  .period = 1000000000, .freq = 0, .all_cpus = 0,
+		},
+		{ .prog = skel->progs.handle_interval_s_1__len_for_each, .link = &skel->links.handle_interval_s_1__len_for_each,
+		  .name = "interval:s:1", .kind = BT_PROBE_PERF, .optional = 0,
+		  .perf_type = PERF_TYPE_SOFTWARE, .perf_config = PERF_COUNT_SW_CPU_CLOCK,
+		  .period = 1000000000, .freq = 0, .all_cpus = 0,
+		},
+		{ .prog = skel->progs.handle_interval_s_1__len_counter, .link = &skel->links.handle_interval_s_1__len_counter,
+		  .name = "interval:s:1", .kind = BT_PROBE_PERF, .optional = 0,
+		  .perf_type = PERF_TYPE_SOFTWARE, .perf_config = PERF_COUNT_SW_CPU_CLOCK,
+		  .period = 1000000000, .freq = 0, .all_cpus = 0,
+		},
 	};
 	const int nprog = sizeof(probes) / sizeof(probes[0]);
 
@@ -2505,9 +2600,10 @@ int main(int argc, char **argv)
 	bt_maps[0].fd = bpf_map__fd(skel->maps.map_files);
 	bt_maps[1].fd = bpf_map__fd(skel->maps.map_procs);
 
-	nprobes = bt_attach_probes(probes, nprog);
+	nprobes = bt_attach_probes(probes, nprog, BT_MISSING_ERROR);
 	if (nprobes < 0) {
 		err = nprobes;
+		bt_state.exit_code = 255;	/* bpftrace's status when a probe fails to attach */
 		goto cleanup;
 	}
 
@@ -2548,9 +2644,10 @@ int main(int argc, char **argv)
 
 cleanup:
 	ring_buffer__free(rb);
+	bt_destroy_links();
 	maplen_bpf__destroy(skel);
 	bt_finish_command();
 	if (bt_out && bt_out != stdout)
 		fclose(bt_out);
-	return err ? 1 : bt_state.exit_code;
+	return err && !bt_state.exit_code ? 1 : bt_state.exit_code;
 }
