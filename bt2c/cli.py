@@ -87,21 +87,80 @@ def check_cmd(
     raise typer.Exit(check(str(script), verbose))
 
 
-@app.command("golden")
-def golden_cmd(
-    action: str = typer.Argument("check", help="check or update"),
-    root: Path = typer.Option(Path("golden"), "--dir", help="golden corpus directory"),
-) -> None:
-    """Regenerate (update) or compare (check) the golden corpus of generated C."""
-    from bt2c.golden import golden
+golden_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                         help="The golden corpus of generated C (golden/): check, update, diff.")
+app.add_typer(golden_app, name="golden")
 
-    raise typer.Exit(golden(action, root))
+_DIR = typer.Option(Path("golden"), "--dir", help="golden corpus directory")
+_COLOR = typer.Option("auto", "--color", help="auto (on a terminal), always or never")
+
+
+@golden_app.command("check")
+def golden_check(root: Path = _DIR, color: str = _COLOR) -> None:
+    """Regenerate every golden output in memory; show a diff of each file that changed.
+
+    Exit status 1 when anything differs (an unreviewed change in generated code).
+    """
+    from bt2c import golden
+
+    changes = golden.compare(root)
+    colored = golden.use_color(color)
+    for c in changes:
+        sys.stdout.write(golden.unified(c, colored))
+    n = len(golden.scripts(root))
+    if changes:
+        print(f"golden: {n} scripts, {len(changes)} files differ:\n{golden.summary(changes)}"
+              "Review the diff, then run `bt2c golden update`.")
+        raise typer.Exit(1)
+    print(f"golden: {n} scripts, all generated files match")
+
+
+@golden_app.command("update")
+def golden_update(
+    names: Optional[list[str]] = typer.Argument(None, help="scripts to update (default: all)"),  # noqa: UP045
+    root: Path = _DIR,
+) -> None:
+    """Rewrite the golden files of all (or the named) scripts; print what changed."""
+    from bt2c import golden
+
+    changes = golden.update(root, names or None)
+    if changes:
+        print(f"golden: {len(changes)} files updated:\n{golden.summary(changes)}", end="")
+    else:
+        print("golden: no changes")
+
+
+@golden_app.command("diff")
+def golden_diff(
+    html: Optional[Path] = typer.Option(None, "--html", help="write a side-by-side review page"),  # noqa: UP045
+    base: Optional[str] = typer.Option(None, "--base",  # noqa: UP045
+                                       help="compare the corpus with this git revision "
+                                            "(what a pull request changes) instead of "
+                                            "with what bt2c generates now"),
+    root: Path = _DIR,
+    color: str = _COLOR,
+) -> None:
+    """Show pending changes to the corpus (or those since --base), as text or an HTML page."""
+    from bt2c import golden
+
+    changes = golden.changes_since(root, base) if base else golden.compare(root)
+    if html is not None:
+        what = f"since {base}" if base else "pending (bt2c golden update would write them)"
+        golden.write_html(changes, html, f"bt2c golden corpus: changes {what}")
+        print(f"golden: {len(changes)} files changed; review page written to {html}")
+        return
+    colored = golden.use_color(color)
+    for c in changes:
+        sys.stdout.write(golden.unified(c, colored))
+    print(f"golden: {len(changes)} files changed")
 
 
 def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045 - typer-era signature
     """Entry point: run the app, turning errors into diagnostics."""
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except Bt2cError as e:
         print(e.render(), file=sys.stderr)
         sys.exit(1)

@@ -50,8 +50,20 @@ class Tracepoint:
         return self.category == "syscalls"
 
 
+#: Every (category, name) whose format was read in this process, for snapshots
+#: of the formats a transpile depended on (``bt2c golden update``).
+formats_read: set[tuple[str, str]] = set()
+
+
 def events_dir() -> str | None:
-    """The mounted tracefs events directory, if any."""
+    """The tracefs events directory: ``$BT2C_TRACEFS`` if set, else the mounted one.
+
+    The override lets a transpile use saved format files (another kernel's, or
+    the golden corpus's snapshot) instead of this machine's.
+    """
+    override = os.environ.get("BT2C_TRACEFS")
+    if override:
+        return override
     for d in TRACEFS_DIRS:
         if os.path.isdir(d):
             return d
@@ -61,7 +73,7 @@ def events_dir() -> str | None:
 def expand(category: str, name: str) -> list[tuple[str, str]]:
     """All (category, name) pairs matching a possibly wildcarded spec, sorted."""
     root = events_dir()
-    if root is None:
+    if root is None or not os.path.isdir(root):
         return []
     out = []
     for cat in sorted(os.listdir(root)):
@@ -105,6 +117,8 @@ def load(category: str, name: str) -> Tracepoint | None:
     path = os.path.join(root, category, name, "format")
     try:
         with open(path) as f:
-            return parse_format(category, name, f.read())
+            text = f.read()
     except OSError:
         return None
+    formats_read.add((category, name))
+    return parse_format(category, name, text)

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bt2c import __version__
 from bt2c.codegen import CodeGen
 from bt2c.diagnostics import Source
 from bt2c.formats import c_string_literal
@@ -111,6 +112,7 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
     license_ = str(program.config.get("license", "GPL"))
     ctx = {
         "name": name,
+        "bt2c_version": __version__,
         "script": Path(script).name,
         "guard": name.upper(),
         "license": license_,

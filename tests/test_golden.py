@@ -1,27 +1,194 @@
-"""The golden corpus matches what bt2c generates today, byte for byte."""
+"""The golden corpus matches what bt2c generates today, and its review workflow works."""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from bt2c import golden
 from bt2c.transpile import transpile
 
-GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN = REPO / "golden"
 SCRIPTS = sorted(GOLDEN.glob("*.bt"))
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-def test_golden_is_current(script: Path) -> None:
-    out = transpile(script.read_text(), script.name)
-    for fname, text in out.files.items():
-        expected = (GOLDEN / script.stem / fname).read_text()
-        assert text == expected, f"{fname} changed: run `bt2c golden update` and review the diff"
+def bt2c(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "bt2c", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+
+
+def test_corpus_is_current() -> None:
+    """Any unreviewed change in generated output fails here (and in `bt2c golden check`)."""
+    changes = golden.compare(GOLDEN)
+    assert not changes, ("generated C changed; review `bt2c golden diff`, then run "
+                         "`bt2c golden update`:\n" + golden.summary(changes)
+                         + "".join(golden.unified(c) for c in changes[:3]))
+
+
+def test_check_command_passes_on_the_corpus() -> None:
+    r = bt2c("golden", "check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"golden: {len(SCRIPTS)} scripts, all generated files match" in r.stdout
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A private copy of three golden scripts and their outputs."""
+    root = tmp_path / "golden"
+    root.mkdir()
+    for stem in ("opensnoop", "syscount", "maplen"):
+        shutil.copy(GOLDEN / f"{stem}.bt", root)
+        shutil.copytree(GOLDEN / stem, root / stem)
+    shutil.copytree(GOLDEN / golden.TRACEFS_SNAPSHOT, root / golden.TRACEFS_SNAPSHOT)
+    return root
+
+
+def test_check_fails_with_a_diff(corpus: Path) -> None:
+    bpf = corpus / "syscount" / "syscount.bpf.c"
+    bpf.write_text(bpf.read_text().replace("map_syscalls SEC", "map_renamed SEC", 1))
+    r = bt2c("golden", "check", "--dir", str(corpus), "--color", "never")
+    assert r.returncode == 1
+    assert "--- a/golden/syscount/syscount.bpf.c" in r.stdout
+    assert "-} map_renamed SEC(\".maps\");" in r.stdout
+    assert "+} map_syscalls SEC(\".maps\");" in r.stdout
+    assert "modified golden/syscount/syscount.bpf.c (+1 -1)" in r.stdout
+    assert "\033[" not in r.stdout
+    colored = bt2c("golden", "check", "--dir", str(corpus), "--color", "always")
+    assert "\033[31m-} map_renamed" in colored.stdout
+
+
+def test_check_reports_missing_and_stale_files(corpus: Path) -> None:
+    (corpus / "maplen" / "maplen.h").unlink()
+    (corpus / "gone").mkdir()
+    (corpus / "gone" / "gone.c").write_text("int x;\n")
+    r = bt2c("golden", "check", "--dir", str(corpus), "--color", "never")
+    assert r.returncode == 1
+    assert "added    golden/maplen/maplen.h" in r.stdout
+    assert "removed  golden/gone/gone.c" in r.stdout
+
+
+def test_version_line_is_ignored(corpus: Path) -> None:
+    for p in (corpus / "opensnoop").iterdir():
+        text = p.read_text()
+        assert len(golden.VERSION_RE.findall(text)) == 1, f"{p.name}: one version line"
+        p.write_text(golden.VERSION_RE.sub(r"\g<1>99.1.2", text))
+    assert bt2c("golden", "check", "--dir", str(corpus)).returncode == 0
+
+
+def test_update_named_script_and_summary(corpus: Path) -> None:
+    for stem in ("opensnoop", "syscount"):
+        c = corpus / stem / f"{stem}.c"
+        c.write_text(c.read_text() + "/* stray */\n")
+    r = bt2c("golden", "update", "syscount", "--dir", str(corpus))
+    assert r.returncode == 0, r.stderr
+    assert "golden: 1 files updated:" in r.stdout
+    assert "modified golden/syscount/syscount.c (+0 -1)" in r.stdout
+    r = bt2c("golden", "check", "--dir", str(corpus), "--color", "never")
+    assert r.returncode == 1 and "golden/opensnoop/opensnoop.c" in r.stdout
+    assert "golden/syscount/" not in r.stdout
+    assert bt2c("golden", "update", "--dir", str(corpus)).returncode == 0
+    assert bt2c("golden", "check", "--dir", str(corpus)).returncode == 0
+    r = bt2c("golden", "update", "nosuch", "--dir", str(corpus))
+    assert r.returncode == 1 and "nosuch: not a golden script" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_generation_uses_the_tracefs_snapshot(corpus: Path, tmp_path: Path) -> None:
+    """Golden output does not depend on the kernel of the machine that checks it."""
+    fmt = corpus / golden.TRACEFS_SNAPSHOT / "raw_syscalls" / "sys_enter" / "format"
+    fmt.write_text(fmt.read_text().replace("field:long id;", "field:int id;")
+                   .replace("offset:8;\tsize:8;\tsigned:1;", "offset:8;\tsize:4;\tsigned:1;", 1))
+    r = bt2c("golden", "check", "--dir", str(corpus), "--color", "never")
+    assert r.returncode == 1
+    assert "+\t__s32 id;" in r.stdout
+
+
+def test_diff_html_page(corpus: Path, tmp_path: Path) -> None:
+    bpf = corpus / "maplen" / "maplen.bpf.c"
+    bpf.write_text(bpf.read_text().replace("BPF_MAP_TYPE_RINGBUF", "BPF_MAP_TYPE_RING<&>", 1))
+    out = tmp_path / "review.html"
+    r = bt2c("golden", "diff", "--dir", str(corpus), "--html", str(out))
+    assert r.returncode == 0, r.stderr
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert "golden/maplen/maplen.bpf.c" in page
+    assert "RING<del>&lt;&amp;&gt;</del>" in page  # escaped, with the changed characters marked
+    assert "<ins>BUF</ins>" in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "no network resources"
+    assert "<script" not in page
+
+
+def test_diff_base_revision(tmp_path: Path) -> None:
+    """--base REV compares the corpus with a git revision (what a pull request changes)."""
+    repo = tmp_path / "repo"
+    shutil.copytree(GOLDEN, repo / "golden")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    h = repo / "golden" / "syscount" / "syscount.h"
+    h.write_text(h.read_text().replace("EVENT_EXIT = 1", "EVENT_EXIT = 7"))
+    r = bt2c("golden", "diff", "--base", "HEAD", "--color", "never", cwd=repo)
+    assert r.returncode == 0, r.stderr
+    assert "-\tEVENT_EXIT = 1," in r.stdout and "+\tEVENT_EXIT = 7," in r.stdout
+    assert "golden: 1 files changed" in r.stdout
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian package chromium")
+def test_review_page_renders_in_chromium(corpus: Path, tmp_path: Path) -> None:
+    """Headless Chromium lays the page out: the DOM has the side-by-side rows, and a
+    screenshot is a real picture (not blank)."""
+    h = corpus / "opensnoop" / "opensnoop.h"
+    h.write_text(h.read_text().replace("EVENT_EXIT = 1", "EVENT_EXIT = 3"))
+    page = tmp_path / "review.html"
+    assert bt2c("golden", "diff", "--dir", str(corpus), "--html", str(page)).returncode == 0
+    flags = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120)
+    assert '<tr class="replace">' in dom.stdout
+    shot = tmp_path / "review.png"
+    subprocess.run([*flags, "--window-size=1200,800", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1200, 800)
+    assert len(data) > 20_000, "a blank page compresses to a few kB"
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-def test_generation_is_deterministic(script: Path) -> None:
-    a = transpile(script.read_text(), script.name).files
-    b = transpile(script.read_text(), script.name).files
-    assert a == b
+def test_generation_is_deterministic(script: Path, tmp_path: Path) -> None:
+    """Same input, same bytes: in another process, from another directory, by another path."""
+    here = transpile(script.read_text(), script.name).files
+    copy = tmp_path / "elsewhere" / script.name
+    copy.parent.mkdir()
+    shutil.copy(script, copy)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONHASHSEED="12345",
+               BT2C_TRACEFS=str(GOLDEN / golden.TRACEFS_SNAPSHOT))
+    subprocess.run([sys.executable, "-m", "bt2c", "transpile", str(copy), "-o", str(out)],
+                   cwd=tmp_path, env=env, check=True)
+    for fname, text in here.items():
+        assert (out / fname).read_text() == text, fname
+
+
+def test_no_machine_specific_text() -> None:
+    """No absolute paths, timestamps or host names in any golden file."""
+    host = os.uname().nodename
+    for p in GOLDEN.glob("*/*"):
+        if p.parent.name == golden.TRACEFS_SNAPSHOT or not p.is_file():
+            continue
+        text = p.read_text()
+        assert not re.search(r"/(home|root|tmp|work|usr/src)/", text), p
+        assert not re.search(r"\b20\d\d-\d\d-\d\d\b|\d\d:\d\d:\d\d", text), p
+        if len(host) > 3:
+            assert not re.search(rf"\b{re.escape(host)}\b", text), p
