@@ -111,12 +111,39 @@ class Field(Expr):
 
     expr: Expr
     name: str
+    arrow: bool = False
+
+
+@dataclass
+class Index(Expr):
+    """``expr[index]`` on an array or pointer (maps have their own node)."""
+
+    expr: Expr
+    index: Expr
 
 
 @dataclass
 class Cast(Expr):
     type_name: str
     expr: Expr
+
+
+@dataclass
+class SizeOf(Expr):
+    """``sizeof(TYPE)`` (type_name set) or ``sizeof(expr)``."""
+
+    type_name: str | None
+    expr: Expr | None
+    value: int = field(default=0, init=False, compare=False)
+
+
+@dataclass
+class OffsetOf(Expr):
+    """``offsetof(TYPE, a.b)``."""
+
+    type_name: str
+    fields: list[str]
+    value: int = field(default=0, init=False, compare=False)
 
 
 @dataclass
@@ -202,6 +229,15 @@ class Probe(Node):
 
 
 @dataclass
+class CDefinition(Node):
+    """C text before the probes: a struct/union/enum/typedef definition."""
+
+    text: str
+
+
+@dataclass
 class Program(Node):
     probes: list[Probe]
     config: dict[str, object] = field(default_factory=dict)
+    c_definitions: list[CDefinition] = field(default_factory=list)
+    includes: list[str] = field(default_factory=list)

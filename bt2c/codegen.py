@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from bt2c import ast
+from bt2c.access import AccessGen, is_access
 from bt2c.calls import CallGen
 from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
@@ -21,8 +22,11 @@ from bt2c.templating import snippets
 from bt2c.types import (
     AggType,
     ArgsType,
+    ArrayType,
     IntType,
+    PointerType,
     StringType,
+    StructType,
     TupleType,
     Type,
 )
@@ -74,7 +78,7 @@ class Block:
             self.lines.append(("\t" * self.indent + line) if line.strip() else "")
 
 
-class ProbeGen(CallGen):
+class ProbeGen(CallGen, AccessGen):
     """Generates the C body of one probe for one attach target."""
 
     def __init__(self, gen: CodeGen, probe: ast.Probe, target: ProbeTarget, fname: str,
@@ -373,6 +377,9 @@ class ProbeGen(CallGen):
                 self.emit(f"__builtin_memset({dst}, 0, sizeof({dst}));")
             self.emit(self.s.copy_str(dst, f"(const void *){src}", n))
             return
+        if isinstance(t, (StructType, ArrayType)):
+            self.emit(f"__builtin_memcpy({dst}, {src}, sizeof({dst}));")
+            return
         assert isinstance(t, TupleType) and isinstance(vt, TupleType)
         if vt == t:
             self.emit(self.s.copy(dst, src))
@@ -499,6 +506,10 @@ class ProbeGen(CallGen):
             return self.map_read(e)
         if isinstance(e, ast.Binary):
             return self.binary(e)
+        if is_access(e):
+            return self.access(e)
+        if isinstance(e, (ast.SizeOf, ast.OffsetOf)):
+            return f"{e.value}ULL"
         if isinstance(e, ast.Unary):
             inner = self.expr(e.operand)
             return f"({e.op}{inner})" if e.op != "!" else f"(!{inner})"
@@ -523,6 +534,8 @@ class ProbeGen(CallGen):
             return f"{base}.f{e.name}"
         if isinstance(e, ast.Cast):
             assert isinstance(t, IntType)
+            if isinstance(t, PointerType):
+                return f"((__u64){self.expr(e.expr)})"
             return f"(({t.c_name()}){self.expr(e.expr)})"
         if isinstance(e, ast.Call):
             return self.call(e)
@@ -638,9 +651,13 @@ class ProbeGen(CallGen):
             "cpid": "bt_cpid",
             "rand": "bpf_get_prandom_u32()",
             "numaid": "bpf_get_numa_node_id()",
+            "curtask": "bpf_get_current_task()",
         }
         if name in simple:
             return simple[name]
+        enums = self.gen.analysis.types.enums
+        if name in enums:
+            return f"{enums[name]}LL"
         if name == "comm":
             tmp = self.temp("comm")
             # Zeroed first: older kernels leave the bytes after the NUL as they were,

@@ -8,13 +8,81 @@ that write the value as JSON (tuples as ``[a,b]``).
 
 from __future__ import annotations
 
+from bt2c.cdefs import FieldInfo, TypeTable
 from bt2c.formats import c_string_literal
 from bt2c.resources import Event
-from bt2c.types import IntType, StringType, TupleType, Type
+from bt2c.types import (
+    ArrayType,
+    IntType,
+    PointerType,
+    StringType,
+    StructType,
+    TupleType,
+    Type,
+)
+
+#: The program's C type table, for printing struct values (set by transpile).
+TYPES: TypeTable | None = None
+
+
+def _member(base: str, f: FieldInfo) -> str:
+    """C expression of member ``f`` inside the bytes at ``base`` (an unsigned char *)."""
+    t = f.type
+    if isinstance(t, (StringType, StructType, ArrayType)):
+        return f"({base} + {f.offset})"
+    assert isinstance(t, IntType)
+    ctype = f"{'' if t.signed and not f.bits else 'u'}int{t.bits}_t"
+    if not f.bits:
+        return f"(*(const {ctype} *)({base} + {f.offset}))"
+    unit = max(t.size, 1)
+    first = f.offset * 8 + f.bit_offset
+    start = first // (unit * 8) * unit
+    shift = first - start * 8
+    if shift + f.bits > unit * 8:
+        unit, start, shift = 8, f.offset, f.bit_offset
+    utype = f"uint{unit * 8}_t"
+    value = f"((*(const {utype} *)({base} + {start}) >> {shift}) & {(1 << f.bits) - 1}ULL)"
+    if t.signed:
+        return f"((long long)({value} << {64 - f.bits}) >> {64 - f.bits})"
+    return value
+
+
+def _struct_format(t: StructType, base: str) -> tuple[str, list[str]]:
+    assert TYPES is not None
+    parts, args = [], []
+    for f in TYPES.fields(t):
+        fmt, a = _bytes_format(f.type, _member(base, f))
+        parts.append(f".{f.name} = {fmt}")
+        args.extend(a)
+    return "{ " + ", ".join(parts) + " }", args
+
+
+def _bytes_format(t: Type, expr: str) -> tuple[str, list[str]]:
+    """Like value_format, for a value inside raw bytes (struct members)."""
+    if isinstance(t, StringType):
+        return "%.*s", [str(t.length), f"(const char *){expr}"]
+    if isinstance(t, StructType):
+        return _struct_format(t, expr)
+    if isinstance(t, ArrayType):
+        parts, args = [], []
+        for i in range(t.n):
+            elem = f"({expr} + {i * t.elem.size})"
+            if isinstance(t.elem, IntType):
+                sig = "" if t.elem.signed and not isinstance(t.elem, PointerType) else "u"
+                elem = f"(*(const {sig}int{t.elem.bits}_t *){elem})"
+            fmt, a = _bytes_format(t.elem, elem)
+            parts.append(fmt)
+            args.extend(a)
+        return "[" + ",".join(parts) + "]", args
+    return value_format(t, expr)
 
 
 def value_format(t: Type, expr: str) -> tuple[str, list[str]]:
     """printf text and arguments that print a value of type ``t`` held in ``expr``."""
+    if isinstance(t, (StructType, ArrayType)):
+        return _bytes_format(t, f"((const unsigned char *){expr})")
+    if isinstance(t, PointerType):
+        return "0x%llx", [f"(unsigned long long){expr}"]
     if isinstance(t, IntType):
         if t.signed:
             return "%lld", [f"(long long){expr}"]
@@ -36,6 +104,8 @@ def json_value_code(t: Type, expr: str, out: str = "bt_out") -> list[str]:
         return [f"bt_json_{'i' if t.signed else 'u'}64({out}, {expr});"]
     if isinstance(t, StringType):
         return [f"bt_json_str({out}, {expr}, sizeof({expr}));"]
+    if isinstance(t, StructType):
+        return _json_struct(t, f"((const unsigned char *){expr})", out)
     assert isinstance(t, TupleType)
     code = [f"fputc('[', {out});"]
     for i, e in enumerate(t.elems):
@@ -63,3 +133,22 @@ def event_format(ev: Event) -> tuple[str, list[str]]:
     assert ev.value_type is not None
     fmt, args = value_format(ev.value_type, "e->value")
     return c_string_literal(fmt + "\n"), args
+
+
+def _json_struct(t: StructType, base: str, out: str) -> list[str]:
+    """A struct value as a JSON object of its members, as bpftrace writes it."""
+    assert TYPES is not None
+    code = [f"fputc('{{', {out});"]
+    for i, f in enumerate(TYPES.fields(t)):
+        code.append(f'fputs("{", " if i else ""}\\"{f.name}\\": ", {out});')
+        m = _member(base, f)
+        if isinstance(f.type, StringType):
+            code.append(f"bt_json_str({out}, (const char *){m}, {f.type.length});")
+        elif isinstance(f.type, StructType):
+            code.extend(_json_struct(f.type, m, out))
+        elif isinstance(f.type, IntType):
+            code.extend(json_value_code(f.type, m, out))
+        else:
+            code.append(f'fputs("null", {out});')
+    code.append(f"fputc('}}', {out});")
+    return code

@@ -7,6 +7,8 @@ unary < postfix.
 
 from __future__ import annotations
 
+import re
+
 from bt2c import ast
 from bt2c.diagnostics import Bt2cError, Source, Span
 from bt2c.lexer import Kind, Lexer, Token
@@ -71,12 +73,16 @@ class Parser:
     def parse_program(self) -> ast.Program:
         probes: list[ast.Probe] = []
         config: dict[str, object] = {}
+        defs: list[ast.CDefinition] = []
+        includes: list[str] = []
         while True:
             self.lexer.skip_space()
             if self.lexer.pos >= len(self.source.text) and not self.buffer:
                 break
             if self.source.text.startswith("config", self.lexer.pos) and not self.buffer:
                 config.update(self.parse_config())
+                continue
+            if not self.buffer and self.parse_c_text(defs, includes):
                 continue
             probe = self.parse_probe()
             probe.index = len(probes)
@@ -85,7 +91,53 @@ class Parser:
             raise Bt2cError("no probes in program", Span(0, max(1, len(self.source.text))),
                             self.source)
         start = probes[0].span
-        return ast.Program(start.to(probes[-1].span), probes, config)
+        return ast.Program(start.to(probes[-1].span), probes, config, defs, includes)
+
+    def parse_c_text(self, defs: list[ast.CDefinition], includes: list[str]) -> bool:
+        """Take a preprocessor line or a C definition at the top level, if one is next.
+
+        ``#include`` lines are recorded and otherwise ignored: kernel types come
+        from BTF.  A definition runs to its closing brace and an optional ``;``.
+        """
+        text, pos = self.source.text, self.lexer.pos
+        if text.startswith("#", pos):
+            end = text.find("\n", pos)
+            end = len(text) if end < 0 else end
+            line = text[pos:end].strip()
+            if not line.startswith(("#include", "#define", "#pragma")):
+                raise Bt2cError("unsupported preprocessor directive", Span(pos, end),
+                                self.source)
+            includes.append(line)
+            self.lexer.pos = end
+            return True
+        m = re.compile(r"(struct|union|enum|typedef)\b").match(text, pos)
+        if not m:
+            return False
+        depth, i = 0, pos
+        while i < len(text):
+            ch = text[i]
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    j = i + 1
+                    while j < len(text) and text[j] in " \t":
+                        j += 1
+                    i = j if j < len(text) and text[j] == ";" else i
+                    break
+            elif ch == ";" and depth == 0:
+                break
+            i += 1
+        if i >= len(text):
+            raise Bt2cError("unterminated C definition", Span(pos, len(text)), self.source)
+        end = i + 1
+        body = text[pos:end]
+        if not body.rstrip().endswith(";"):
+            body += ";"
+        defs.append(ast.CDefinition(Span(pos, end), body))
+        self.lexer.pos = end
+        return True
 
     def parse_config(self) -> dict[str, object]:
         self.expect("config")
@@ -276,17 +328,51 @@ class Parser:
             return ast.IncDec(tok.span.to(target.span), tok.text, True, target)
         if tok.kind == Kind.OP and tok.text == "(" and self._is_cast():
             self.advance()
-            name = self.advance().text
-            while self.peek().kind == Kind.IDENT and self.peek().text in _CAST_TYPES:
-                name += " " + self.advance().text
+            name, _ = self.parse_type_name()
             self.expect(")")
             operand = self.parse_unary()
             return ast.Cast(tok.span.to(operand.span), name, operand)
+        if tok.kind == Kind.OP and tok.text == "*":
+            self.advance()
+            operand = self.parse_unary()
+            return ast.Unary(tok.span.to(operand.span), "*", operand)
         return self.parse_postfix(self.parse_primary())
 
     def _is_cast(self) -> bool:
         nxt = self.peek(1)
-        return nxt.kind == Kind.IDENT and nxt.text in _CAST_TYPES
+        if nxt.kind != Kind.IDENT:
+            return False
+        if nxt.text in _CAST_TYPES or nxt.text in ("struct", "union", "enum"):
+            return True
+        # (u32 *)x: a type name followed by stars and ')'
+        i = 2
+        while self.at("*", i):
+            i += 1
+        return i > 2 and self.at(")", i)
+
+    def parse_type_name(self) -> tuple[str, Span]:
+        """A C type name up to ')' or ',': ``struct task_struct *``, ``unsigned int``."""
+        first = self.peek()
+        words: list[str] = []
+        span = first.span
+        while not (self.at(")") or self.at(",")):
+            tok = self.advance()
+            if tok.kind not in (Kind.IDENT,) and tok.text != "*":
+                raise self.error(f"syntax error, unexpected {self.describe(tok)}", tok.span)
+            words.append(tok.text)
+            span = span.to(tok.span)
+        return " ".join(words).replace(" *", "*").replace("*", " *").strip(), span
+
+    def _is_type_start(self) -> bool:
+        tok = self.peek()
+        if tok.kind != Kind.IDENT:
+            return False
+        if tok.text in _CAST_TYPES or tok.text in ("struct", "union", "enum"):
+            return True
+        i = 1
+        while self.at("*", i):
+            i += 1
+        return self.at(")", i) and i > 1
 
     def parse_postfix(self, expr: ast.Expr) -> ast.Expr:
         while True:
@@ -296,7 +382,12 @@ class Parser:
                 name = self.advance()
                 if name.kind not in (Kind.IDENT, Kind.INT):
                     raise self.error("expected a field name", name.span)
-                expr = ast.Field(expr.span.to(name.span), expr, name.text)
+                expr = ast.Field(expr.span.to(name.span), expr, name.text, tok.text == "->")
+            elif tok.kind == Kind.OP and tok.text == "[" and not isinstance(expr, ast.Map):
+                self.advance()
+                index = self.parse_expr()
+                end = self.expect("]").span
+                expr = ast.Index(expr.span.to(end), expr, index)
             elif tok.kind == Kind.OP and tok.text in ("++", "--"):
                 self.check_target(expr)
                 self.advance()
@@ -335,6 +426,24 @@ class Parser:
                 span = span.to(self.expect("]").span)
             return ast.Map(span, tok.text, keys)
         if tok.kind == Kind.IDENT:
+            if tok.text == "sizeof" and self.at("("):
+                self.advance()
+                if self._is_type_start():
+                    name, _ = self.parse_type_name()
+                    end = self.expect(")").span
+                    return ast.SizeOf(tok.span.to(end), name, None)
+                inner = self.parse_expr()
+                end = self.expect(")").span
+                return ast.SizeOf(tok.span.to(end), None, inner)
+            if tok.text == "offsetof" and self.at("("):
+                self.advance()
+                name, _ = self.parse_type_name()
+                self.expect(",")
+                fields = [self.advance().text]
+                while self.accept("."):
+                    fields.append(self.advance().text)
+                end = self.expect(")").span
+                return ast.OffsetOf(tok.span.to(end), name, fields)
             if self.at("("):
                 args, end = self.parse_args()
                 return ast.Call(tok.span.to(end), tok.text, args)

@@ -12,7 +12,17 @@ import re
 from dataclasses import dataclass, field
 
 from bt2c.semantic import Analysis, MapInfo
-from bt2c.types import AggType, IntType, StringType, TupleType, Type, field_layout, tuple_tag
+from bt2c.types import (
+    AggType,
+    ArrayType,
+    IntType,
+    StringType,
+    StructType,
+    TupleType,
+    Type,
+    field_layout,
+    tuple_tag,
+)
 
 C_RESERVED = {
     "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
@@ -100,6 +110,8 @@ def flat_fields(t: Type, prefix: str, offset: int = 0) -> list[CField]:
         return [CField(prefix, t.c_decl(prefix), "BT_KIND_STR", t.length, offset)]
     if isinstance(t, TupleType):
         return [CField(prefix, t.c_decl(prefix), "BT_KIND_TUPLE", t.size, offset)]
+    if isinstance(t, (StructType, ArrayType)):
+        return [CField(prefix, t.c_decl(prefix), "BT_KIND_BYTES", t.size, offset)]
     raise TypeError(t)
 
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from bt2c import ast
+from bt2c.cdefs import TypeError_, TypeTable
 from bt2c.diagnostics import Bt2cError, Source, Span
 from bt2c.targets import (
     REGS_PROVIDERS,
@@ -32,8 +33,11 @@ from bt2c.types import (
     VOID,
     AggType,
     ArgsType,
+    ArrayType,
     IntType,
+    PointerType,
     StringType,
+    StructType,
     TupleType,
     Type,
 )
@@ -84,10 +88,17 @@ class Analysis:
     variables: dict[int, dict[str, Type]] = field(default_factory=dict)
     max_param: int = 0
     warnings: list[str] = field(default_factory=list)   # rendered, for stderr
+    types: TypeTable = field(default_factory=TypeTable)
 
 
 def unify(a: Type, b: Type) -> Type | None:
     """The common type of two values stored in one place, or None if incompatible."""
+    if isinstance(a, PointerType) and isinstance(b, PointerType):
+        return a if a == b or b.target is None else (b if a.target is None else None)
+    if isinstance(a, PointerType) or isinstance(b, PointerType):
+        return None
+    if isinstance(a, (StructType, ArrayType)) or isinstance(b, (StructType, ArrayType)):
+        return a if a == b else None
     if isinstance(a, IntType) and isinstance(b, IntType):
         return IntType(64, a.signed)
     if isinstance(a, StringType) and isinstance(b, StringType):
@@ -104,6 +115,8 @@ def unify(a: Type, b: Type) -> Type | None:
 
 def storage_type(t: Type) -> Type:
     """How a value is stored in a variable, map key or map value: ints widen to 64 bits."""
+    if isinstance(t, PointerType):
+        return t
     if isinstance(t, IntType):
         return IntType(64, t.signed)
     if isinstance(t, TupleType):
@@ -125,11 +138,26 @@ class Analyzer:
         self.loop_depth = 0
         self.renames: dict[str, str] = {}   # loop variables, scoped to their loop
         self.loop_vars = 0
+        self.types = self.result.types
+        self.user_space = False   # pointers from integers point to user memory
 
     def error(self, message: str, span: Span) -> Bt2cError:
         return Bt2cError(message, span, self.source)
 
+    def define_types(self) -> None:
+        """Enter the script's C definitions into the type table, with located errors."""
+        from bt2c.cparse import DefinitionError
+        for d in self.program.c_definitions:
+            try:
+                self.types.define(d.text)
+            except DefinitionError as exc:
+                lines = d.text.split("\n")
+                n = min(max(exc.line, 1), len(lines)) - 1
+                start = d.span.start + sum(len(x) + 1 for x in lines[:n])
+                raise self.error(str(exc), Span(start, start + max(1, len(lines[n])))) from None
+
     def run(self) -> Analysis:
+        self.define_types()
         for probe in self.program.probes:
             self.result.targets[probe.index] = self.resolve_targets(probe)
         for final in (False, True):
@@ -215,6 +243,8 @@ class Analyzer:
         tps = [t.tracepoint for t in targets if t.tracepoint is not None]
         self.args = tps[0].args_type if tps else None
         self.tracepoints = tps
+        self.user_space = any(tp.user_pointers for tp in tps) or any(
+            t.provider in ("uprobe", "uretprobe", "usdt") for t in targets)
         if probe.predicate is not None:
             self.expr(probe.predicate)
             self.require_int(probe.predicate, "predicate")
@@ -343,6 +373,8 @@ class Analyzer:
 
     def set_map_value(self, info: MapInfo, t: Type, span: Span) -> None:
         t = storage_type(t)
+        if isinstance(t, (StructType, ArrayType)):
+            raise self.error(f"bt2c cannot store a value of type '{t}' in a map yet", span)
         if info.value is None:
             info.value = t
             return
@@ -447,6 +479,8 @@ class Analyzer:
             return IntType(64, lt.signed and rt.signed)
         if isinstance(e, ast.Unary):
             t = self.expr(e.operand)
+            if e.op == "*":
+                return self.deref(t, e.span)
             self.require_int(e.operand, f"operand of '{e.op}'")
             return BOOL if e.op == "!" else IntType(64, t.signed if e.op != "-" else True)  # type: ignore[attr-defined]
         if isinstance(e, ast.IncDec):
@@ -483,12 +517,81 @@ class Analyzer:
         if isinstance(e, ast.Field):
             return self.field(e)
         if isinstance(e, ast.Cast):
-            self.expr(e.expr)
-            self.require_int(e.expr, "cast operand")
-            if e.type_name not in _CASTS:
-                raise self.error(f"Unknown type: {e.type_name}", e.span)
-            return _CASTS[e.type_name]
+            return self.cast(e)
+        if isinstance(e, ast.Index):
+            return self.index(e)
+        if isinstance(e, ast.SizeOf):
+            if e.type_name is not None:
+                e.value = self.type_name(e.type_name, e.span).size
+            else:
+                assert e.expr is not None
+                e.value = self.expr(e.expr).size
+            return UINT64
+        if isinstance(e, ast.OffsetOf):
+            t = self.type_name(e.type_name, e.span)
+            off = 0
+            for name in e.fields:
+                if not isinstance(t, StructType):
+                    raise self.error(f"'{t}' is not a struct or union", e.span)
+                f = self.types.field(t, name)
+                if f is None:
+                    raise self.error(f"Struct/union of type '{t}' does not contain a field "
+                                     f"named '{name}'", e.span)
+                off += f.offset
+                t = f.type
+            e.value = off
+            return UINT64
         raise self.error("unsupported expression", e.span)
+
+    def type_name(self, text: str, span: Span) -> Type:
+        try:
+            return self.types.parse_name(text, self.user_space)
+        except TypeError_ as exc:
+            raise self.error(str(exc), span) from None
+
+    def cast(self, e: ast.Cast) -> Type:
+        t = self.expr(e.expr)
+        if e.type_name in _CASTS:
+            self.require_int(e.expr, "cast operand")
+            return _CASTS[e.type_name]
+        target = self.type_name(e.type_name, e.span)
+        if isinstance(target, PointerType):
+            self.require_int(e.expr, "cast operand")
+            if isinstance(t, PointerType):
+                # a cast keeps the address space of the pointer it converts
+                return PointerType(target=target.target, user=t.user)
+            return target
+        if isinstance(target, IntType):
+            self.require_int(e.expr, "cast operand")
+            return target
+        raise self.error(f"Cannot cast to '{target}'", e.span)
+
+    def deref(self, ptr: Type, span: Span) -> Type:
+        """The type ``*ptr`` reads, in the pointer's address space."""
+        if not isinstance(ptr, PointerType) or ptr.target is None:
+            raise self.error(f"Can not dereference an expression of type '{ptr}'", span)
+        return self.in_space(ptr.target, ptr.user)
+
+    @staticmethod
+    def in_space(t: Type, user: bool) -> Type:
+        """Pointers read from user memory point to user memory."""
+        if isinstance(t, PointerType) and t.user != user:
+            return PointerType(target=t.target, user=user)
+        return t
+
+    def index(self, e: ast.Index) -> Type:
+        base = self.expr(e.expr)
+        self.expr(e.index)
+        self.require_int(e.index, "index")
+        if isinstance(base, ArrayType):
+            if isinstance(e.index, ast.Int) and not 0 <= e.index.value < base.n:
+                raise self.error(f"the index {e.index.value} is out of bounds for array of "
+                                 f"size {base.n}", e.span)
+            return base.elem
+        if isinstance(base, PointerType):
+            return self.deref(base, e.span)
+        raise self.error(f"The array index operator [] can not be used on expressions of "
+                         f"type '{base}'", e.span)
 
     def builtin(self, e: ast.Builtin) -> Type:
         if e.name == "args":
@@ -507,6 +610,14 @@ class Analyzer:
             return literal_string(max(names, key=len))
         if e.name in _BUILTIN_TYPES:
             return _BUILTIN_TYPES[e.name]
+        if e.name == "curtask":
+            task = self.types.struct("struct", "task_struct")
+            if task is None:
+                raise self.error("curtask needs the kernel's BTF (/sys/kernel/btf/vmlinux)",
+                                 e.span)
+            return PointerType(target=task, user=False)
+        if e.name in self.types.enums:
+            return INT64
         raise self.error(f"Unknown identifier: '{e.name}'", e.span)
 
     def regs_builtin(self, e: ast.Builtin, providers: tuple[str, ...], where: str) -> Type:
@@ -534,8 +645,38 @@ class Analyzer:
                 raise self.error(f"Invalid tuple index: {e.name}. Found {len(base.elems)} "
                                  "elements in tuple.", e.span)
             return base.elems[int(e.name)]
+        if isinstance(base, PointerType) and isinstance(base.target, StructType):
+            return self.member(base.target, e, base.user)
+        if isinstance(base, StructType):
+            if e.arrow:
+                raise self.error(f"Can not access field '{e.name}' on type '{base}'. Try "
+                                 "using '.'", e.span)
+            return self.member(base, e, self.space_of(e.expr))
         raise self.error(f"Can not access field '{e.name}' on expression of type '{base}'",
                          e.span)
+
+    def member(self, st: StructType, e: ast.Field, user: bool) -> Type:
+        if st.size == 0 and st.btf:
+            raise self.error(f"Cannot resolve unknown type \"{st}\"", e.span)
+        f = self.types.field(st, e.name)
+        if f is None:
+            raise self.error(f"Struct/union of type '{st}' does not contain a field named "
+                             f"'{e.name}'", e.span)
+        return self.in_space(f.type, user)
+
+    def space_of(self, e: ast.Expr) -> bool:
+        """Whether a struct-valued expression lives in user memory."""
+        if isinstance(e, ast.Field):
+            base = e.expr.type
+            if isinstance(base, PointerType):
+                return base.user
+            return self.space_of(e.expr)
+        if isinstance(e, ast.Unary) and isinstance(e.operand.type, PointerType):
+            return e.operand.type.user
+        if isinstance(e, ast.Index):
+            base = e.expr.type
+            return base.user if isinstance(base, PointerType) else self.space_of(e.expr)
+        return False
 
     def nargs(self, e: ast.Call, low: int, high: int | None = None) -> None:
         high = low if high is None else high
@@ -600,7 +741,7 @@ class Analyzer:
                 return VOID
             self.nargs(e, 1)
             t = self.expr(a)
-            if not isinstance(t, (IntType, StringType, TupleType)):
+            if not isinstance(t, (IntType, StringType, TupleType, StructType)):
                 raise self.error(f"print() of a value of type '{t}' is not supported", a.span)
             return VOID
         if name in ("clear", "zero"):

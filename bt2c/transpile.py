@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bt2c import __version__
+from bt2c import __version__, loader_format
 from bt2c.codegen import CodeGen
 from bt2c.diagnostics import Source
 from bt2c.formats import c_string_literal
@@ -104,6 +104,7 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
             tracepoints.setdefault(f"{tp.category}:{tp.name}", tp)
     tp_ctx = [{"category": tp.category, "name": tp.name, "c_fields": tracepoint_fields(tp)}
               for tp in tracepoints.values()]
+    loader_format.TYPES = analysis.types
     for ev in res.events:
         fmt, args = event_format(ev)
         ev.c_format, ev.c_args = fmt, args  # type: ignore[attr-defined]

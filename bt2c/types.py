@@ -93,6 +93,8 @@ def _aligned(t: Type) -> int:
 
 def tuple_tag(t: Type) -> str:
     """A C identifier naming a type's shape, used for tuple struct names."""
+    if isinstance(t, PointerType):
+        return "ptr"
     if isinstance(t, IntType):
         return str(t)
     if isinstance(t, StringType):
@@ -135,6 +137,71 @@ class ArgsType(Type):
 
     def __str__(self) -> str:
         return "args"
+
+
+@dataclass(frozen=True)
+class PointerType(IntType):
+    """A pointer: a 64-bit unsigned integer that knows what it points to and where.
+
+    ``user`` says the address is in user memory (syscall arguments, uprobes), read
+    with bpf_probe_read_user; otherwise kernel memory (CO-RE reads).  Being an
+    IntType, a pointer works wherever bpftrace accepts an integer.
+    """
+
+    bits: int = 64
+    signed: bool = False
+    target: Type | None = None    # None: void *
+    user: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.target if self.target is not None else 'void'} *"
+
+
+@dataclass(frozen=True)
+class StructType(Type):
+    """A C struct or union, from kernel BTF (``btf``) or defined in the script.
+
+    Members are looked up in the program's :class:`bt2c.cdefs.TypeTable`; the type
+    itself is a reference by name, so recursive types need no cycles.  Values are
+    held as raw bytes (``__u8 name[size]``).
+    """
+
+    kind: str          # "struct" or "union"
+    name: str
+    nbytes: int
+    btf: bool = True   # kernel type: read with CO-RE relocations
+
+    def c_decl(self, name: str) -> str:
+        return f"__u8 {name}[{max(self.nbytes, 1)}]"
+
+    def c_name(self) -> str:
+        """The C type name (vmlinux.h spells kernel types the same way)."""
+        return f"{self.kind} {self.name}"
+
+    @property
+    def size(self) -> int:
+        return self.nbytes
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True)
+class ArrayType(Type):
+    """A C array ``elem[n]`` (char arrays are StringType, as in bpftrace)."""
+
+    elem: Type
+    n: int
+
+    def c_decl(self, name: str) -> str:
+        return f"__u8 {name}[{max(self.size, 1)}]"
+
+    @property
+    def size(self) -> int:
+        return self.elem.size * self.n
+
+    def __str__(self) -> str:
+        return f"{self.elem}[{self.n}]"
 
 
 INT64 = IntType(64, True)

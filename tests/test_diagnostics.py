@@ -23,6 +23,22 @@ CASES = [
     ('BEGIN { "unterminated }', "prog.bt:1:9: ERROR: unterminated string", "~"),
     ('BEGIN { @x = 1; @x = "s"; }', "prog.bt:1:22: ERROR: Type mismatch for @x", "~~~"),
     ('BEGIN { break; }', "prog.bt:1:9: ERROR: 'break' statement is not allowed", "~~~~~"),
+    # C types: bpftrace's wording for unknown types and members
+    ('BEGIN { $x = curtask->nosuch; }', "prog.bt:1:14: ERROR: Struct/union of type "
+     "'struct task_struct' does not contain a field named 'nosuch'", "~" * 15),
+    ('BEGIN { $x = (struct nosuch *)0; }',
+     'prog.bt:1:14: ERROR: Cannot resolve unknown type "struct nosuch"', "~" * 18),
+    ('struct foo { int a; } BEGIN { $x = (struct foo *)0; print($x->b); }',
+     "prog.bt:1:59: ERROR: Struct/union of type 'struct foo' does not contain a field "
+     "named 'b'", "~~~~~"),
+    ('struct foo { int a; nosuch_t b; } BEGIN { }',
+     'prog.bt:1:1: ERROR: syntax error in C definition', "~"),
+    ('struct foo { int a } BEGIN { }', "prog.bt:1:1: ERROR: syntax error in C definition",
+     "~"),
+    ('BEGIN { print(*pid); }',
+     "prog.bt:1:15: ERROR: Can not dereference an expression of type 'uint64'", "~~~~"),
+    ('BEGIN { print(sizeof(struct nosuch)); }',
+     'prog.bt:1:15: ERROR: Cannot resolve unknown type "struct nosuch"', "~"),
 ]
 
 

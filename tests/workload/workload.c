@@ -15,6 +15,12 @@
  *   nanosleep N       N x nanosleep(1 ms).
  *   sleep MS          one nanosleep of MS milliseconds (keeps the process alive).
  *   dup N             N x dup(0 or the /dev/null fd), closed again with close().
+ *   record N          N x write(fd, &rec, sizeof(rec)) to /dev/null of a known
+ *                     struct workload_record (below), record k (from 1) holding
+ *                     id = k, kind = k % 8, level = 31 - k % 32, delta = -1000 * k,
+ *                     stamp = 0x1122334455667788 + k, name = "rec<k>", flags = 0xabc,
+ *                     prio = k % 16: scripts read it from user memory with a
+ *                     struct definition of their own.
  *   fork N            the rest of the chain runs in N processes at once (N-1 forked
  *                     children plus this one, which waits for them at the end), so
  *                     map updates race on several CPUs.
@@ -42,6 +48,18 @@
 #define MAX_SIZE 65536
 
 static char buf[MAX_SIZE];
+
+/* The layout the e2e cases declare in their scripts (x86-64/arm64 SysV): 32 bytes. */
+struct workload_record {
+	int id;			/* 0 */
+	unsigned char kind:3;	/* 4, bits 0-2 */
+	unsigned char level:5;	/* 4, bits 3-7 */
+	short delta;		/* 6 */
+	long stamp;		/* 8 */
+	char name[8];		/* 16 */
+	unsigned int flags:12;	/* 24, bits 0-11 */
+	unsigned int prio:4;	/* 24, bits 12-15 */
+};
 static long null_fd = -1;
 static long zero_fd = -1;
 
@@ -49,7 +67,7 @@ static void usage(const char *msg)
 {
 	fprintf(stderr, "workload: %s\n", msg);
 	fprintf(stderr, "usage: workload {openat N [PATH] | open N [PATH] | write N [SIZE] | read N [SIZE] |"
-			" getpid N | close N | nanosleep N | sleep MS | dup N}...\n");
+			" getpid N | close N | nanosleep N | sleep MS | dup N | record N}...\n");
 	exit(2);
 }
 
@@ -161,6 +179,23 @@ int main(int argc, char **argv)
 				}
 				if (pid > 0)
 					children++;
+			}
+		} else if (!strcmp(cmd, "record")) {
+			struct workload_record rec;
+
+			if (null_fd < 0)
+				null_fd = open_dev("/dev/null", O_WRONLY);
+			for (k = 1; k <= n; k++) {
+				memset(&rec, 0, sizeof(rec));
+				rec.id = (int)k;
+				rec.kind = k % 8;
+				rec.level = 31 - k % 32;
+				rec.delta = (short)(-1000 * k);
+				rec.stamp = 0x1122334455667788L + k;
+				snprintf(rec.name, sizeof(rec.name), "rec%d", (int)(k % 1000));
+				rec.flags = 0xabc;
+				rec.prio = k % 16;
+				syscall(SYS_write, null_fd, &rec, sizeof(rec));
 			}
 		} else if (!strcmp(cmd, "dup")) {
 			for (k = 0; k < n; k++) {
