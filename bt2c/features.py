@@ -25,6 +25,13 @@ def features(program: ast.Program) -> set[str]:
     found: set[str] = set()
     if program.config:
         found.add("config")
+    if program.c_definitions:
+        found.add("struct/union/enum definitions")
+    if program.includes:
+        found.add("#include")
+    enumerators = {name for d in program.c_definitions
+                   for body in re.findall(r"\benum\b[^{]*\{([^}]*)\}", d.text)
+                   for name in re.findall(r"([A-Za-z_]\w*)\s*(?:=[^,]*)?(?:,|$)", body.strip())}
     for probe in program.probes:
         for ap in probe.attach_points:
             found.add(_PROBE_NAMES.get(ap.provider, ap.provider))
@@ -35,6 +42,9 @@ def features(program: ast.Program) -> set[str]:
         if probe.predicate is not None:
             found.add("/predicate/")
         _walk(probe, found)
+    if found & enumerators:
+        found -= enumerators
+        found.add("enum values")
     return found
 
 
@@ -76,6 +86,8 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
     if isinstance(node, (ast.Binary, ast.Unary)):
         if isinstance(node, ast.Unary) and node.op == "-":
             return "unary -"
+        if isinstance(node, ast.Unary) and node.op == "*":
+            return "*ptr"
         return node.op
     if isinstance(node, ast.IncDec):
         return node.op
@@ -84,9 +96,17 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
     if isinstance(node, ast.Tuple):
         return "tuples"
     if isinstance(node, ast.Field):
+        if node.arrow:
+            return "->"
         return ".N" if node.name.isdigit() else ".field"
     if isinstance(node, ast.Cast):
-        return "integer casts"
+        return "integer casts" if "*" not in node.type_name else "pointer casts"
+    if isinstance(node, ast.SizeOf):
+        return "sizeof()"
+    if isinstance(node, ast.OffsetOf):
+        return "offsetof()"
+    if isinstance(node, ast.Index):
+        return "a[i]"
     if isinstance(node, ast.Assign):
         return f"{node.op}=" if node.op else "="
     if isinstance(node, ast.If):
