@@ -17,7 +17,8 @@ from bt2c.calls import CallGen
 from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
 from bt2c.resources import MapRes, Resources, c_ident
-from bt2c.semantic import Analysis, ProbeTarget
+from bt2c.semantic import Analysis
+from bt2c.targets import ProbeTarget
 from bt2c.templating import snippets
 from bt2c.types import (
     AggType,
@@ -155,6 +156,9 @@ class ProbeGen(CallGen, AccessGen):
             cname = c_ident(name[1:], self.taken)
             self.vars[name] = cname
             self.prologue.append(self.s.declare(self.decl(t, cname), self.zero_init(t)))
+        saved = self.target.extra.get("saved_args")
+        if saved is not None:
+            self.emit(self.s.fexit_load(saved))
         if self.probe.predicate is not None:
             self.comment(self.probe.predicate, "predicate ")
             cond = self.expr(self.probe.predicate)
@@ -529,6 +533,8 @@ class ProbeGen(CallGen, AccessGen):
             if isinstance(base_t, ArgsType):
                 if self.in_callback:
                     raise self.error("args cannot be used inside a for loop over a map", e)
+                if self.target.kargs is not None:
+                    return self.typed_arg(e.name)
                 return f"args->{e.name}"
             base = self.expr(e.expr)
             return f"{base}.f{e.name}"
@@ -680,11 +686,35 @@ class ProbeGen(CallGen, AccessGen):
         provider = self.target.provider
         if provider == "rawtracepoint":
             return f"ctx->args[{e.name[3:]}]"
+        kret = self.target.kret
+        if e.name == "retval" and provider == "fexit":
+            assert kret is not None
+            return f"(({kret.c_int})ctx[{len(self.target.kargs or ())}])"
         self.gen.uses_regs = True
         if e.name == "retval":
+            if kret is not None:   # the kretprobe variant of an fexit probe
+                return f"(({kret.c_int})bt_regs_ret(ctx))"
             return "bt_regs_ret(ctx)"
         user = 1 if provider in ("uprobe", "uretprobe") else 0
         return f"bt_regs_arg(ctx, {e.name[3:]}, {user})"
+
+    def typed_arg(self, name: str) -> str:
+        """args.NAME of a BTF-typed probe: fentry's u64 array, a raw tracepoint's
+        args[], or (kprobe variant of an fentry probe) the argument registers."""
+        found = self.target.karg(name)
+        assert found is not None
+        i, arg = found
+        provider = self.target.provider
+        if provider in ("fentry", "fexit"):
+            src = f"ctx[{i}]"
+        elif provider == "rawtracepoint":
+            src = f"ctx->args[{i}]"
+        elif self.target.extra.get("saved_args") is not None:
+            src = f"saved.a[{i}]"
+        else:
+            self.gen.uses_regs = True
+            src = f"bt_regs_arg(ctx, {i}, 0)"
+        return f"(({arg.c_int}){src})"
 
     # -- calls --------------------------------------------------------------------
 
@@ -701,6 +731,8 @@ class CodeGen:
         self.max_param = analysis.max_param
         self.uses_len = False
         self.uses_regs = False   # argN/retval from registers: include bpf/regs.h
+        self.fexit_entries: list[str] = []   # kprobes saving args for fexit's kretprobes
+        self.fexit_nargs = 0
         self.len_sites: list[tuple[str, int]] = []   # (map, script line) of each len()
         # Kernel helpers the script cannot do without: (helper, Linux version, what, line)
         self.requirements: list[tuple[str, str, str, int]] = []
@@ -720,6 +752,10 @@ class CodeGen:
             return "raw_tp", f"int {fname}(void *ctx)"
         if t.perf is not None:
             return "perf_event", f"int {fname}(struct bpf_perf_event_data *ctx)"
+        if t.provider in ("fentry", "fexit"):
+            return f"{t.provider}/{t.func}", f"int {fname}(__u64 *ctx)"
+        if t.provider == "rawtracepoint":
+            return f"raw_tp/{t.func}", f"int {fname}(struct bpf_raw_tracepoint_args *ctx)"
         if t.provider in ("kprobe", "kretprobe"):
             # Attached by the loader (a module or an offset does not fit a SEC name).
             sec = t.provider if t.module or t.offset else f"{t.provider}/{t.func}"
@@ -754,6 +790,58 @@ class CodeGen:
                     fn = ProbeGen(self, probe, t, fname, strategy).generate()
                     line = self.source.position(probe.span.start)[0]
                     self.programs.append(ProbeProgram(fname, t, fn, line, strategy))
+                    fallback = kprobe_fallback(probe, t, fname)
+                    if fallback is not None:
+                        if fallback.extra.get("saved_args") is not None:
+                            self.add_fexit_entry(fallback, fname, line)
+                        kname = c_ident(f"{fname}__kprobe", self.names)
+                        fn = ProbeGen(self, probe, fallback, kname, strategy).generate()
+                        self.programs.append(ProbeProgram(kname, fallback, fn, line, strategy))
+
+    def add_fexit_entry(self, ret: ProbeTarget, fexit_prog: str, line: int) -> None:
+        """The kprobe that saves an fexit probe's arguments for its kretprobe twin."""
+        index = len(self.fexit_entries)
+        ret.extra["saved_args"] = index
+        nargs = len(ret.kargs or ())
+        self.fexit_nargs = max(self.fexit_nargs, nargs)
+        name = c_ident(f"{fexit_prog}__entry", self.names)
+        entry = ProbeTarget("kprobe", ret.parts, ret.raw, func=ret.func, fallback_for=fexit_prog,
+                            extra={"entry_for": index})
+        body = snippets("bpf/snippets.c.j2").fexit_save(index, nargs)
+        fn = Function(f"line {line}: {ret.raw}: save the arguments for the kretprobe below",
+                      f"kprobe/{ret.func}", f"int {name}(struct pt_regs *ctx)",
+                      ["\t" + ln for ln in body.splitlines()])
+        self.uses_regs = True
+        self.fexit_entries.append(name)
+        self.programs.append(ProbeProgram(name, entry, fn, line))
+
+
+def kprobe_fallback(probe: ast.Probe, t: ProbeTarget, fentry_prog: str) -> ProbeTarget | None:
+    """The kprobe/kretprobe twin of an fentry/fexit target, loaded where fentry cannot be
+    (no BTF trampolines, a locked-down kernel), as libbpf-tools fall back."""
+    if t.provider == "fentry":
+        provider = "kprobe"
+    elif t.provider == "fexit":
+        provider = "kretprobe"
+    else:
+        return None
+    # At return the argument registers are gone: a kprobe saves them at entry.
+    extra: dict[str, object] = {"saved_args": -1} if uses_builtin(probe, "args") and \
+        provider == "kretprobe" else {}
+    return ProbeTarget(provider, t.parts, t.raw, wildcard=t.wildcard, func=t.func,
+                       kargs=t.kargs, kret=t.kret, fallback_for=fentry_prog, extra=extra)
+
+
+def uses_builtin(node: object, name: str) -> bool:
+    """Whether a subtree reads builtin ``name``."""
+    if isinstance(node, ast.Builtin):
+        return node.name == name
+    if isinstance(node, list):
+        return any(uses_builtin(n, name) for n in node)
+    if isinstance(node, ast.Node):
+        return any(uses_builtin(getattr(node, f), name) for f in node.__dataclass_fields__
+                   if f not in ("span", "type"))
+    return False
 
 
 def uses_len(node: object) -> bool:

@@ -26,8 +26,10 @@ PROVIDER_ALIASES = {
     "p": "profile", "profile": "profile", "k": "kprobe", "kprobe": "kprobe",
     "kr": "kretprobe", "kretprobe": "kretprobe", "u": "uprobe", "uprobe": "uprobe",
     "ur": "uretprobe", "uretprobe": "uretprobe", "s": "software", "software": "software",
+    "h": "hardware", "hardware": "hardware",
     "rt": "rawtracepoint", "rawtracepoint": "rawtracepoint", "f": "fentry", "fentry": "fentry",
-    "fr": "fexit", "fexit": "fexit", "U": "usdt", "usdt": "usdt",
+    "fr": "fexit", "fexit": "fexit",
+    "kfunc": "fentry", "kretfunc": "fexit", "U": "usdt", "usdt": "usdt",
 }
 
 

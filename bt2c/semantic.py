@@ -19,9 +19,11 @@ from bt2c.targets import (
     RETVAL_REGS_PROVIDERS,
     PerfEvent,
     ProbeTarget,
+    resolve_fentry,
     resolve_kprobe,
     resolve_perf_counter,
     resolve_profile,
+    resolve_rawtracepoint,
 )
 from bt2c.tracepoints import expand, load
 from bt2c.types import (
@@ -208,6 +210,12 @@ class Analyzer:
             elif ap.provider in ("kprobe", "kretprobe"):
                 out.extend(resolve_kprobe(ap, self.missing_probes(), self.warn,
                                           self.ap_error))
+            elif ap.provider in ("fentry", "fexit"):
+                out.extend(resolve_fentry(ap, self.missing_probes(), self.warn,
+                                          self.ap_error))
+            elif ap.provider == "rawtracepoint":
+                out.extend(resolve_rawtracepoint(ap, self.missing_probes(), self.warn,
+                                                 self.ap_error))
             elif ap.provider == "profile":
                 out.append(resolve_profile(ap, self.ap_error))
             elif ap.provider in ("software", "hardware"):
@@ -245,6 +253,9 @@ class Analyzer:
         self.tracepoints = tps
         self.user_space = any(tp.user_pointers for tp in tps) or any(
             t.provider in ("uprobe", "uretprobe", "usdt") for t in targets)
+        self.typed_targets = [t for t in targets if t.kargs is not None]
+        if self.typed_targets:
+            self.args = self.typed_targets[0].args_type
         if probe.predicate is not None:
             self.expr(probe.predicate)
             self.require_int(probe.predicate, "predicate")
@@ -596,13 +607,19 @@ class Analyzer:
     def builtin(self, e: ast.Builtin) -> Type:
         if e.name == "args":
             if self.args is None:
-                raise self.error("The args builtin can only be used with tracepoint probes",
-                                 e.span)
+                raise self.error("The args builtin can only be used with tracepoint, "
+                                 "fentry/fexit, rawtracepoint and uprobe probes", e.span)
             return self.args
         if re.fullmatch(r"arg\d+", e.name):
             return self.regs_builtin(e, REGS_PROVIDERS + ("rawtracepoint",),
                                      "'kprobes', 'uprobes' and 'usdt' probes")
         if e.name == "retval":
+            targets = self.result.targets[self.probe.index]  # type: ignore[union-attr]
+            if targets and all(t.provider == "fexit" for t in targets):
+                rets = {t.kret.type if t.kret else None for t in targets}
+                if None in rets:
+                    raise self.error("retval of a function that returns void", e.span)
+                return rets.pop() if len(rets) == 1 else INT64
             return self.regs_builtin(e, RETVAL_REGS_PROVIDERS,
                                      "'kretprobe' and 'uretprobe' and 'fentry' probes")
         if e.name == "probe":
@@ -635,6 +652,10 @@ class Analyzer:
             t = base.field(e.name)
             if t is None:
                 raise self.error(f"Can't find field '{e.name}' in args", e.span)
+            for target in self.typed_targets[1:]:
+                if target.karg(e.name) is None:
+                    raise self.error(f"Can't find field '{e.name}' in args of {target.raw}",
+                                     e.span)
             for tp in self.tracepoints[1:]:
                 if tp.args_type.field(e.name) is None:
                     raise self.error(f"Can't find field '{e.name}' in tracepoint "

@@ -7,12 +7,15 @@ each checked against what this machine's kernel offers at transpile time.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bt2c import ast
-from bt2c.ksyms import is_wildcard, match_functions
+from bt2c.kernel_args import KArg, function_args, has_btf, rawtracepoint_args, rawtracepoint_names
+from bt2c.ksyms import is_wildcard, kernel_functions, match_functions
 from bt2c.tracepoints import Tracepoint
+from bt2c.types import ArgsType
 
 #: Providers whose context is the probed function's registers (argN via regs.h).
 REGS_PROVIDERS = ("kprobe", "uprobe")
@@ -75,7 +78,24 @@ class ProbeTarget:
     module: str = ""         # its module ('' for vmlinux)
     offset: int = 0          # kprobe:FUNC+OFFSET
     perf: PerfEvent | None = None
+    kargs: tuple[KArg, ...] | None = None   # fentry/fexit/rawtracepoint: typed args
+    kret: KArg | None = None                # fexit: the return value (None: void)
+    fallback_for: str = ""                  # kprobe variant of this fentry program
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def args_type(self) -> ArgsType | None:
+        """The type of ``args`` here, for the providers whose args come from BTF."""
+        if self.kargs is None:
+            return None
+        return ArgsType(tuple((a.name, a.type) for a in self.kargs if a.size))
+
+    def karg(self, name: str) -> tuple[int, KArg] | None:
+        """The index and description of typed argument ``name``."""
+        for i, a in enumerate(self.kargs or ()):
+            if a.name == name:
+                return i, a
+        return None
 
     @property
     def name(self) -> str:
@@ -178,3 +198,68 @@ def resolve_perf_counter(ap: ast.AttachPoint, fail: Fail) -> ProbeTarget:
         f"{ap.provider}:{event}"
     return ProbeTarget(ap.provider, [event, str(period)], raw,
                        perf=PerfEvent(ptype, found[1], period))
+
+
+def _missing(ap: ast.AttachPoint, message: str, missing: str, warn: Warn, fail: Fail) -> None:
+    if missing == "error":
+        raise fail(message + " If this is expected, set the 'missing_probes' config "
+                   "variable to 'warn'.", ap)
+    if missing == "warn":
+        warn(message + " Skipping.", ap)
+
+
+def resolve_fentry(ap: ast.AttachPoint, missing: str, warn: Warn,
+                   fail: Fail) -> list[ProbeTarget]:
+    """fentry:[MODULE:]FUNC / fexit:...: kernel functions with a BTF prototype."""
+    if len(ap.parts) not in (1, 2) or not ap.parts[-1]:
+        raise fail(f"{ap.provider} probes need a function ({ap.provider}:[MODULE:]FUNC)", ap)
+    if not has_btf():
+        raise fail(f"{ap.provider} probes need kernel BTF (/sys/kernel/btf/vmlinux)", ap)
+    module = ap.parts[0] if len(ap.parts) == 2 else None
+    func = ap.parts[-1]
+    wildcard = is_wildcard(func) or (module is not None and is_wildcard(module))
+    if module not in (None, "vmlinux"):
+        raise fail(f"{ap.provider} on module functions ({module}:{func}) is not supported "
+                   "by bt2c yet: module BTF is not read", ap)
+    if is_wildcard(func):
+        names = sorted(n for n, mod in kernel_functions().items()
+                       if not mod and fnmatch.fnmatchcase(n, func))
+    else:
+        names = [func]
+    out = []
+    for name in names:
+        found = function_args(name)
+        if found is None:
+            continue
+        kargs, kret = found
+        out.append(ProbeTarget(ap.provider, ["vmlinux", name],
+                               f"{ap.provider}:vmlinux:{name}", wildcard=wildcard,
+                               func=name, kargs=tuple(kargs), kret=kret))
+    if not out:
+        _missing(ap, "Probe has no valid attach points." if wildcard else
+                 f"No BTF found for {func}.", missing, warn, fail)
+    return out
+
+
+def resolve_rawtracepoint(ap: ast.AttachPoint, missing: str, warn: Warn,
+                          fail: Fail) -> list[ProbeTarget]:
+    """rawtracepoint:[MODULE:]NAME: args typed from the event's BTF prototype."""
+    if len(ap.parts) not in (1, 2) or not ap.parts[-1]:
+        raise fail("rawtracepoint probes need an event (rawtracepoint:[MODULE:]NAME)", ap)
+    module = ap.parts[0] if len(ap.parts) == 2 else "vmlinux"
+    name = ap.parts[-1]
+    wildcard = is_wildcard(name)
+    names = [n for n in rawtracepoint_names() if fnmatch.fnmatchcase(n, name)] \
+        if wildcard else [name]
+    out = []
+    for n in names:
+        kargs = rawtracepoint_args(n)
+        if kargs is None:
+            continue
+        out.append(ProbeTarget("rawtracepoint", [module, n], f"rawtracepoint:{module}:{n}",
+                               wildcard=wildcard, func=n, module="" if module == "vmlinux"
+                               else module, kargs=tuple(kargs)))
+    if not out:
+        _missing(ap, "Probe has no valid attach points." if wildcard else
+                 f"No matches for rawtracepoint {name}.", missing, warn, fail)
+    return out

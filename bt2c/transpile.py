@@ -135,6 +135,12 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
         "missing_probes": "BT_MISSING_" + str(program.config.get("missing_probes",
                                                                   "error")).upper(),
         "uses_regs": gen.uses_regs,
+        "fentry_pairs": [(p.target.fallback_for, p.name, p.target.func, p.target.raw)
+                         for p in gen.programs
+                         if p.target.fallback_for and "entry_for" not in p.target.extra],
+        "fexit_entries": {p.target.fallback_for: p.name for p in gen.programs
+                          if "entry_for" in p.target.extra},
+        "fexit_nargs": gen.fexit_nargs,
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
     }
     bpf_c = render("program.bpf.c.j2", **ctx)
