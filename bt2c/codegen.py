@@ -685,7 +685,7 @@ class ProbeGen(CallGen, AccessGen):
             raise self.error(f"{e.name} cannot be used inside a for loop over a map", e)
         provider = self.target.provider
         if provider == "rawtracepoint":
-            return f"ctx->args[{e.name[3:]}]"
+            return f"ctx[{e.name[3:]}]"
         kret = self.target.kret
         if e.name == "retval" and provider == "fexit":
             assert kret is not None
@@ -708,7 +708,7 @@ class ProbeGen(CallGen, AccessGen):
         if provider in ("fentry", "fexit"):
             src = f"ctx[{i}]"
         elif provider == "rawtracepoint":
-            src = f"ctx->args[{i}]"
+            src = f"ctx[{i}]"
         elif self.target.extra.get("saved_args") is not None:
             src = f"saved.a[{i}]"
         else:
@@ -755,7 +755,8 @@ class CodeGen:
         if t.provider in ("fentry", "fexit"):
             return f"{t.provider}/{t.func}", f"int {fname}(__u64 *ctx)"
         if t.provider == "rawtracepoint":
-            return f"raw_tp/{t.func}", f"int {fname}(struct bpf_raw_tracepoint_args *ctx)"
+            # The context is the event's arguments, one u64 each (BPF_PROG's view).
+            return f"raw_tp/{t.func}", f"int {fname}(__u64 *ctx)"
         if t.provider in ("kprobe", "kretprobe"):
             # Attached by the loader (a module or an offset does not fit a SEC name).
             sec = t.provider if t.module or t.offset else f"{t.provider}/{t.func}"

@@ -127,6 +127,10 @@ def test_bpf_c_is_arch_independent(tmp_path: Path, kernel_mounts: None) -> None:
 
     def compile_one(script: Path) -> str:
         out = transpile(script.read_text(), str(script))
+        if "#include <bpf/bpf_tracing.h>" in out.files[f"{out.name}.bpf.c"]:
+            # Register access (kprobe argN/retval) is struct pt_regs, arch-specific by
+            # nature: such a script cross-builds only against the target's vmlinux.h.
+            return ""
         work = tmp_path / script.stem
         out.write(work)
         (work / "vmlinux.h").write_text(header)

@@ -521,10 +521,10 @@ int handle_hardware_cache_misses_1000000(struct bpf_perf_event_data *ctx)
 
 /* line 5: rawtracepoint:vmlinux:sys_enter */
 SEC("raw_tp/sys_enter")
-int handle_rawtracepoint_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+int handle_rawtracepoint_sys_enter(__u64 *ctx)
 {
 	/* line 5: @ids[args.id] = count() */
-	__s64 key1 = ((__s64)ctx->args[1]);
+	__s64 key1 = ((__s64)ctx[1]);
 	bt_map_add(&map_ids, &key1, 1);
 	return 0;
 }

@@ -27,6 +27,7 @@ import argparse
 import difflib
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 from harness import (
@@ -61,6 +62,32 @@ def _diff(name: str, old: bytes, new: bytes) -> str:
     )
 
 
+def reference_runner(reference: Path) -> list[str]:
+    """The reference's command line.
+
+    bpftrace enumerates kprobe functions and raw tracepoints from tracefs's
+    available_filter_functions; where the kernel hides that file (function
+    tracing closed, as on the development host) it finds none, so it gets the
+    kernel's text symbols from /proc/kallsyms instead, as bt2c falls back to.
+    The list is written under /tmp, which the reference's chroot can see.
+    """
+    try:
+        with open("/sys/kernel/tracing/available_filter_functions") as f:
+            f.read(1)
+        return [str(reference)]
+    except OSError:
+        pass
+    names = set()
+    with open("/proc/kallsyms") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[1] in ("T", "t"):
+                names.add(parts[2])
+    path = Path(tempfile.gettempdir()) / "bt2c-traceable-functions.txt"
+    path.write_text("".join(f"{n}\n" for n in sorted(names)))
+    return [str(reference), "--traceable-functions", str(path)]
+
+
 def record(cases: list[Case], reference: Path, check: bool, repeat: int, timeout: float) -> int:
     """Run each case with the reference; write (or, with check, compare) its outputs.
 
@@ -70,7 +97,7 @@ def record(cases: list[Case], reference: Path, check: bool, repeat: int, timeout
     failure: exit(code) cases record it in NAME.rc.
     """
     failures = 0
-    runner = [str(reference)]
+    runner = reference_runner(reference)
     for case in cases:
         res = run_case(runner, case, timeout)
         if res.timed_out:

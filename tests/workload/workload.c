@@ -21,6 +21,8 @@
  *                     stamp = 0x1122334455667788 + k, name = "rec<k>", flags = 0xabc,
  *                     prio = k % 16: scripts read it from user memory with a
  *                     struct definition of their own.
+ *   spin MS           burn MS milliseconds of this process's CPU time (for profile and
+ *                     cpu-clock probes); it reads its CPU clock (a syscall) now and then.
  *   fork N            the rest of the chain runs in N processes at once (N-1 forked
  *                     children plus this one, which waits for them at the end), so
  *                     map updates race on several CPUs.
@@ -67,7 +69,7 @@ static void usage(const char *msg)
 {
 	fprintf(stderr, "workload: %s\n", msg);
 	fprintf(stderr, "usage: workload {openat N [PATH] | open N [PATH] | write N [SIZE] | read N [SIZE] |"
-			" getpid N | close N | nanosleep N | sleep MS | dup N | record N}...\n");
+			" getpid N | close N | nanosleep N | sleep MS | dup N | record N | spin MS}...\n");
 	exit(2);
 }
 
@@ -110,6 +112,23 @@ static void sleep_ns(long ns)
 	struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
 
 	syscall(SYS_nanosleep, &ts, NULL);
+}
+
+/* Busy-loop until ms milliseconds of CPU time are used, however busy the machine is. */
+static void spin_ms(long ms)
+{
+	struct timespec ts;
+	volatile unsigned long sink = 0;
+	long long end, now;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	end = ts.tv_sec * 1000000000LL + ts.tv_nsec + ms * 1000000LL;
+	do {
+		for (int k = 0; k < 1000000; k++)
+			sink += k;
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+		now = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	} while (now < end);
 }
 
 int main(int argc, char **argv)
@@ -197,6 +216,8 @@ int main(int argc, char **argv)
 				rec.prio = k % 16;
 				syscall(SYS_write, null_fd, &rec, sizeof(rec));
 			}
+		} else if (!strcmp(cmd, "spin")) {
+			spin_ms(n);
 		} else if (!strcmp(cmd, "dup")) {
 			for (k = 0; k < n; k++) {
 				long fd = syscall(SYS_dup, 0);
