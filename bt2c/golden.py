@@ -131,6 +131,11 @@ def _stored(root: Path, stem: str) -> dict[str, str]:
 
 def compare(root: Path, names: list[str] | None = None, refresh: bool = False) -> list[Change]:
     """Every difference between the stored corpus and what bt2c generates now."""
+    from bt2c.formatting import PACKAGE, find_clang_format
+
+    if find_clang_format() is None:
+        raise Bt2cError(f"the golden corpus is formatted with {PACKAGE}, which is not "
+                        f"installed (Debian package: {PACKAGE})")
     changes: list[Change] = []
     chosen = scripts(root, names)
     with _snapshot_tracefs(root, refresh):

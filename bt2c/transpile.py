@@ -17,6 +17,7 @@ from bt2c import __version__, loader_format
 from bt2c.codegen import CodeGen
 from bt2c.diagnostics import Source
 from bt2c.formats import c_string_literal
+from bt2c.formatting import format_c
 from bt2c.loader_format import event_format, json_value_code
 from bt2c.parser import parse
 from bt2c.resources import MAX_MAP_KEYS, Resources, collect_maps
@@ -143,13 +144,13 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
         "fexit_nargs": gen.fexit_nargs,
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
     }
-    bpf_c = render("program.bpf.c.j2", **ctx)
+    bpf_c = format_c(render("program.bpf.c.j2", **ctx), f"{name}.bpf.c")
     ctx["line_map"] = script_line_map(bpf_c)
     ctx["script_lines"] = [c_string_literal(line) for line in text.splitlines()]
     files = {
         f"{name}.bpf.c": bpf_c,
-        f"{name}.h": render("program.h.j2", **ctx),
-        f"{name}.c": render("loader.c.j2", **ctx),
+        f"{name}.h": format_c(render("program.h.j2", **ctx), f"{name}.h"),
+        f"{name}.c": format_c(render("loader.c.j2", **ctx), f"{name}.c"),
         "Makefile": render("Makefile.j2", **ctx),
     }
     return Output(name, files)

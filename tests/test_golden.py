@@ -240,3 +240,42 @@ def test_golden_tool_loads(script: Path, kernel_mounts: None) -> None:
         pytest.skip("loading BPF programs needs root")
     r = bt2c("check", str(script))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+FORMATTER = shutil.which("clang-format-19")
+
+
+@pytest.mark.skipif(FORMATTER is None, reason="Debian package clang-format-19")
+def test_golden_c_follows_the_checked_in_style() -> None:
+    """Every generated C file is a fixed point of clang-format with templates/clang-format.style."""
+    style = REPO / "templates" / "clang-format.style"
+    for p in sorted(GOLDEN.glob("*/*")):
+        if p.suffix not in (".c", ".h"):
+            continue
+        r = subprocess.run([FORMATTER, f"--style=file:{style}", str(p)], capture_output=True,
+                           text=True, check=True)
+        assert r.stdout == p.read_text(), f"{p} is not formatted"
+
+
+def _code(text: str) -> str:
+    """The text without whitespace and without the C line numbers of the verifier's line
+    map (formatting moves lines)."""
+    text = re.sub(r"bt_line_map\[\] = \{.*?\};", "", text, flags=re.S)
+    return re.sub(r"\s+", "", text)
+
+
+def test_unformatted_output_is_the_same_c(tmp_path: Path) -> None:
+    """Without clang-format the files differ in whitespace only, and golden refuses to
+    compare (naming the package to install) rather than report false changes."""
+    script = GOLDEN / "opensnoop.bt"
+    env = dict(os.environ, PYTHONPATH=str(REPO), BT2C_CLANG_FORMAT="",
+               BT2C_TRACEFS=str(GOLDEN / golden.TRACEFS_SNAPSHOT))
+    subprocess.run([sys.executable, "-m", "bt2c", "transpile", str(script), "-o",
+                    str(tmp_path)], env=env, check=True)
+    for p in (GOLDEN / "opensnoop").iterdir():
+        plain, formatted = (tmp_path / p.name).read_text(), p.read_text()
+        assert _code(plain) == _code(formatted), p.name
+    r = subprocess.run([sys.executable, "-m", "bt2c", "golden", "check"], cwd=REPO, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "Debian package: clang-format-19" in r.stderr and "Traceback" not in r.stderr

@@ -13,10 +13,10 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
-	EVENT_PRINTF_0,	/* line 30: printf */
-	EVENT_PRINTF_1,	/* line 32: printf */
-	EVENT_PRINTF_2,	/* line 34: printf */
-	EVENT_PRINTF_3,	/* line 39: printf */
+	EVENT_PRINTF_0, /* line 30: printf */
+	EVENT_PRINTF_1, /* line 32: printf */
+	EVENT_PRINTF_2, /* line 34: printf */
+	EVENT_PRINTF_3, /* line 39: printf */
 };
 
 struct event_header {

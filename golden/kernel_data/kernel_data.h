@@ -13,9 +13,9 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
-	EVENT_PRINTF_0,	/* line 15: printf */
+	EVENT_PRINTF_0, /* line 15: printf */
 	EVENT_PRINT_1,	/* line 16: print */
-	EVENT_PRINTF_2,	/* line 17: printf */
+	EVENT_PRINTF_2, /* line 17: printf */
 };
 
 struct event_header {

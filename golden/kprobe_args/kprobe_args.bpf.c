@@ -13,10 +13,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Run-time parameters, written by the loader before the programs load. */
-const volatile __u64 bt_start_ns = 0;	/* start time, for elapsed */
-const volatile __u64 bt_cpid = 0;	/* pid of the -c command */
-const volatile __u32 bt_ncpus = 1;	/* possible CPUs, for per-CPU reads */
-const volatile __s64 bt_nparams = 0;	/* $# */
+const volatile __u64 bt_start_ns = 0; /* start time, for elapsed */
+const volatile __u64 bt_cpid = 0;     /* pid of the -c command */
+const volatile __u32 bt_ncpus = 1;    /* possible CPUs, for per-CPU reads */
+const volatile __s64 bt_nparams = 0;  /* $# */
 
 /* Events to user space: printf, print, exit and map commands. */
 struct {
@@ -71,12 +71,13 @@ static __u64 bt_zero[65];
  * more than the probe itself.  The loader also drains the ring after every poll
  * timeout, so no record waits longer than that.
  */
-#define BT_WAKEUP_BYTES (256 * 1024)	/* a quarter of the ring */
+#define BT_WAKEUP_BYTES (256 * 1024) /* a quarter of the ring */
 
 static __always_inline __u64 bt_wakeup_flags(void)
 {
 	return bpf_ringbuf_query(&bt_events, BPF_RB_AVAIL_DATA) >= BT_WAKEUP_BYTES ?
-		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+		       BPF_RB_FORCE_WAKEUP :
+		       BPF_RB_NO_WAKEUP;
 }
 
 /*
@@ -199,7 +200,7 @@ static __always_inline int bt_map_add(void *map, const void *key, __s64 delta)
 	}
 	if (bpf_map_update_elem(map, key, &delta, BPF_NOEXIST) == 0)
 		return 1;
-	v = bpf_map_lookup_elem(map, key);	/* another CPU inserted it first */
+	v = bpf_map_lookup_elem(map, key); /* another CPU inserted it first */
 	if (v)
 		*v += delta;
 	return 0;
@@ -375,17 +376,17 @@ static __always_inline __s64 bt_smod(__s64 a, __s64 b)
  */
 
 #if defined(__TARGET_ARCH_x86)
-#define BT_REG_ARGS 6		/* rdi rsi rdx rcx r8 r9 */
-#define BT_STACK_ARG0 1		/* the return address is at sp on entry */
+#define BT_REG_ARGS 6	/* rdi rsi rdx rcx r8 r9 */
+#define BT_STACK_ARG0 1 /* the return address is at sp on entry */
 #define BT_REG_ARG5(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), r9)
 #elif defined(__TARGET_ARCH_arm64)
-#define BT_REG_ARGS 8		/* x0..x7 */
+#define BT_REG_ARGS 8 /* x0..x7 */
 #define BT_STACK_ARG0 0
 #define BT_REG_ARG5(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), regs[5])
 #define BT_REG_ARG6(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), regs[6])
 #define BT_REG_ARG7(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), regs[7])
 #else
-#define BT_REG_ARGS 5		/* what bpf_tracing.h names on every architecture */
+#define BT_REG_ARGS 5 /* what bpf_tracing.h names on every architecture */
 #define BT_STACK_ARG0 0
 #endif
 
@@ -399,17 +400,25 @@ static __always_inline __u64 bt_regs_arg(struct pt_regs *ctx, int n, int user)
 	__u64 v = 0;
 
 	switch (n) {
-	case 0: return PT_REGS_PARM1_CORE(ctx);
-	case 1: return PT_REGS_PARM2_CORE(ctx);
-	case 2: return PT_REGS_PARM3_CORE(ctx);
-	case 3: return PT_REGS_PARM4_CORE(ctx);
-	case 4: return PT_REGS_PARM5_CORE(ctx);
+	case 0:
+		return PT_REGS_PARM1_CORE(ctx);
+	case 1:
+		return PT_REGS_PARM2_CORE(ctx);
+	case 2:
+		return PT_REGS_PARM3_CORE(ctx);
+	case 3:
+		return PT_REGS_PARM4_CORE(ctx);
+	case 4:
+		return PT_REGS_PARM5_CORE(ctx);
 #ifdef BT_REG_ARG5
-	case 5: return BT_REG_ARG5(ctx);
+	case 5:
+		return BT_REG_ARG5(ctx);
 #endif
 #ifdef BT_REG_ARG6
-	case 6: return BT_REG_ARG6(ctx);
-	case 7: return BT_REG_ARG7(ctx);
+	case 6:
+		return BT_REG_ARG6(ctx);
+	case 7:
+		return BT_REG_ARG7(ctx);
 #endif
 	}
 	/* Past the argument registers: on the caller's stack, one word each. */
@@ -538,8 +547,7 @@ static __always_inline __u32 bt_hist_index(__s64 v, int bits)
  * above.  Uses unsigned 64-bit division like bpftrace (and because signed
  * division needs a newer BPF ISA).
  */
-static __always_inline __u32 bt_lhist_index(__s64 v, __s64 min, __s64 max,
-					    __s64 step)
+static __always_inline __u32 bt_lhist_index(__s64 v, __s64 min, __s64 max, __s64 step)
 {
 	if (v < min)
 		return 0;
@@ -566,7 +574,8 @@ int handle_kprobe_do_sys_openat2(struct pt_regs *ctx)
 	bt_map_add(&map_opens, &key1, 1);
 	/* line 5: @flags = lhist(arg2 & 0xff, 0, 256, 64) */
 	__u32 key3 = 0;
-	bt_map_bucket(&map_flags, &key3, bt_lhist_index((bt_regs_arg(ctx, 2, 0) & 255), 0, 256, 64), sizeof(struct map_flags_value));
+	bt_map_bucket(&map_flags, &key3, bt_lhist_index((bt_regs_arg(ctx, 2, 0) & 255), 0, 256, 64),
+		      sizeof(struct map_flags_value));
 	return 0;
 }
 
@@ -576,7 +585,8 @@ int handle_kretprobe_do_sys_openat2(struct pt_regs *ctx)
 {
 	/* line 10: @ret = hist(retval) */
 	__u32 key1 = 0;
-	bt_map_bucket(&map_ret, &key1, bt_hist_index(bt_regs_ret(ctx), 0), sizeof(struct map_ret_value));
+	bt_map_bucket(&map_ret, &key1, bt_hist_index(bt_regs_ret(ctx), 0),
+		      sizeof(struct map_ret_value));
 	return 0;
 }
 

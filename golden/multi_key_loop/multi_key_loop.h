@@ -13,7 +13,7 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
-	EVENT_PRINTF_0,	/* line 16: printf */
+	EVENT_PRINTF_0, /* line 16: printf */
 };
 
 struct event_header {

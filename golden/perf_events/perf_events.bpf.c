@@ -12,10 +12,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Run-time parameters, written by the loader before the programs load. */
-const volatile __u64 bt_start_ns = 0;	/* start time, for elapsed */
-const volatile __u64 bt_cpid = 0;	/* pid of the -c command */
-const volatile __u32 bt_ncpus = 1;	/* possible CPUs, for per-CPU reads */
-const volatile __s64 bt_nparams = 0;	/* $# */
+const volatile __u64 bt_start_ns = 0; /* start time, for elapsed */
+const volatile __u64 bt_cpid = 0;     /* pid of the -c command */
+const volatile __u32 bt_ncpus = 1;    /* possible CPUs, for per-CPU reads */
+const volatile __s64 bt_nparams = 0;  /* $# */
 
 /* Events to user space: printf, print, exit and map commands. */
 struct {
@@ -66,12 +66,13 @@ struct {
  * more than the probe itself.  The loader also drains the ring after every poll
  * timeout, so no record waits longer than that.
  */
-#define BT_WAKEUP_BYTES (256 * 1024)	/* a quarter of the ring */
+#define BT_WAKEUP_BYTES (256 * 1024) /* a quarter of the ring */
 
 static __always_inline __u64 bt_wakeup_flags(void)
 {
 	return bpf_ringbuf_query(&bt_events, BPF_RB_AVAIL_DATA) >= BT_WAKEUP_BYTES ?
-		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+		       BPF_RB_FORCE_WAKEUP :
+		       BPF_RB_NO_WAKEUP;
 }
 
 /*
@@ -194,7 +195,7 @@ static __always_inline int bt_map_add(void *map, const void *key, __s64 delta)
 	}
 	if (bpf_map_update_elem(map, key, &delta, BPF_NOEXIST) == 0)
 		return 1;
-	v = bpf_map_lookup_elem(map, key);	/* another CPU inserted it first */
+	v = bpf_map_lookup_elem(map, key); /* another CPU inserted it first */
 	if (v)
 		*v += delta;
 	return 0;
@@ -471,8 +472,7 @@ static __always_inline __u32 bt_hist_index(__s64 v, int bits)
  * above.  Uses unsigned 64-bit division like bpftrace (and because signed
  * division needs a newer BPF ISA).
  */
-static __always_inline __u32 bt_lhist_index(__s64 v, __s64 min, __s64 max,
-					    __s64 step)
+static __always_inline __u32 bt_lhist_index(__s64 v, __s64 min, __s64 max, __s64 step)
 {
 	if (v < min)
 		return 0;

@@ -13,9 +13,9 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
-	EVENT_PRINT_0,	/* line 12: print */
-	EVENT_PRINT_1,	/* line 13: print */
-	EVENT_PRINT_2,	/* line 14: print */
+	EVENT_PRINT_0, /* line 12: print */
+	EVENT_PRINT_1, /* line 13: print */
+	EVENT_PRINT_2, /* line 14: print */
 };
 
 struct event_header {
