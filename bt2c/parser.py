@@ -33,6 +33,11 @@ PROVIDER_ALIASES = {
 }
 
 
+#: Deepest nesting of expressions and blocks accepted (bpftrace has no stated limit;
+#: real scripts stay far below it).
+MAX_NESTING = 48
+
+
 class Parser:
     """Parses one script; raises :class:`Bt2cError` on the first syntax error."""
 
@@ -40,6 +45,15 @@ class Parser:
         self.source = source
         self.lexer = Lexer(source)
         self.buffer: list[Token] = []
+        self.depth = 0  # nesting of expressions and blocks, see nest()
+
+    def nest(self) -> None:
+        """Count one more level of nesting; a clean error past MAX_NESTING (deeper
+        programs would exhaust Python's recursion limit later on)."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"nesting too deep: more than {MAX_NESTING} levels of "
+                             "parentheses, operators or blocks", self.peek().span)
 
     # -- token plumbing -------------------------------------------------------
     def peek(self, ahead: int = 0) -> Token:
@@ -185,6 +199,13 @@ class Parser:
 
     # -- statements -------------------------------------------------------------
     def parse_block(self) -> ast.Block:
+        self.nest()
+        try:
+            return self._parse_block()
+        finally:
+            self.depth -= 1
+
+    def _parse_block(self) -> ast.Block:
         start = self.expect("{").span
         stmts: list[ast.Stmt] = []
         while not self.at("}"):
@@ -290,6 +311,13 @@ class Parser:
 
     # -- expressions ------------------------------------------------------------
     def parse_expr(self, in_predicate: bool = False) -> ast.Expr:
+        self.nest()
+        try:
+            return self._parse_expr(in_predicate)
+        finally:
+            self.depth -= 1
+
+    def _parse_expr(self, in_predicate: bool) -> ast.Expr:
         cond = self.parse_binary(0, in_predicate)
         if self.accept("?"):
             then = self.parse_expr(in_predicate)
@@ -314,6 +342,13 @@ class Parser:
             left = ast.Binary(left.span.to(right.span), tok.text, left, right)
 
     def parse_unary(self) -> ast.Expr:
+        self.nest()
+        try:
+            return self._parse_unary()
+        finally:
+            self.depth -= 1
+
+    def _parse_unary(self) -> ast.Expr:
         tok = self.peek()
         if tok.kind == Kind.OP and tok.text in ("!", "~", "-", "+"):
             self.advance()

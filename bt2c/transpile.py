@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bt2c import __version__, loader_format
 from bt2c.codegen import CodeGen
-from bt2c.diagnostics import Source
+from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
 from bt2c.formatting import format_c
 from bt2c.loader_format import event_format, json_value_code
@@ -83,6 +83,16 @@ def script_line_map(bpf_c: str) -> list[tuple[int, int]]:
 
 def transpile(text: str, script: str, name: str | None = None) -> Output:
     """Translate one bpftrace script into the files of a libbpf tool."""
+    try:
+        return _transpile(text, script, name)
+    except RecursionError:
+        # The parser bounds nesting, but a chain of thousands of binary operators is
+        # parsed by a loop into a tree too deep for the recursive passes after it.
+        raise Bt2cError(f"{script}: the program is too complex to compile (an expression "
+                        "with thousands of operators?)") from None
+
+
+def _transpile(text: str, script: str, name: str | None) -> Output:
     source = Source(script, text)
     program = parse(source)
     analysis = analyze(program, source)
