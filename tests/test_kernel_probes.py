@@ -165,3 +165,18 @@ def test_fentry_args_and_retval_are_typed_from_btf() -> None:
     assert "ctx[3])" in bpf
     assert 'SEC("kretprobe/do_sys_openat2")' in bpf   # the fallback twin
     assert "bt_fexit_save(ctx, 0, 3);" in bpf          # args saved at entry for it
+
+
+@root_only
+@pytest.mark.skipif(kprobes_attach_here(), reason="kprobes attach on this kernel")
+def test_wildcard_fentry_programs_are_attached_not_skipped(tmp_path: Path,
+                                                           kernel_mounts: None) -> None:
+    """Wildcard-matched targets are optional only for tracepoints (skipped where the
+    running kernel lacks the event); fentry/kprobe wildcard targets are attached."""
+    script = tmp_path / "wf.bt"
+    script.write_text("fentry:vfs_read* { @ = count(); }\n")
+    tool = build(script, tmp_path / "wf")
+    proc = subprocess.run([str(tool), "--no-feature", "kfunc"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 255, proc.stderr
+    assert "Unable to attach probe: fentry:vmlinux:vfs_read" in proc.stderr
