@@ -130,7 +130,10 @@ class Builder:
         clang = find_clang()
         arch = arch or self.target.bpf_arch
         n = self.name
-        self.run([clang, "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}",
+        extra: list[str] = []
+        if "<bpf/usdt.bpf.h>" in (self.out / f"{n}.bpf.c").read_text():
+            extra = bpf_sys_includes(clang)
+        self.run([clang, "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", *extra,
                   "-c", f"{n}.bpf.c", "-o", f"{n}.bpf.o"], "clang (BPF object)")
 
     def skeleton(self) -> None:
@@ -157,6 +160,25 @@ class Builder:
         self.skeleton()
         self.loader()
         return self.out / self.name
+
+
+def bpf_sys_includes(clang: str) -> list[str]:
+    """``-idirafter DIR`` for each of clang's own system include directories.
+
+    ``-target bpf`` drops the host's multiarch directory (``/usr/include/x86_64-linux-gnu``),
+    where ``<asm/errno.h>`` lives, and libbpf's usdt.bpf.h includes ``<linux/errno.h>``.
+    libbpf-tools adds the same directories the same way (CLANG_BPF_SYS_INCLUDES).
+    """
+    proc = subprocess.run([clang, "-v", "-E", "-"], input="", capture_output=True, text=True)
+    out, inside = [], False
+    for line in proc.stderr.splitlines():
+        if line.startswith("#include <...> search starts here:"):
+            inside = True
+        elif line.startswith("End of search list."):
+            inside = False
+        elif inside and line.startswith(" /"):
+            out += ["-idirafter", line.strip()]
+    return out
 
 
 def cache_root() -> Path:

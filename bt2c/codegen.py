@@ -64,6 +64,8 @@ class ProbeProgram:
             return "BT_PROBE_PERF"
         if provider in ("kprobe", "kretprobe"):
             return "BT_PROBE_KPROBE"
+        if self.target.user is not None:
+            return "BT_PROBE_USDT" if self.target.user.usdt else "BT_PROBE_UPROBE"
         return "BT_PROBE_AUTO"
 
 
@@ -473,7 +475,10 @@ class ProbeGen(CallGen, AccessGen):
         return True
 
     def user_memory(self) -> bool:
-        """Whether pointers in this probe point to user memory (syscall arguments)."""
+        """Whether pointers in this probe point to user memory (syscall arguments,
+        user-space probes)."""
+        if self.target.user is not None:
+            return True
         return any(tp.user_pointers for tp in self.gen.tracepoints_of(self.probe))
 
     def store_tuple_into_key(self, key: str, m: MapRes, t: TupleType, src: str) -> None:
@@ -670,6 +675,8 @@ class ProbeGen(CallGen, AccessGen):
             # and comm used as a map key must compare equal byte for byte.
             self.emit(f"char {tmp}[16] = {{}};\nbpf_get_current_comm(&{tmp}, sizeof({tmp}));")
             return tmp
+        if self.target.user is not None and re.fullmatch(r"s?arg\d+|retval|func", name):
+            return self.user_builtin(e)
         if re.fullmatch(r"arg\d+|retval", name):
             return self.regs_builtin(e)
         if name == "probe":
@@ -678,6 +685,25 @@ class ProbeGen(CallGen, AccessGen):
             self.emit(f"char {tmp}[{e.type.length}] = {c_string_literal(self.target.name)};")
             return tmp
         raise self.error(f"builtin {name} is not supported here", e)
+
+    def user_builtin(self, e: ast.Builtin) -> str:
+        """argN, sargN, retval, func of uprobe/uretprobe/usdt (regs.h, usdt.bpf.h)."""
+        user = self.target.user
+        assert user is not None
+        if self.in_callback:
+            raise self.error(f"{e.name} cannot be used inside a for loop over a map", e)
+        if e.name == "func":
+            assert isinstance(e.type, StringType)
+            tmp = self.temp("func")
+            self.emit(f"char {tmp}[{e.type.length}] = {c_string_literal(user.symbol)};")
+            return tmp
+        self.gen.uses_regs = True
+        m = re.fullmatch(r"(s?)arg(\d+)", e.name)
+        if m and user.usdt:
+            return f"bt_usdt_arg(ctx, {m.group(2)})"
+        if m:
+            return f"bt_regs_{'s' if m.group(1) else ''}arg(ctx, {m.group(2)}, 1)"
+        return "bt_regs_ret(ctx)"
 
     def regs_builtin(self, e: ast.Builtin) -> str:
         """argN / retval from the probe's context (registers, or raw tracepoint args)."""
@@ -761,6 +787,9 @@ class CodeGen:
             # Attached by the loader (a module or an offset does not fit a SEC name).
             sec = t.provider if t.module or t.offset else f"{t.provider}/{t.func}"
             return sec, f"int {fname}(struct pt_regs *ctx)"
+        if t.user is not None:
+            # Attached by the loader (file, function and pid are known only there).
+            return t.provider, f"int {fname}(struct pt_regs *ctx)"
         assert t.tracepoint is not None
         tp = t.tracepoint
         return (f"tp/{tp.category}/{tp.name}",
@@ -782,6 +811,9 @@ class CodeGen:
                 base = {"begin": "begin", "end": "end"}.get(t.provider)
                 if t.func:
                     base = f"{t.provider}_{t.func}"
+                if base is None and t.user is not None:
+                    u = t.user
+                    base = f"{t.provider}_{u.usdt[1] if u.usdt else u.func or hex(u.offset)}"
                 if base is None:
                     base = (t.tracepoint.name if t.tracepoint else
                             f"{t.provider}_{'_'.join(t.parts)}")

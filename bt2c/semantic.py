@@ -8,6 +8,7 @@ earlier probe than the one that assigns it still gets its type.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -43,8 +44,11 @@ from bt2c.types import (
     TupleType,
     Type,
 )
+from bt2c.uprobes import resolve_uprobe, resolve_usdt
 
 _UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000}
+#: Arguments passed in registers, by machine: bpftrace's argN limit for uprobes.
+_REG_ARGS = {"x86_64": 6, "aarch64": 8}
 AGGREGATIONS = {"count", "sum", "min", "max", "avg", "stats", "hist", "lhist"}
 _BUILTIN_TYPES: dict[str, Type] = {
     "pid": UINT64, "tid": UINT64, "uid": UINT64, "gid": UINT64, "cpu": UINT64,
@@ -207,6 +211,12 @@ class Analyzer:
                     assert tp is not None
                     out.append(ProbeTarget("tracepoint", [cat, name],
                                            f"tracepoint:{cat}:{name}", tp, wildcard))
+            elif ap.provider in ("uprobe", "uretprobe", "usdt"):
+                resolve = resolve_usdt if ap.provider == "usdt" else resolve_uprobe
+                for ut in resolve(ap, self.ap_error):
+                    # (not ProbeTarget.wildcard: that marks tracepoints to skip when
+                    # a kernel lacks them; a file's symbols were checked here)
+                    out.append(ProbeTarget(ut.provider, [ut.path, ut.func], ut.raw, user=ut))
             elif ap.provider in ("kprobe", "kretprobe"):
                 out.extend(resolve_kprobe(ap, self.missing_probes(), self.warn,
                                           self.ap_error))
@@ -610,6 +620,9 @@ class Analyzer:
                 raise self.error("The args builtin can only be used with tracepoint, "
                                  "fentry/fexit, rawtracepoint and uprobe probes", e.span)
             return self.args
+        targets = self.result.targets[self.probe.index]  # type: ignore[union-attr]
+        if re.fullmatch(r"s?arg\d+|retval|func", e.name) and any(t.user for t in targets):
+            return self.user_builtin(e)
         if re.fullmatch(r"arg\d+", e.name):
             return self.regs_builtin(e, REGS_PROVIDERS + ("rawtracepoint",),
                                      "'kprobes', 'uprobes' and 'usdt' probes")
@@ -636,6 +649,35 @@ class Analyzer:
         if e.name in self.types.enums:
             return INT64
         raise self.error(f"Unknown identifier: '{e.name}'", e.span)
+
+    def user_builtin(self, e: ast.Builtin) -> Type:
+        """argN, sargN, retval and func in uprobe, uretprobe and usdt probes."""
+        targets = self.result.targets[self.probe.index]  # type: ignore[union-attr]
+        providers = {t.provider for t in targets}
+        arg = re.fullmatch(r"(s?)arg(\d+)", e.name)
+        if arg:
+            allowed = {"uprobe", "usdt"} if not arg.group(1) else {"uprobe"}
+            if not providers <= allowed:
+                kinds = "'kprobes', 'uprobes' and 'usdt'" if not arg.group(1) else \
+                    "'kprobes' and 'uprobes'"
+                raise self.error(f"The {e.name} builtin can only be used with {kinds} probes",
+                                 e.span)
+            limit = _REG_ARGS.get(os.uname().machine, 5) if "uprobe" in providers else 12
+            if not arg.group(1) and int(arg.group(2)) >= limit:
+                where = os.uname().machine if "uprobe" in providers else "usdt"
+                raise self.error(f"{where} doesn't support {e.name}", e.span)
+            return UINT64
+        if e.name == "retval":
+            if providers != {"uretprobe"}:
+                raise self.error("The retval builtin can only be used with 'kretprobe' and "
+                                 "'uretprobe' and 'fentry' probes", e.span)
+            return UINT64
+        if "usdt" in providers:
+            raise self.error("The func builtin can not be used with 'usdt' probes", e.span)
+        if not all(t.user for t in targets):
+            raise self.error("The func builtin can only be used with 'uprobe' and "
+                             "'uretprobe' probes in bt2c", e.span)
+        return literal_string(max((t.user.symbol for t in targets if t.user), key=len))
 
     def regs_builtin(self, e: ast.Builtin, providers: tuple[str, ...], where: str) -> Type:
         """argN and retval: every attach point of the probe must have registers to read."""

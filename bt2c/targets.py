@@ -16,6 +16,7 @@ from bt2c.kernel_args import KArg, function_args, has_btf, rawtracepoint_args, r
 from bt2c.ksyms import is_wildcard, kernel_functions, match_functions
 from bt2c.tracepoints import Tracepoint
 from bt2c.types import ArgsType
+from bt2c.uprobes import UserTarget
 
 #: Providers whose context is the probed function's registers (argN via regs.h).
 REGS_PROVIDERS = ("kprobe", "uprobe")
@@ -82,6 +83,7 @@ class ProbeTarget:
     kret: KArg | None = None                # fexit: the return value (None: void)
     fallback_for: str = ""                  # kprobe variant of this fentry program
     extra: dict[str, object] = field(default_factory=dict)
+    user: UserTarget | None = None   # uprobe, uretprobe, usdt: file, function, offset
 
     @property
     def args_type(self) -> ArgsType | None:

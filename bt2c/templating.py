@@ -37,7 +37,9 @@ def environment() -> jinja2.Environment:
     """One shared environment: no autoescape (this is C), strict undefined names."""
     import jinja2  # imported here: `bt2c run` with a cached build never renders
 
-    return jinja2.Environment(
+    from bt2c.formats import c_string_literal
+
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -45,6 +47,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.filters["cstr"] = c_string_literal   # a Python string as a C string literal
+    return env
 
 
 def render(template: str, **context: Any) -> str:

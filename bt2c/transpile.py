@@ -121,6 +121,7 @@ def _transpile(text: str, script: str, name: str | None) -> Output:
         ev.c_format, ev.c_args = fmt, args  # type: ignore[attr-defined]
         ev.json_code = (json_value_code(ev.value_type, "e->value")  # type: ignore[attr-defined]
                         if ev.kind == "print" and ev.value_type is not None else [])
+    uses_usdt = any(p.target.user and p.target.user.usdt for p in gen.programs)
     license_ = str(program.config.get("license", "GPL"))
     ctx = {
         "name": name,
@@ -145,13 +146,14 @@ def _transpile(text: str, script: str, name: str | None) -> Output:
         "len_kfunc": "kfunc" in gen.len_strategies(),
         "missing_probes": "BT_MISSING_" + str(program.config.get("missing_probes",
                                                                   "error")).upper(),
-        "uses_regs": gen.uses_regs,
         "fentry_pairs": [(p.target.fallback_for, p.name, p.target.func, p.target.raw)
                          for p in gen.programs
                          if p.target.fallback_for and "entry_for" not in p.target.extra],
         "fexit_entries": {p.target.fallback_for: p.name for p in gen.programs
                           if "entry_for" in p.target.extra},
         "fexit_nargs": gen.fexit_nargs,
+        "uses_regs": gen.uses_regs or uses_usdt,
+        "uses_usdt": uses_usdt,
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
     }
     bpf_c = format_c(render("program.bpf.c.j2", **ctx), f"{name}.bpf.c")

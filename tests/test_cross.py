@@ -108,7 +108,8 @@ def test_dynamic_build_is_not_static(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="transpiling tracepoint scripts reads tracefs")
-def test_bpf_c_is_arch_independent(tmp_path: Path, kernel_mounts: None) -> None:
+def test_bpf_c_is_arch_independent(tmp_path: Path, kernel_mounts: None,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Every corpus script's BPF C compiles with only arch-independent vmlinux.h definitions.
 
     Cross builds use the host's vmlinux.h (bt2c/cross.py).  That is right
@@ -118,8 +119,14 @@ def test_bpf_c_is_arch_independent(tmp_path: Path, kernel_mounts: None) -> None:
     value, the same everywhere), add it to PORTABLE_VMLINUX_H.  If it is
     arch-specific, cross builds must take vmlinux.h from the target's BTF.
     """
+    from bt2c.build import bpf_sys_includes
     from bt2c.transpile import transpile
 
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    from harness import build_workload
+
+    build_workload()                 # uprobe/usdt cases name it, relative to the repo root
+    monkeypatch.chdir(ROOT)
     scripts = sorted((ROOT / "tests" / "e2e" / "cases").glob("*.bt"))
     scripts += sorted((ROOT / "golden").glob("*.bt"))
     clang = find_clang()
@@ -134,8 +141,10 @@ def test_bpf_c_is_arch_independent(tmp_path: Path, kernel_mounts: None) -> None:
         work = tmp_path / script.stem
         out.write(work)
         (work / "vmlinux.h").write_text(header)
+        extra = bpf_sys_includes(clang) if "usdt.bpf.h" in out.files[f"{out.name}.bpf.c"] \
+            else []
         proc = subprocess.run([clang, "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_arm64",
-                               "-c", f"{out.name}.bpf.c", "-o", f"{out.name}.bpf.o"],
+                               *extra, "-c", f"{out.name}.bpf.c", "-o", f"{out.name}.bpf.o"],
                               cwd=work, capture_output=True, text=True)
         errors = [line for line in proc.stderr.splitlines() if "error:" in line]
         return f"{script.name}: {errors[:3]}" if proc.returncode else ""

@@ -39,6 +39,25 @@ CASES = [
      "prog.bt:1:15: ERROR: Can not dereference an expression of type 'uint64'", "~~~~"),
     ('BEGIN { print(sizeof(struct nosuch)); }',
      'prog.bt:1:15: ERROR: Cannot resolve unknown type "struct nosuch"', "~"),
+    # user-space probes: checked against the file at transpile time, as bpftrace does
+    ('uprobe:/bin/bash:no_such_function { }',
+     "prog.bt:1:1: ERROR: No matches for uprobe /bin/bash:no_such_function.", "~~~~"),
+    ('uprobe:/bin/bash:no_such_*ction { }',
+     "prog.bt:1:1: ERROR: Probe has no valid attach points.", "~~~~"),
+    ('uprobe:/no/such/file:f { }',
+     "prog.bt:1:1: ERROR: uprobe target file '/no/such/file' does not exist", "~~~~"),
+    ('usdt:/bin/bash:no_such_probe { }',
+     "prog.bt:1:1: ERROR: Probe has no valid attach points.", "~~~~"),
+    ('uretprobe:/bin/bash:readline+4 { }', "prog.bt:1:1: ERROR: Offset not allowed", "~~~~"),
+    ('uprobe:/bin/bash:readline { print(retval); }',
+     "prog.bt:1:35: ERROR: The retval builtin can only be used with 'kretprobe' and "
+     "'uretprobe'", "~~~~~~"),
+    ('uretprobe:/bin/bash:readline { print(arg0); }',
+     "prog.bt:1:38: ERROR: The arg0 builtin can only be used with 'kprobes', 'uprobes' "
+     "and 'usdt' probes", "~~~~"),
+    ('uprobe:/bin/bash:readline { print(arg9); }', "prog.bt:1:35: ERROR: ", "~~~~"),
+    ('usdt:/usr/bin/python3:python:function__entry { print(func); }',
+     "prog.bt:1:54: ERROR: The func builtin can not be used with 'usdt' probes", "~~~~"),
 ]
 
 

@@ -27,6 +27,20 @@
  *                     children plus this one, which waits for them at the end), so
  *                     map updates race on several CPUs.
  *
+ * User-space probe targets (uprobe/uretprobe/usdt tests): functions that are
+ * never inlined and always kept, called an exact number of times.
+ *   add N             N x wl_add(k, 10) for k = 0..N-1; returns k + 10.
+ *   line N            N x wl_readline(k): returns a pointer to "line K" (like
+ *                     readline(3), for str(retval)).
+ *   greet N NAME      N x wl_greet(NAME, k); returns strlen(NAME) + k.
+ *   many N            N x wl_many(1, 2, 3, 4, 5, 6, 7, 8): on x86_64 the last two
+ *                     arguments are on the stack (sarg0, sarg1).
+ *   work N [MS]       N x wl_work(MS): one nanosleep of MS ms (default 5) inside.
+ *   usdt N            N x the USDT probes workload:tick(k, "tick K") and
+ *                     workload:tock(k * 2), and once workload_aux:done(N).
+ *                     The probes come from <sys/sdt.h> (Debian: systemtap-sdt-dev);
+ *                     without that header they are absent.
+ *
  * Why: the tests compare the transpiled tool's stdout with bpftrace's byte for
  * byte, so every counted syscall must happen an exact number of times.  All
  * calls go through syscall(2) so libc cannot add, merge or substitute calls.
@@ -46,8 +60,18 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<sys/sdt.h>)
+#include <sys/sdt.h>
+#endif
+#endif
+#ifndef DTRACE_PROBE2
+#define DTRACE_PROBE1(p, n, a)
+#define DTRACE_PROBE2(p, n, a, b)
+#endif
 
 #define MAX_SIZE 65536
+#define WL_FN __attribute__((noinline, used))
 
 static char buf[MAX_SIZE];
 
@@ -69,7 +93,8 @@ static void usage(const char *msg)
 {
 	fprintf(stderr, "workload: %s\n", msg);
 	fprintf(stderr, "usage: workload {openat N [PATH] | open N [PATH] | write N [SIZE] | read N [SIZE] |"
-			" getpid N | close N | nanosleep N | sleep MS | dup N | record N | spin MS}...\n");
+			" getpid N | close N | nanosleep N | sleep MS | dup N | fork N | record N | add N |"
+			" line N | greet N NAME | many N | work N [MS] | usdt N | spin MS}...\n");
 	exit(2);
 }
 
@@ -129,6 +154,41 @@ static void spin_ms(long ms)
 		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 		now = ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	} while (now < end);
+}
+
+/* A compiler barrier on the arguments: keeps each call and its values real. */
+#define WL_KEEP(x) __asm__ volatile("" : : "r"(x) : "memory")
+
+WL_FN long wl_add(long a, long b)
+{
+	WL_KEEP(a);
+	return a + b;
+}
+
+static char wl_line_buf[32];
+
+WL_FN char *wl_readline(long k)
+{
+	snprintf(wl_line_buf, sizeof(wl_line_buf), "line %ld", k);
+	WL_KEEP(wl_line_buf);
+	return wl_line_buf;
+}
+
+WL_FN int wl_greet(const char *name, int k)
+{
+	WL_KEEP(name);
+	return (int)strlen(name) + k;
+}
+
+WL_FN long wl_many(long a1, long a2, long a3, long a4, long a5, long a6, long a7, long a8)
+{
+	WL_KEEP(a1);
+	return a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8;
+}
+
+WL_FN void wl_work(long ms)
+{
+	sleep_ns(ms * 1000000L);
 }
 
 int main(int argc, char **argv)
@@ -218,6 +278,38 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(cmd, "spin")) {
 			spin_ms(n);
+		} else if (!strcmp(cmd, "add")) {
+			for (k = 0; k < n; k++)
+				wl_add(k, 10);
+		} else if (!strcmp(cmd, "line")) {
+			for (k = 0; k < n; k++)
+				wl_readline(k);
+		} else if (!strcmp(cmd, "greet")) {
+			const char *name = i < argc ? argv[i++] : NULL;
+
+			if (!name)
+				usage("greet needs a NAME");
+			for (k = 0; k < n; k++)
+				wl_greet(name, (int)k);
+		} else if (!strcmp(cmd, "many")) {
+			for (k = 0; k < n; k++)
+				wl_many(1, 2, 3, 4, 5, 6, 7, 8);
+		} else if (!strcmp(cmd, "work")) {
+			long ms = 5;
+
+			if (i < argc && is_number(argv[i]))
+				ms = parse_num(argv[i++], "bad duration");
+			for (k = 0; k < n; k++)
+				wl_work(ms);
+		} else if (!strcmp(cmd, "usdt")) {
+			char label[32];
+
+			for (k = 0; k < n; k++) {
+				snprintf(label, sizeof(label), "tick %ld", k);
+				DTRACE_PROBE2(workload, tick, k, label);
+				DTRACE_PROBE1(workload, tock, k * 2);
+			}
+			DTRACE_PROBE1(workload_aux, done, n);
 		} else if (!strcmp(cmd, "dup")) {
 			for (k = 0; k < n; k++) {
 				long fd = syscall(SYS_dup, 0);
