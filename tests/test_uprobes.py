@@ -83,7 +83,8 @@ def test_address_probe_is_named_like_bpftrace(workload: Path) -> None:
 
 def test_library_name_resolves_like_bpftrace() -> None:
     out = transpile("uprobe:libc:malloc { @ = count(); }", "prog.bt")
-    assert f'.path = "{resolve_path("libc")}", .func = "malloc"' in out.files["prog.c"]
+    loader = out.files["prog.c"]
+    assert f'.path = "{resolve_path("libc")}",' in loader and '.func = "malloc"' in loader
 
 
 def run(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
