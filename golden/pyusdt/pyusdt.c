@@ -2042,6 +2042,41 @@ __attribute__((unused)) static int bt_kernel_has_kfunc(const char *name)
 	return id > 0;
 }
 
+/*
+ * Can an fentry/fexit program on kernel function func load here?  The kernel
+ * must have BTF for it, BPF trampolines for this arch, and let tracing programs
+ * load (a locked-down kernel does not): asked by loading the smallest such
+ * program, as libbpf-tools' fentry_can_attach() does.  errno_out: why not.
+ */
+__attribute__((unused)) static int bt_fentry_can_load(const char *func, int *errno_out)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY);
+	struct btf *btf = btf__load_vmlinux_btf();
+	int id, fd;
+
+	*errno_out = ENOENT;
+	if (!btf)
+		return 0;
+	id = btf__find_by_name_kind(btf, func, BTF_KIND_FUNC);
+	btf__free(btf);
+	if (id <= 0)
+		return 0;
+	opts.attach_btf_id = id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "bt_fentry_probe", "GPL", insns,
+			   sizeof(insns) / sizeof(insns[0]), &opts);
+	if (fd < 0) {
+		*errno_out = errno;
+		return 0;
+	}
+	close(fd);
+	*errno_out = 0;
+	return 1;
+}
+
 /* Can a tracing program call this helper on the running kernel? */
 __attribute__((unused)) static int bt_kernel_has_helper(enum bpf_func_id helper)
 {
@@ -2202,6 +2237,7 @@ struct bt_probe {
 	const char *name;	/* the attach point, as bpftrace names it */
 	enum bt_probe_kind kind;
 	int optional;		/* matched by a wildcard: skipped where the kernel lacks it */
+	int helper;		/* part of another probe (saves fexit args): not counted */
 	/* BT_PROBE_PERF */
 	__u32 perf_type;	/* PERF_TYPE_SOFTWARE or PERF_TYPE_HARDWARE */
 	__u64 perf_config;	/* PERF_COUNT_* */
@@ -2387,7 +2423,7 @@ static int bt_attach_probes(const struct bt_probe *probes, int n, int missing_pr
 				fprintf(stderr, "WARNING: Unable to attach probe: %s. Skipping.\n", p->name);
 			continue;
 		}
-		count++;
+		count += !p->helper;
 	}
 	return count;
 }
@@ -2545,6 +2581,7 @@ int main(int argc, char **argv)
 	skel->rodata->bt_cpid = bt_state.cpid;
 	skel->rodata->bt_ncpus = libbpf_num_possible_cpus();
 	skel->rodata->bt_nparams = bt_state.nparams;
+
 
 	err = pyusdt_bpf__load(skel);
 	if (err) {
