@@ -13,10 +13,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Run-time parameters, written by the loader before the programs load. */
-const volatile __u64 bt_start_ns = 0;	/* start time, for elapsed */
-const volatile __u64 bt_cpid = 0;	/* pid of the -c command */
-const volatile __u32 bt_ncpus = 1;	/* possible CPUs, for per-CPU reads */
-const volatile __s64 bt_nparams = 0;	/* $# */
+const volatile __u64 bt_start_ns = 0; /* start time, for elapsed */
+const volatile __u64 bt_cpid = 0;     /* pid of the -c command */
+const volatile __u32 bt_ncpus = 1;    /* possible CPUs, for per-CPU reads */
+const volatile __s64 bt_nparams = 0;  /* $# */
 
 /* Events to user space: printf, print, exit and map commands. */
 struct {
@@ -87,12 +87,13 @@ static __u64 bt_zero[65];
  * more than the probe itself.  The loader also drains the ring after every poll
  * timeout, so no record waits longer than that.
  */
-#define BT_WAKEUP_BYTES (256 * 1024)	/* a quarter of the ring */
+#define BT_WAKEUP_BYTES (256 * 1024) /* a quarter of the ring */
 
 static __always_inline __u64 bt_wakeup_flags(void)
 {
 	return bpf_ringbuf_query(&bt_events, BPF_RB_AVAIL_DATA) >= BT_WAKEUP_BYTES ?
-		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+		       BPF_RB_FORCE_WAKEUP :
+		       BPF_RB_NO_WAKEUP;
 }
 
 /*
@@ -215,7 +216,7 @@ static __always_inline int bt_map_add(void *map, const void *key, __s64 delta)
 	}
 	if (bpf_map_update_elem(map, key, &delta, BPF_NOEXIST) == 0)
 		return 1;
-	v = bpf_map_lookup_elem(map, key);	/* another CPU inserted it first */
+	v = bpf_map_lookup_elem(map, key); /* another CPU inserted it first */
 	if (v)
 		*v += delta;
 	return 0;
@@ -395,7 +396,7 @@ static __always_inline __s64 bt_smod(__s64 a, __s64 b)
  */
 /* bpf_tracing.h is included at the top of the program (uses_regs). */
 
-struct pt_regs;	/* opaque: the program context (usdt.bpf.h takes it as a pointer) */
+struct pt_regs; /* opaque: the program context (usdt.bpf.h takes it as a pointer) */
 
 #if defined(__TARGET_ARCH_x86)
 struct pt_regs___bt {
@@ -403,8 +404,8 @@ struct pt_regs___bt {
 } __attribute__((preserve_access_index));
 #undef __PT_REGS_CAST
 #define __PT_REGS_CAST(x) ((const struct pt_regs___bt *)(x))
-#define BT_REG_ARGS 6		/* rdi rsi rdx rcx r8 r9 */
-#define BT_STACK_ARG0 1		/* the return address is at sp on entry */
+#define BT_REG_ARGS 6	/* rdi rsi rdx rcx r8 r9 */
+#define BT_STACK_ARG0 1 /* the return address is at sp on entry */
 #define BT_REG_ARG5(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), r9)
 #elif defined(__TARGET_ARCH_arm64)
 struct user_pt_regs___bt {
@@ -414,13 +415,13 @@ struct user_pt_regs___bt {
 } __attribute__((preserve_access_index));
 #undef __PT_REGS_CAST
 #define __PT_REGS_CAST(x) ((const struct user_pt_regs___bt *)(x))
-#define BT_REG_ARGS 8		/* x0..x7 */
+#define BT_REG_ARGS 8 /* x0..x7 */
 #define BT_STACK_ARG0 0
 #define BT_REG_ARG5(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), regs[5])
 #define BT_REG_ARG6(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), regs[6])
 #define BT_REG_ARG7(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), regs[7])
 #else
-#define BT_REG_ARGS 5		/* what bpf_tracing.h names on every architecture */
+#define BT_REG_ARGS 5 /* what bpf_tracing.h names on every architecture */
 #define BT_STACK_ARG0 0
 #endif
 
@@ -444,17 +445,25 @@ static __always_inline __u64 bt_regs_stack_word(void *ctx, int n, int user)
 static __always_inline __u64 bt_regs_arg(void *ctx, int n, int user)
 {
 	switch (n) {
-	case 0: return PT_REGS_PARM1_CORE(ctx);
-	case 1: return PT_REGS_PARM2_CORE(ctx);
-	case 2: return PT_REGS_PARM3_CORE(ctx);
-	case 3: return PT_REGS_PARM4_CORE(ctx);
-	case 4: return PT_REGS_PARM5_CORE(ctx);
+	case 0:
+		return PT_REGS_PARM1_CORE(ctx);
+	case 1:
+		return PT_REGS_PARM2_CORE(ctx);
+	case 2:
+		return PT_REGS_PARM3_CORE(ctx);
+	case 3:
+		return PT_REGS_PARM4_CORE(ctx);
+	case 4:
+		return PT_REGS_PARM5_CORE(ctx);
 #ifdef BT_REG_ARG5
-	case 5: return BT_REG_ARG5(ctx);
+	case 5:
+		return BT_REG_ARG5(ctx);
 #endif
 #ifdef BT_REG_ARG6
-	case 6: return BT_REG_ARG6(ctx);
-	case 7: return BT_REG_ARG7(ctx);
+	case 6:
+		return BT_REG_ARG6(ctx);
+	case 7:
+		return BT_REG_ARG7(ctx);
 #endif
 	}
 	/* Past the argument registers: on the caller's stack, one word each. */
@@ -584,8 +593,7 @@ static __always_inline __u32 bt_hist_index(__s64 v, int bits)
  * above.  Uses unsigned 64-bit division like bpftrace (and because signed
  * division needs a newer BPF ISA).
  */
-static __always_inline __u32 bt_lhist_index(__s64 v, __s64 min, __s64 max,
-					    __s64 step)
+static __always_inline __u32 bt_lhist_index(__s64 v, __s64 min, __s64 max, __s64 step)
 {
 	if (v < min)
 		return 0;
@@ -645,14 +653,19 @@ int handle_uretprobe_readline(struct pt_regs *ctx)
 			e->hdr.id = EVENT_PRINTF_1;
 			e->a0 = bt_udiv((bpf_ktime_get_ns() - bt_start_ns), 1000000);
 			e->a1 = (bpf_get_current_pid_tgid() >> 32);
-			bpf_probe_read_user_str(e->a2, sizeof(e->a2), (const void *)bt_regs_ret(ctx));
+			bpf_probe_read_user_str(e->a2, sizeof(e->a2),
+						(const void *)bt_regs_ret(ctx));
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
 		}
 	}
 	/* line 20: @wait_ms = hist((nsecs - @start[tid]) / 1000000) */
 	__u32 key2 = 0;
 	__u64 key3 = ((__u32)bpf_get_current_pid_tgid());
-	bt_map_bucket(&map_wait_ms, &key2, bt_hist_index(bt_udiv((bpf_ktime_get_ns() - bt_map_read(&map_start, &key3)), 1000000), 0), sizeof(struct map_wait_ms_value));
+	bt_map_bucket(
+		&map_wait_ms, &key2,
+		bt_hist_index(
+			bt_udiv((bpf_ktime_get_ns() - bt_map_read(&map_start, &key3)), 1000000), 0),
+		sizeof(struct map_wait_ms_value));
 	/* line 21: delete(@start[tid]) */
 	__u64 key4 = ((__u32)bpf_get_current_pid_tgid());
 	bpf_map_delete_elem(&map_start, &key4);

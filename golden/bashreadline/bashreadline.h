@@ -13,8 +13,8 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
-	EVENT_PRINTF_0,	/* line 7: printf */
-	EVENT_PRINTF_1,	/* line 19: printf */
+	EVENT_PRINTF_0, /* line 7: printf */
+	EVENT_PRINTF_1, /* line 19: printf */
 };
 
 struct event_header {

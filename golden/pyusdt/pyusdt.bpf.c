@@ -13,10 +13,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Run-time parameters, written by the loader before the programs load. */
-const volatile __u64 bt_start_ns = 0;	/* start time, for elapsed */
-const volatile __u64 bt_cpid = 0;	/* pid of the -c command */
-const volatile __u32 bt_ncpus = 1;	/* possible CPUs, for per-CPU reads */
-const volatile __s64 bt_nparams = 0;	/* $# */
+const volatile __u64 bt_start_ns = 0; /* start time, for elapsed */
+const volatile __u64 bt_cpid = 0;     /* pid of the -c command */
+const volatile __u32 bt_ncpus = 1;    /* possible CPUs, for per-CPU reads */
+const volatile __s64 bt_nparams = 0;  /* $# */
 
 /* Events to user space: printf, print, exit and map commands. */
 struct {
@@ -59,12 +59,13 @@ struct {
  * more than the probe itself.  The loader also drains the ring after every poll
  * timeout, so no record waits longer than that.
  */
-#define BT_WAKEUP_BYTES (256 * 1024)	/* a quarter of the ring */
+#define BT_WAKEUP_BYTES (256 * 1024) /* a quarter of the ring */
 
 static __always_inline __u64 bt_wakeup_flags(void)
 {
 	return bpf_ringbuf_query(&bt_events, BPF_RB_AVAIL_DATA) >= BT_WAKEUP_BYTES ?
-		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+		       BPF_RB_FORCE_WAKEUP :
+		       BPF_RB_NO_WAKEUP;
 }
 
 /*
@@ -187,7 +188,7 @@ static __always_inline int bt_map_add(void *map, const void *key, __s64 delta)
 	}
 	if (bpf_map_update_elem(map, key, &delta, BPF_NOEXIST) == 0)
 		return 1;
-	v = bpf_map_lookup_elem(map, key);	/* another CPU inserted it first */
+	v = bpf_map_lookup_elem(map, key); /* another CPU inserted it first */
 	if (v)
 		*v += delta;
 	return 0;
@@ -367,7 +368,7 @@ static __always_inline __s64 bt_smod(__s64 a, __s64 b)
  */
 /* bpf_tracing.h is included at the top of the program (uses_regs). */
 
-struct pt_regs;	/* opaque: the program context (usdt.bpf.h takes it as a pointer) */
+struct pt_regs; /* opaque: the program context (usdt.bpf.h takes it as a pointer) */
 
 #if defined(__TARGET_ARCH_x86)
 struct pt_regs___bt {
@@ -375,8 +376,8 @@ struct pt_regs___bt {
 } __attribute__((preserve_access_index));
 #undef __PT_REGS_CAST
 #define __PT_REGS_CAST(x) ((const struct pt_regs___bt *)(x))
-#define BT_REG_ARGS 6		/* rdi rsi rdx rcx r8 r9 */
-#define BT_STACK_ARG0 1		/* the return address is at sp on entry */
+#define BT_REG_ARGS 6	/* rdi rsi rdx rcx r8 r9 */
+#define BT_STACK_ARG0 1 /* the return address is at sp on entry */
 #define BT_REG_ARG5(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), r9)
 #elif defined(__TARGET_ARCH_arm64)
 struct user_pt_regs___bt {
@@ -386,13 +387,13 @@ struct user_pt_regs___bt {
 } __attribute__((preserve_access_index));
 #undef __PT_REGS_CAST
 #define __PT_REGS_CAST(x) ((const struct user_pt_regs___bt *)(x))
-#define BT_REG_ARGS 8		/* x0..x7 */
+#define BT_REG_ARGS 8 /* x0..x7 */
 #define BT_STACK_ARG0 0
 #define BT_REG_ARG5(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), regs[5])
 #define BT_REG_ARG6(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), regs[6])
 #define BT_REG_ARG7(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), regs[7])
 #else
-#define BT_REG_ARGS 5		/* what bpf_tracing.h names on every architecture */
+#define BT_REG_ARGS 5 /* what bpf_tracing.h names on every architecture */
 #define BT_STACK_ARG0 0
 #endif
 
@@ -416,17 +417,25 @@ static __always_inline __u64 bt_regs_stack_word(void *ctx, int n, int user)
 static __always_inline __u64 bt_regs_arg(void *ctx, int n, int user)
 {
 	switch (n) {
-	case 0: return PT_REGS_PARM1_CORE(ctx);
-	case 1: return PT_REGS_PARM2_CORE(ctx);
-	case 2: return PT_REGS_PARM3_CORE(ctx);
-	case 3: return PT_REGS_PARM4_CORE(ctx);
-	case 4: return PT_REGS_PARM5_CORE(ctx);
+	case 0:
+		return PT_REGS_PARM1_CORE(ctx);
+	case 1:
+		return PT_REGS_PARM2_CORE(ctx);
+	case 2:
+		return PT_REGS_PARM3_CORE(ctx);
+	case 3:
+		return PT_REGS_PARM4_CORE(ctx);
+	case 4:
+		return PT_REGS_PARM5_CORE(ctx);
 #ifdef BT_REG_ARG5
-	case 5: return BT_REG_ARG5(ctx);
+	case 5:
+		return BT_REG_ARG5(ctx);
 #endif
 #ifdef BT_REG_ARG6
-	case 6: return BT_REG_ARG6(ctx);
-	case 7: return BT_REG_ARG7(ctx);
+	case 6:
+		return BT_REG_ARG6(ctx);
+	case 7:
+		return BT_REG_ARG7(ctx);
 #endif
 	}
 	/* Past the argument registers: on the caller's stack, one word each. */
@@ -573,8 +582,7 @@ static __always_inline __u32 bt_hist_index(__s64 v, int bits)
  * above.  Uses unsigned 64-bit division like bpftrace (and because signed
  * division needs a newer BPF ISA).
  */
-static __always_inline __u32 bt_lhist_index(__s64 v, __s64 min, __s64 max,
-					    __s64 step)
+static __always_inline __u32 bt_lhist_index(__s64 v, __s64 min, __s64 max, __s64 step)
 {
 	if (v < min)
 		return 0;
