@@ -2342,7 +2342,8 @@ static int bt_tracepoint_exists(const char *probe)
 static void bt_skip_missing_tracepoints(const struct bt_probe *probes, int n)
 {
 	for (int i = 0; i < n; i++)
-		if (probes[i].optional && !bt_tracepoint_exists(probes[i].name))
+		if (probes[i].optional && strncmp(probes[i].name, "tracepoint:", 11) == 0 &&
+		    !bt_tracepoint_exists(probes[i].name))
 			bpf_program__set_autoload(probes[i].prog, false);
 }
 
