@@ -194,6 +194,6 @@ class Lexer:
             out.append(text[i])
             i += 1
         if i >= len(text) or text[i] != '"':
-            raise self.error("unterminated string", start, i)
+            raise self.error("syntax: unterminated string", start, i)
         self.pos = i + 1
         return Token(Kind.STRING, text[start:self.pos], Span(start, self.pos), "".join(out))

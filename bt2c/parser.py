@@ -73,10 +73,11 @@ class Parser:
     def accept(self, text: str) -> Token | None:
         return self.advance() if self.at(text) else None
 
-    def expect(self, text: str) -> Token:
+    def expect(self, text: str, what: str = "") -> Token:
+        """The next token, which must be ``text``; else bpftrace's "syntax: expected" error
+        at the token found (``what`` adds context, as in "to close predicate")."""
         if not self.at(text):
-            raise self.error(f"syntax error, unexpected {self.describe(self.peek())}, "
-                             f"expecting {text}")
+            raise self.error(f"syntax: expected '{text}'{' ' + what if what else ''}")
         return self.advance()
 
     def describe(self, tok: Token) -> str:
@@ -193,7 +194,7 @@ class Parser:
         predicate = None
         if self.accept("/"):
             predicate = self.parse_expr(in_predicate=True)
-            self.expect("/")
+            self.expect("/", "to close predicate")
         body = self.parse_block()
         return ast.Probe(points[0].span.to(body.span), points, predicate, body)
 
@@ -210,7 +211,7 @@ class Parser:
         stmts: list[ast.Stmt] = []
         while not self.at("}"):
             if self.peek().kind == Kind.EOF:
-                raise self.error("syntax error, unexpected end of file, expecting }")
+                raise self.error("syntax: expected '}'")
             if self.accept(";"):
                 continue
             stmt = self.parse_stmt()
@@ -258,6 +259,11 @@ class Parser:
                 return ast.ExprStmt(var.span, var)
         expr = self.parse_expr()
         op = self.peek()
+        if op.kind == Kind.OP and (op.text == "=" or op.text in _COMPOUND) and \
+                not isinstance(expr, (ast.Var, ast.Map)):
+            # Only a variable or a map can be assigned: anything else is a complete
+            # expression statement, so bpftrace's grammar wants its ';' here.
+            raise self.error("syntax: expected ';'", op.span)
         if op.kind == Kind.OP and op.text == "=":
             self.advance()
             value = self.parse_expr()
@@ -276,9 +282,7 @@ class Parser:
 
     def parse_if(self) -> ast.If:
         start = self.expect("if").span
-        self.expect("(")
-        cond = self.parse_expr()
-        self.expect(")")
+        cond = self.parse_expr()  # bpftrace's parentheses are those of the expression
         then = self.parse_block()
         other = None
         if self.accept("else"):
@@ -497,7 +501,7 @@ class Parser:
                 return ast.Tuple(tok.span.to(end), items)
             self.expect(")")
             return first
-        raise self.error(f"syntax error, unexpected {self.describe(tok)}", tok.span)
+        raise self.error("syntax: expected expression", tok.span)
 
 
 def parse(source: Source) -> ast.Program:
