@@ -41,7 +41,9 @@ class CallGen:
         if name == "printf":
             fmt_node = e.args[0]
             assert isinstance(fmt_node, ast.Str)
-            fmt, convs = conversions(fmt_node.value)
+            fmt, convs = conversions(fmt_node.value, {
+                i: a.type.signed for i, a in enumerate(e.args[1:])
+                if isinstance(a.type, IntType)})
             # String literals go straight into the loader's printf call and comm is
             # written in place: neither is copied through the stack.
             fields, values, nodes, literals = [], [], [], {}

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from bt2c import ast
-from bt2c.diagnostics import Bt2cError, Source
+from bt2c.diagnostics import Bt2cError, Source, Span
 from bt2c.types import IntType, StringType
 
 _SPEC_RE = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?"
@@ -45,10 +45,13 @@ class Conversion:
         return signed if self.conv in "di" else unsigned
 
 
-def conversions(fmt: str) -> tuple[str, list[Conversion]]:
+def conversions(fmt: str, int_args: dict[int, bool] | None = None
+                ) -> tuple[str, list[Conversion]]:
     """Split a format into C-ready text and the conversions that take arguments.
 
     Precision is dropped: bpftrace v0.27 ignores it (``%.3s`` prints the whole string).
+    ``int_args`` maps the index of each integer argument to its signedness: bpftrace
+    prints an integer given to ``%s`` as a decimal number, with the same flags and width.
     """
     out: list[str] = []
     convs: list[Conversion] = []
@@ -62,16 +65,21 @@ def conversions(fmt: str) -> tuple[str, list[Conversion]]:
             continue
         if m.group("prec") is not None:  # bpftrace ignores precision
             text = text.replace("." + m.group("prec"), "", 1)
-        if m.group("conv") == "p":
+        conv, length = m.group("conv"), m.group("len")
+        if conv == "p":
             text = "%" + (m.group("flags") or "") + (m.group("width") or "") + "p"
+        if conv == "s" and int_args and len(convs) in int_args:
+            conv, length = ("d" if int_args[len(convs)] else "u"), "ll"
+            text = "%" + (m.group("flags") or "") + (m.group("width") or "") + "ll" + conv
         out.append(text)
-        convs.append(Conversion(text, m.group("conv"), m.group("len")))
+        convs.append(Conversion(text, conv, length))
     out.append(fmt[pos:])
     return "".join(out), convs
 
 
-def check_format(fmt: ast.Str, args: list[ast.Expr], source: Source) -> None:
-    """Reject a printf whose arguments do not match its conversions."""
+def check_format(fmt: ast.Str, args: list[ast.Expr], source: Source, call: Span) -> None:
+    """Reject a printf whose arguments do not match its conversions (bpftrace's words,
+    at the call)."""
     pos = 0
     while True:
         pos = fmt.value.find("%", pos)
@@ -84,16 +92,16 @@ def check_format(fmt: ast.Str, args: list[ast.Expr], source: Source) -> None:
         pos = m.end()
     _, convs = conversions(fmt.value)
     if len(convs) != len(args):
-        which = "Not enough" if len(args) < len(convs) else "Too many"
-        raise Bt2cError(f"printf: {which} arguments for format string ({len(args)} supplied, "
-                        f"{len(convs)} expected)", fmt.span, source)
+        which = "not enough" if len(args) < len(convs) else "too many"
+        raise Bt2cError(f"{which} arguments for format string ({len(args)} supplied, "
+                        f"{len(convs)} expected)", call, source)
     for conv, arg in zip(convs, args):
-        if conv.conv == "s" and not isinstance(arg.type, StringType):
-            raise Bt2cError(f"printf: %s specifier expects a value of type string "
-                            f"({arg.type} supplied)", arg.span, source)
+        if conv.conv == "s" and not isinstance(arg.type, (StringType, IntType)):
+            raise Bt2cError(f"unsupported format specifier for type '{arg.type}': s", call,
+                            source)
         if conv.conv != "s" and not isinstance(arg.type, IntType):
-            raise Bt2cError(f"printf: %{conv.conv} specifier expects a value of type integer "
-                            f"({arg.type} supplied)", arg.span, source)
+            raise Bt2cError(f"unsupported format specifier for type '{arg.type}': "
+                            f"{conv.conv}", call, source)
 
 
 def c_string_literal(text: str) -> str:

@@ -119,6 +119,11 @@ def unify(a: Type, b: Type) -> Type | None:
     return None
 
 
+def _key_str(keys: list[Type]) -> str:
+    """Map key types as bpftrace prints them: ``int64`` or ``(int64,string[8])``."""
+    return str(keys[0]) if len(keys) == 1 else "(" + ",".join(map(str, keys)) + ")"
+
+
 def storage_type(t: Type) -> Type:
     """How a value is stored in a variable, map key or map value: ints widen to 64 bits."""
     if isinstance(t, PointerType):
@@ -186,8 +191,12 @@ class Analyzer:
                     parts = ["ms", ap.parts[0]] if ap.parts[0].isdigit() else []
                 else:
                     parts = ap.parts
-                if len(parts) != 2 or parts[0] not in ("s", "ms", "us", "hz") or \
-                        not parts[1].isdigit() or int(parts[1]) == 0:
+                if not ap.parts or len(ap.parts) > 2:
+                    raise self.error("interval probe type requires 1 or 2 arguments, found "
+                                     f"{len(ap.parts)}", ap.span)
+                if len(parts) == 2 and parts[0] not in ("s", "ms", "us", "hz"):
+                    raise self.error(f"{parts[0]} is not an accepted unit of time", ap.span)
+                if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) == 0:
                     raise self.error(f"Invalid interval probe: {ap.raw}", ap.span)
                 n = int(parts[1])
                 period = 1_000_000_000 // n if parts[0] == "hz" else n * _UNITS_NS[parts[0]]
@@ -197,13 +206,13 @@ class Analyzer:
                                                       all_cpus=False)))
             elif ap.provider == "tracepoint":
                 if len(ap.parts) != 2:
-                    raise self.error("tracepoint probes need a category and a name "
-                                     "(tracepoint:CAT:NAME)", ap.span)
+                    raise self.error("tracepoint probe type requires 2 arguments, found "
+                                     f"{len(ap.parts)}", ap.span)
                 matches = expand(*ap.parts)
                 if not matches:
                     if "*" in ap.raw or "?" in ap.raw:
                         raise self.error(f"No tracepoints matched {ap.raw}", ap.span)
-                    raise self.error(f"tracepoint not found: {ap.parts[0]}:{ap.parts[1]}",
+                    raise self.error(f"No matches for tracepoint {ap.parts[0]}:{ap.parts[1]}.",
                                      ap.span)
                 wildcard = any(c in ap.raw for c in "*?[")
                 for cat, name in matches:
@@ -291,7 +300,9 @@ class Analyzer:
             if stmt.other:
                 self.block(stmt.other)
         elif isinstance(stmt, ast.Unroll):
-            if not 1 <= stmt.count <= 100:
+            if stmt.count < 1:
+                raise self.error("unroll minimum value is 1", stmt.span)
+            if stmt.count > 100:
                 raise self.error("unroll maximum value is 100", stmt.span)
             self.block(stmt.body)
         elif isinstance(stmt, ast.While):
@@ -317,7 +328,7 @@ class Analyzer:
             self.scoped_loop(stmt.var, TupleType((key, value)), stmt.body)
         elif isinstance(stmt, ast.Jump):
             if stmt.kind in ("break", "continue") and self.loop_depth == 0:
-                raise self.error(f"'{stmt.kind}' statement is not allowed outside of a loop",
+                raise self.error(f"'{stmt.kind}' statement is not allowed in a probe",
                                  stmt.span)
 
     def scoped_loop(self, var: ast.Var, t: Type, body: ast.Block) -> None:
@@ -350,15 +361,15 @@ class Analyzer:
         self.block(body)
         self.loop_depth -= 1
 
-    def bind_var(self, var: ast.Var, t: Type) -> None:
+    def bind_var(self, var: ast.Var, t: Type, span: Span | None = None) -> None:
         t = storage_type(t)
         old = self.vars.get(var.name)
         if old is not None:
             new = unify(old, t)
             if new is None:
                 raise self.error(f"Type mismatch for {var.name}: trying to assign value of "
-                                 f"type '{t}' when variable already contains a value of "
-                                 f"type '{old}'", var.span)
+                                 f"type '{t}' when variable already has a type '{old}'",
+                                 span or var.span)
             t = new
         self.vars[var.name] = t
         var.type = t
@@ -379,7 +390,7 @@ class Analyzer:
                 self.require_int_type(self.vars[target.name], target.span)
                 target.type = self.vars[target.name]
                 return
-            self.bind_var(target, value_t)
+            self.bind_var(target, value_t, stmt.span)
             return
         assert isinstance(target, ast.Map)
         info = self.map_info(target)
@@ -389,7 +400,7 @@ class Analyzer:
                 raise self.error("compound assignment to an aggregation", stmt.span)
         elif stmt.op is not None:
             value_t = INT64
-        self.set_map_value(info, value_t, stmt.value.span)
+        self.set_map_value(info, value_t, stmt.span)
         target.type = info.value
 
     def set_map_value(self, info: MapInfo, t: Type, span: Span) -> None:
@@ -402,8 +413,7 @@ class Analyzer:
         new = unify(info.value, t)
         if new is None:
             raise self.error(f"Type mismatch for {info.name}: trying to assign value of type "
-                             f"'{t}' when map already contains a value of type "
-                             f"'{info.value}'", span)
+                             f"'{t}' when map already has a type '{info.value}'", span)
         info.value = new
 
     def map_info(self, m: ast.Map) -> MapInfo:
@@ -428,15 +438,15 @@ class Analyzer:
             return
         if len(keys) != len(info.key):
             raise self.error(f"Argument mismatch for {m.name}: trying to access with "
-                             f"{len(keys)} keys when map has {len(info.key)}", m.span)
+                             f"arguments: '{_key_str(keys)}' when map expects arguments: "
+                             f"'{_key_str(info.key)}'", m.span)
         merged = []
-        nodes = m.keys if len(m.keys) == len(keys) else m.keys[:1] * len(keys)
-        for old, new, k in zip(info.key, keys, nodes):
+        for old, new in zip(info.key, keys):
             u = unify(old, new)
             if u is None:
                 raise self.error(f"Argument mismatch for {m.name}: trying to access with "
                                  f"arguments: '{new}' when map expects arguments: '{old}'",
-                                 k.span)
+                                 m.span)
             merged.append(u)
         info.key = merged
 
@@ -492,8 +502,9 @@ class Analyzer:
             lt, rt = self.expr(e.left), self.expr(e.right)
             if e.op in ("==", "!=") and isinstance(lt, StringType) and isinstance(rt, StringType):
                 return BOOL
-            for side in (e.left, e.right):
-                self.require_int(side, f"operand of '{e.op}'")
+            if not (isinstance(lt, IntType) and isinstance(rt, IntType)):
+                raise self.error(f"Type mismatch for '{e.op}': comparing {lt} with {rt}",
+                                 e.span)
             if e.op in ("==", "!=", "<", "<=", ">", ">=", "&&", "||"):
                 return BOOL
             assert isinstance(lt, IntType) and isinstance(rt, IntType)
@@ -502,7 +513,9 @@ class Analyzer:
             t = self.expr(e.operand)
             if e.op == "*":
                 return self.deref(t, e.span)
-            self.require_int(e.operand, f"operand of '{e.op}'")
+            if not isinstance(t, IntType):
+                raise self.error(f"The {e.op} operator can not be used on expressions of "
+                                 f"type '{t}'", e.span)
             return BOOL if e.op == "!" else IntType(64, t.signed if e.op != "-" else True)  # type: ignore[attr-defined]
         if isinstance(e, ast.IncDec):
             if isinstance(e.target, ast.Var):
@@ -511,7 +524,10 @@ class Analyzer:
                     raise self.error(f"Undefined or undeclared variable: {e.target.name}",
                                      e.target.span)
                 t = self.vars[e.target.name]
-                self.require_int_type(t, e.target.span)
+                if not isinstance(t, IntType):
+                    raise self.error(f"Type mismatch for {e.target.name}: trying to assign "
+                                     f"value of type 'uint64' when variable already has a "
+                                     f"type '{t}'", e.span)
                 e.target.type = t
                 return t
             assert isinstance(e.target, ast.Map)
@@ -526,8 +542,8 @@ class Analyzer:
             a, b = self.expr(e.then), self.expr(e.other)
             u = unify(a, b)
             if u is None:
-                raise self.error(f"Ternary operator branches have different types: '{a}' and "
-                                 f"'{b}'", e.span)
+                raise self.error(f"Branches must return the same type or compatible types: "
+                                 f"have '{a}' and '{b}'", e.span)
             return storage_type(u)
         if isinstance(e, ast.Tuple):
             elems = [self.expr(i) for i in e.items]
@@ -564,6 +580,15 @@ class Analyzer:
             return UINT64
         raise self.error("unsupported expression", e.span)
 
+    def cast_type_span(self, e: ast.Cast) -> Span:
+        """The type's name inside ``(TYPE)expr``, where bpftrace points at an unknown type."""
+        text = self.source.text
+        start = e.span.start + 1
+        while start < e.span.end and text[start].isspace():
+            start += 1
+        end = text.find(")", start, e.span.end)
+        return Span(start, end if end > start else e.span.end)
+
     def type_name(self, text: str, span: Span) -> Type:
         try:
             return self.types.parse_name(text, self.user_space)
@@ -573,9 +598,10 @@ class Analyzer:
     def cast(self, e: ast.Cast) -> Type:
         t = self.expr(e.expr)
         if e.type_name in _CASTS:
-            self.require_int(e.expr, "cast operand")
+            if not isinstance(t, IntType):
+                raise self.error(f'Cannot cast from "{t}" to "{_CASTS[e.type_name]}"', e.span)
             return _CASTS[e.type_name]
-        target = self.type_name(e.type_name, e.span)
+        target = self.type_name(e.type_name, self.cast_type_span(e))
         if isinstance(target, PointerType):
             self.require_int(e.expr, "cast operand")
             if isinstance(t, PointerType):
@@ -617,8 +643,12 @@ class Analyzer:
     def builtin(self, e: ast.Builtin) -> Type:
         if e.name == "args":
             if self.args is None:
+                targets = self.result.targets[self.probe.index]  # type: ignore[union-attr]
+                kind = targets[0].provider if targets else "special"
+                kind = "special" if kind in ("begin", "end") else kind
                 raise self.error("The args builtin can only be used with tracepoint, "
-                                 "fentry/fexit, rawtracepoint and uprobe probes", e.span)
+                                 "rawtracepoint, fentry/fexit, and uprobe probes "
+                                 f"({kind} used here)", e.span)
             return self.args
         targets = self.result.targets[self.probe.index]  # type: ignore[union-attr]
         if re.fullmatch(r"s?arg\d+|retval|func", e.name) and any(t.user for t in targets):
@@ -693,6 +723,11 @@ class Analyzer:
         if isinstance(base, ArgsType):
             t = base.field(e.name)
             if t is None:
+                if self.tracepoints:
+                    tp = self.tracepoints[0]
+                    raise self.error(f"Struct/union of type 'struct tracepoint:{tp.category}:"
+                                     f"{tp.name}_args' does not contain a field named "
+                                     f"'{e.name}'", e.span)
                 raise self.error(f"Can't find field '{e.name}' in args", e.span)
             for target in self.typed_targets[1:]:
                 if target.karg(e.name) is None:
@@ -742,12 +777,31 @@ class Analyzer:
         return False
 
     def nargs(self, e: ast.Call, low: int, high: int | None = None) -> None:
+        """bpftrace's argument-count errors: "requires one argument", "requires at least
+        one argument", "takes up to 3 arguments"."""
         high = low if high is None else high
         n = len(e.args)
-        if not low <= n <= high:
-            want = str(low) if low == high else f"{low} to {high}"
-            raise self.error(f"{e.name}() requires {want} argument{'s' if high != 1 else ''} "
-                             f"({n} provided)", e.span)
+
+        def count(k: int) -> str:
+            return {0: "no arguments", 1: "one argument"}.get(k, f"{k} arguments")
+
+        if low == high and n != low:
+            raise self.error(f"{e.name}() requires {count(low)} ({n} provided)", e.span)
+        if n < low:
+            raise self.error(f"{e.name}() requires at least {count(low)} ({n} provided)",
+                             e.span)
+        if n > high:
+            raise self.error(f"{e.name}() takes up to {count(high)} ({n} provided)", e.span)
+
+    def int_args(self, e: ast.Call, args: list[ast.Expr], kind: str = "integer") -> None:
+        """Type the arguments, which must be integers: "sum() only supports integer
+        arguments (string[8] provided)"."""
+        for a in args:
+            t = self.expr(a)
+            if not isinstance(t, IntType):
+                shown = "string" if kind == "int" and isinstance(t, StringType) else t
+                raise self.error(f"{e.name}() only supports {kind} arguments ({shown} "
+                                 "provided)", e.span)
 
     def const_int(self, e: ast.Expr, what: str) -> int:
         if isinstance(e, ast.Int):
@@ -762,36 +816,41 @@ class Analyzer:
                 return AggType("count", False)
             if name in ("sum", "min", "max", "avg", "stats"):
                 self.nargs(e, 1)
-                t = self.expr(e.args[0])
-                self.require_int(e.args[0], f"{name}() argument")
-                return AggType(name, t.signed)  # type: ignore[attr-defined]
+                self.int_args(e, e.args)
+                return AggType(name, e.args[0].type.signed)  # type: ignore[union-attr]
             if name == "hist":
                 self.nargs(e, 1, 2)
-                self.expr(e.args[0])
-                self.require_int(e.args[0], "hist() argument")
+                self.int_args(e, e.args[:1])
                 bits = self.const_int(e.args[1], "hist() bits") if len(e.args) > 1 else 0
                 if not 0 <= bits <= 5:
-                    raise self.error("hist: bits should be between 0 and 5", e.args[1].span)
+                    raise self.error(f"hist: bits {bits} must be 0..5", e.span)
                 return AggType("hist", True, hist_bits=bits)
             self.nargs(e, 4)
-            self.expr(e.args[0])
-            self.require_int(e.args[0], "lhist() argument")
+            self.int_args(e, e.args[:1])
             lo, hi, step = (self.const_int(a, "lhist() bound") for a in e.args[1:])
-            if step <= 0 or hi <= lo:
-                raise self.error("lhist() needs min < max and step > 0", e.span)
+            if hi <= lo:
+                raise self.error(f"lhist() min must be less than max (provided min {lo} and "
+                                 f"max {hi})", e.span)
+            if step <= 0:
+                raise self.error(f"lhist() step must be >= 1 ({step} provided)", e.span)
             if (hi - lo) // step > 1000:
                 raise self.error("lhist() has too many buckets (max 1000)", e.span)
             return AggType("lhist", True, lhist=(lo, hi, step))
         if name == "printf":
-            if not e.args or not isinstance(e.args[0], ast.Str):
-                raise self.error("printf() requires a string literal as its first argument",
+            if not e.args:
+                raise self.error("printf() requires at least one argument (0 provided)",
+                                 e.span)
+            if not isinstance(e.args[0], ast.Str):
+                t = self.expr(e.args[0])
+                shown = "string" if isinstance(t, StringType) else t
+                raise self.error(f"printf() expects a string literal ({shown} provided)",
                                  e.span)
             for a in e.args[1:]:
                 t = self.expr(a)
                 if not isinstance(t, (IntType, StringType)):
                     raise self.error(f"printf: argument of type '{t}' is not supported", a.span)
             from bt2c.formats import check_format
-            check_format(e.args[0], e.args[1:], self.source)
+            check_format(e.args[0], e.args[1:], self.source, e.span)
             return VOID
         if name == "print":
             self.nargs(e, 1, 3)
@@ -832,7 +891,8 @@ class Analyzer:
             self.nargs(e, 2)
             m = e.args[0]
             if not isinstance(m, ast.Map) or m.keys:
-                raise self.error("has_key() expects a map as its first argument", m.span)
+                raise self.error("Call to has_key() has arguments that do not match any "
+                                 "definition.", e.span)
             keys = e.args[1].items if isinstance(e.args[1], ast.Tuple) else [e.args[1]]
             probe_map = ast.Map(m.span, m.name, keys)
             self.map_keys(probe_map, self.map_info(m))
@@ -850,16 +910,13 @@ class Analyzer:
             return INT64
         if name == "exit":
             self.nargs(e, 0, 1)
-            if e.args:
-                self.expr(e.args[0])
-                self.require_int(e.args[0], "exit() code")
+            self.int_args(e, e.args, "int")
             return VOID
         if name == "str":
             self.nargs(e, 1, 2)
             t = self.expr(e.args[0])
             if len(e.args) == 2:
-                self.expr(e.args[1])
-                self.require_int(e.args[1], "str() length")
+                self.int_args(e, e.args[1:], "int")
             arg = e.args[0]
             if isinstance(arg, ast.Binary) and arg.op == "+" and isinstance(arg.left, ast.Param):
                 arg = arg.left  # str($1 + n): the parameter from its n-th byte
@@ -872,8 +929,11 @@ class Analyzer:
         if name == "strncmp":
             self.nargs(e, 3)
             for a in e.args[:2]:
-                if not isinstance(self.expr(a), StringType):
-                    raise self.error("strncmp() expects string arguments", a.span)
+                t = self.expr(a)
+                if not isinstance(t, StringType):
+                    shown = "int" if isinstance(t, IntType) else t
+                    raise self.error(f"strncmp() only supports string arguments ({shown} "
+                                     "provided)", e.span)
             self.const_int(e.args[2], "strncmp() length")
             return INT64
         raise self.error(f"Unknown function: '{name}'", e.span)

@@ -123,7 +123,10 @@ def _split_offset(func: str) -> tuple[str, int] | None:
 def resolve_kprobe(ap: ast.AttachPoint, missing: str, warn: Warn,
                    fail: Fail) -> list[ProbeTarget]:
     """kprobe:[MODULE:]FUNC[+OFFSET] and kretprobe:[MODULE:]FUNC, wildcards expanded."""
-    if len(ap.parts) not in (1, 2) or not ap.parts[-1]:
+    if len(ap.parts) not in (1, 2):
+        raise fail(f"{ap.provider} probe type requires 1 or 2 arguments, found "
+                   f"{len(ap.parts)}", ap)
+    if not ap.parts[-1]:
         raise fail(f"{ap.provider} probes need a function ({ap.provider}:[MODULE:]FUNC)", ap)
     module = ap.parts[0] if len(ap.parts) == 2 else None
     split = _split_offset(ap.parts[-1])
@@ -213,7 +216,10 @@ def _missing(ap: ast.AttachPoint, message: str, missing: str, warn: Warn, fail: 
 def resolve_fentry(ap: ast.AttachPoint, missing: str, warn: Warn,
                    fail: Fail) -> list[ProbeTarget]:
     """fentry:[MODULE:]FUNC / fexit:...: kernel functions with a BTF prototype."""
-    if len(ap.parts) not in (1, 2) or not ap.parts[-1]:
+    if len(ap.parts) not in (1, 2):
+        raise fail(f"{ap.provider} probe type requires 1 or 2 arguments, found "
+                   f"{len(ap.parts)}", ap)
+    if not ap.parts[-1]:
         raise fail(f"{ap.provider} probes need a function ({ap.provider}:[MODULE:]FUNC)", ap)
     if not has_btf():
         raise fail(f"{ap.provider} probes need kernel BTF (/sys/kernel/btf/vmlinux)", ap)
