@@ -14,7 +14,6 @@ Never edit the expected files by hand: re-run this script.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -22,8 +21,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-REF = REPO.parent / "shared" / "tools" / "bpftrace-ref"
-REF = Path(os.environ.get("BPFTRACE_REF", REF if REF.exists() else "/work/shared/tools/bpftrace-ref"))
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+from harness import default_reference  # noqa: E402 - the e2e harness finds the reference
 
 #: Warnings about this machine, not about the script.
 _NOISE = re.compile(r"^WARNING: (Could not read functions from|Unknown error -1: couldn't set "
@@ -32,7 +31,7 @@ _NOISE = re.compile(r"^WARNING: (Could not read functions from|Unknown error -1:
 
 def record_one(case: Path) -> tuple[str, int]:
     rel = case.relative_to(REPO)
-    r = subprocess.run([str(REF), "--dry-run", str(rel)], cwd=REPO, capture_output=True,
+    r = subprocess.run([str(default_reference()), "--dry-run", str(rel)], cwd=REPO, capture_output=True,
                        text=True, timeout=120)
     lines = [ln for ln in r.stderr.splitlines() if not _NOISE.match(ln)]
     return "".join(ln + "\n" for ln in lines), r.returncode
