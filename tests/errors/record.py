@@ -31,8 +31,8 @@ _NOISE = re.compile(r"^WARNING: (Could not read functions from|Unknown error -1:
 
 def record_one(case: Path) -> tuple[str, int]:
     rel = case.relative_to(REPO)
-    r = subprocess.run([str(default_reference()), "--dry-run", str(rel)], cwd=REPO, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run([str(default_reference()), "--dry-run", str(rel)], cwd=REPO,
+                       capture_output=True, text=True, timeout=120)
     lines = [ln for ln in r.stderr.splitlines() if not _NOISE.match(ln)]
     return "".join(ln + "\n" for ln in lines), r.returncode
 
