@@ -1907,6 +1907,37 @@ static void bt_report_attached(int nprobes)
 	}
 }
 
+/*
+ * Records the BPF side could not reserve in the full ring buffer (bt_lost),
+ * reported as bpftrace reports them: the new losses after each poll ("Lost N
+ * events" on stderr, a lost_events record in JSON), the total at exit.
+ */
+static unsigned long long bt_lost_reported;
+
+static void bt_report_lost(unsigned long long lost)
+{
+	unsigned long long n = lost - bt_lost_reported;
+
+	if (!n)
+		return;
+	bt_lost_reported = lost;
+	if (bt_format == BT_FORMAT_JSON) {
+		fputs("{\"type\": \"lost_events\", \"count\": ", bt_out);
+		bt_json_streamed_u64(bt_out, n);
+		fputs(", \"data\": {\"events\": ", bt_out);
+		bt_json_streamed_u64(bt_out, n);
+		fputs("}}\n", bt_out);
+	} else {
+		fprintf(stderr, "Lost %llu events\n", n);
+	}
+}
+
+static void bt_report_lost_total(void)
+{
+	if (bt_lost_reported)
+		fprintf(stderr, "WARNING: Total lost event count: %llu\n", bt_lost_reported);
+}
+
 /* libbpf's messages: all shown with -v; otherwise warnings are kept so that a
  * verifier rejection can be explained in terms of the script. */
 static char bt_log[1 << 16];
@@ -2402,11 +2433,11 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of assign_ops.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 462, 4 },  { 468, 6 },  { 470, 7 },  { 472, 7 },  { 474, 7 },	 { 476, 7 },  { 478, 7 },
-	{ 480, 8 },  { 482, 8 },  { 484, 8 },  { 486, 8 },  { 488, 8 },	 { 490, 9 },  { 492, 9 },
-	{ 494, 9 },  { 496, 9 },  { 498, 10 }, { 502, 11 }, { 507, 11 }, { 512, 11 }, { 517, 11 },
-	{ 522, 11 }, { 527, 12 }, { 532, 12 }, { 537, 12 }, { 542, 12 }, { 547, 12 }, { 552, 13 },
-	{ 555, 14 }, { 558, 15 }, { 570, 16 },
+	{ 478, 4 },  { 484, 6 },  { 486, 7 },  { 488, 7 },  { 490, 7 },	 { 492, 7 },  { 494, 7 },
+	{ 496, 8 },  { 498, 8 },  { 500, 8 },  { 502, 8 },  { 504, 8 },	 { 506, 9 },  { 508, 9 },
+	{ 510, 9 },  { 512, 9 },  { 514, 10 }, { 518, 11 }, { 523, 11 }, { 528, 11 }, { 533, 11 },
+	{ 538, 11 }, { 543, 12 }, { 548, 12 }, { 553, 12 }, { 558, 12 }, { 563, 12 }, { 568, 13 },
+	{ 571, 14 }, { 574, 15 }, { 588, 16 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2567,22 +2598,28 @@ int main(int argc, char **argv)
 		bt_release_command();
 	while (!bt_state.stopped && !bt_exiting) {
 		/* Records are submitted without a wake-up until a batch builds up,
-		 * so drain the ring after every poll, timeout or not. */
+		 * so drain the ring after every poll: timeout, or a signal (a stop
+		 * and continue, the -c child's exit), which must not skip the
+		 * records already waiting. */
 		err = ring_buffer__poll(rb, BT_POLL_MS);
-		if (err >= 0)
+		if (err >= 0 || err == -EINTR)
 			err = ring_buffer__consume(rb);
+		bt_report_lost(skel->bss->bt_lost);
 		fflush(bt_out); /* once per batch of events, not per event */
 		if (err < 0 && err != -EINTR)
 			break;
 		bt_check_targets();
 	}
 	ring_buffer__consume(rb);
+	bt_report_lost(skel->bss->bt_lost);
 
 	/* END probes, then every map, as bpftrace does on exit. */
 	bt_state.in_end = 1;
 	bt_run_probes(probes, nprog, BT_PROBE_END);
 	ring_buffer__consume(rb);
 	bt_print_maps_at_exit(bt_out, bt_maps, BT_NMAPS);
+	bt_report_lost(skel->bss->bt_lost);
+	bt_report_lost_total();
 	err = 0;
 
 cleanup:

@@ -1907,6 +1907,37 @@ static void bt_report_attached(int nprobes)
 	}
 }
 
+/*
+ * Records the BPF side could not reserve in the full ring buffer (bt_lost),
+ * reported as bpftrace reports them: the new losses after each poll ("Lost N
+ * events" on stderr, a lost_events record in JSON), the total at exit.
+ */
+static unsigned long long bt_lost_reported;
+
+static void bt_report_lost(unsigned long long lost)
+{
+	unsigned long long n = lost - bt_lost_reported;
+
+	if (!n)
+		return;
+	bt_lost_reported = lost;
+	if (bt_format == BT_FORMAT_JSON) {
+		fputs("{\"type\": \"lost_events\", \"count\": ", bt_out);
+		bt_json_streamed_u64(bt_out, n);
+		fputs(", \"data\": {\"events\": ", bt_out);
+		bt_json_streamed_u64(bt_out, n);
+		fputs("}}\n", bt_out);
+	} else {
+		fprintf(stderr, "Lost %llu events\n", n);
+	}
+}
+
+static void bt_report_lost_total(void)
+{
+	if (bt_lost_reported)
+		fprintf(stderr, "WARNING: Total lost event count: %llu\n", bt_lost_reported);
+}
+
 /* libbpf's messages: all shown with -v; otherwise warnings are kept so that a
  * verifier rejection can be explained in terms of the script. */
 static char bt_log[1 << 16];
@@ -2402,9 +2433,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of control_flow.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 454, 5 },  { 463, 7 },  { 465, 8 },  { 467, 9 },  { 471, 10 }, { 473, 11 }, { 477, 14 },
-	{ 481, 17 }, { 485, 20 }, { 488, 21 }, { 491, 24 }, { 493, 25 }, { 496, 26 }, { 499, 29 },
-	{ 501, 30 }, { 512, 31 }, { 514, 32 }, { 526, 34 }, { 539, 36 }, { 543, 39 }, { 553, 40 },
+	{ 470, 5 },  { 479, 7 },  { 481, 8 },  { 483, 9 },  { 487, 10 }, { 489, 11 }, { 493, 14 },
+	{ 497, 17 }, { 501, 20 }, { 504, 21 }, { 507, 24 }, { 509, 25 }, { 512, 26 }, { 515, 29 },
+	{ 517, 30 }, { 530, 31 }, { 532, 32 }, { 546, 34 }, { 561, 36 }, { 565, 39 }, { 577, 40 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2594,22 +2625,28 @@ int main(int argc, char **argv)
 		bt_release_command();
 	while (!bt_state.stopped && !bt_exiting) {
 		/* Records are submitted without a wake-up until a batch builds up,
-		 * so drain the ring after every poll, timeout or not. */
+		 * so drain the ring after every poll: timeout, or a signal (a stop
+		 * and continue, the -c child's exit), which must not skip the
+		 * records already waiting. */
 		err = ring_buffer__poll(rb, BT_POLL_MS);
-		if (err >= 0)
+		if (err >= 0 || err == -EINTR)
 			err = ring_buffer__consume(rb);
+		bt_report_lost(skel->bss->bt_lost);
 		fflush(bt_out); /* once per batch of events, not per event */
 		if (err < 0 && err != -EINTR)
 			break;
 		bt_check_targets();
 	}
 	ring_buffer__consume(rb);
+	bt_report_lost(skel->bss->bt_lost);
 
 	/* END probes, then every map, as bpftrace does on exit. */
 	bt_state.in_end = 1;
 	bt_run_probes(probes, nprog, BT_PROBE_END);
 	ring_buffer__consume(rb);
 	bt_print_maps_at_exit(bt_out, bt_maps, BT_NMAPS);
+	bt_report_lost(skel->bss->bt_lost);
+	bt_report_lost_total();
 	err = 0;
 
 cleanup:

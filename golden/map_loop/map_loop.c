@@ -1907,6 +1907,37 @@ static void bt_report_attached(int nprobes)
 	}
 }
 
+/*
+ * Records the BPF side could not reserve in the full ring buffer (bt_lost),
+ * reported as bpftrace reports them: the new losses after each poll ("Lost N
+ * events" on stderr, a lost_events record in JSON), the total at exit.
+ */
+static unsigned long long bt_lost_reported;
+
+static void bt_report_lost(unsigned long long lost)
+{
+	unsigned long long n = lost - bt_lost_reported;
+
+	if (!n)
+		return;
+	bt_lost_reported = lost;
+	if (bt_format == BT_FORMAT_JSON) {
+		fputs("{\"type\": \"lost_events\", \"count\": ", bt_out);
+		bt_json_streamed_u64(bt_out, n);
+		fputs(", \"data\": {\"events\": ", bt_out);
+		bt_json_streamed_u64(bt_out, n);
+		fputs("}}\n", bt_out);
+	} else {
+		fprintf(stderr, "Lost %llu events\n", n);
+	}
+}
+
+static void bt_report_lost_total(void)
+{
+	if (bt_lost_reported)
+		fprintf(stderr, "WARNING: Total lost event count: %llu\n", bt_lost_reported);
+}
+
 /* libbpf's messages: all shown with -v; otherwise warnings are kept so that a
  * verifier rejection can be explained in terms of the script. */
 static char bt_log[1 << 16];
@@ -2402,11 +2433,11 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of map_loop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 539, 14 }, { 545, 15 }, { 556, 14 }, { 562, 15 }, { 573, 14 }, { 579, 15 }, { 584, 4 },
-	{ 588, 5 },  { 591, 7 },  { 594, 8 },  { 601, 11 }, { 608, 13 }, { 610, 14 }, { 617, 17 },
-	{ 628, 18 }, { 631, 19 }, { 641, 21 }, { 646, 11 }, { 653, 13 }, { 655, 14 }, { 662, 17 },
-	{ 673, 18 }, { 676, 19 }, { 686, 21 }, { 691, 11 }, { 698, 13 }, { 700, 14 }, { 707, 17 },
-	{ 718, 18 }, { 721, 19 }, { 731, 21 },
+	{ 555, 14 }, { 561, 15 }, { 572, 14 }, { 578, 15 }, { 589, 14 }, { 595, 15 }, { 600, 4 },
+	{ 604, 5 },  { 607, 7 },  { 610, 8 },  { 617, 11 }, { 624, 13 }, { 626, 14 }, { 633, 17 },
+	{ 646, 18 }, { 649, 19 }, { 661, 21 }, { 666, 11 }, { 673, 13 }, { 675, 14 }, { 682, 17 },
+	{ 695, 18 }, { 698, 19 }, { 710, 21 }, { 715, 11 }, { 722, 13 }, { 724, 14 }, { 731, 17 },
+	{ 744, 18 }, { 747, 19 }, { 759, 21 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2665,22 +2696,28 @@ int main(int argc, char **argv)
 		bt_release_command();
 	while (!bt_state.stopped && !bt_exiting) {
 		/* Records are submitted without a wake-up until a batch builds up,
-		 * so drain the ring after every poll, timeout or not. */
+		 * so drain the ring after every poll: timeout, or a signal (a stop
+		 * and continue, the -c child's exit), which must not skip the
+		 * records already waiting. */
 		err = ring_buffer__poll(rb, BT_POLL_MS);
-		if (err >= 0)
+		if (err >= 0 || err == -EINTR)
 			err = ring_buffer__consume(rb);
+		bt_report_lost(skel->bss->bt_lost);
 		fflush(bt_out); /* once per batch of events, not per event */
 		if (err < 0 && err != -EINTR)
 			break;
 		bt_check_targets();
 	}
 	ring_buffer__consume(rb);
+	bt_report_lost(skel->bss->bt_lost);
 
 	/* END probes, then every map, as bpftrace does on exit. */
 	bt_state.in_end = 1;
 	bt_run_probes(probes, nprog, BT_PROBE_END);
 	ring_buffer__consume(rb);
 	bt_print_maps_at_exit(bt_out, bt_maps, BT_NMAPS);
+	bt_report_lost(skel->bss->bt_lost);
+	bt_report_lost_total();
 	err = 0;
 
 cleanup:

@@ -166,6 +166,37 @@ static void bt_report_attached(int nprobes)
 	}
 }
 
+/*
+ * Records the BPF side could not reserve in the full ring buffer (bt_lost),
+ * reported as bpftrace reports them: the new losses after each poll ("Lost N
+ * events" on stderr, a lost_events record in JSON), the total at exit.
+ */
+static unsigned long long bt_lost_reported;
+
+static void bt_report_lost(unsigned long long lost)
+{
+	unsigned long long n = lost - bt_lost_reported;
+
+	if (!n)
+		return;
+	bt_lost_reported = lost;
+	if (bt_format == BT_FORMAT_JSON) {
+		fputs("{\"type\": \"lost_events\", \"count\": ", bt_out);
+		bt_json_streamed_u64(bt_out, n);
+		fputs(", \"data\": {\"events\": ", bt_out);
+		bt_json_streamed_u64(bt_out, n);
+		fputs("}}\n", bt_out);
+	} else {
+		fprintf(stderr, "Lost %llu events\n", n);
+	}
+}
+
+static void bt_report_lost_total(void)
+{
+	if (bt_lost_reported)
+		fprintf(stderr, "WARNING: Total lost event count: %llu\n", bt_lost_reported);
+}
+
 /* libbpf's messages: all shown with -v; otherwise warnings are kept so that a
  * verifier rejection can be explained in terms of the script. */
 static char bt_log[1 << 16];
