@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bt2c import ast
 from bt2c.formats import c_string_literal, conversions
 from bt2c.resources import CField, flat_fields
-from bt2c.types import IntType, StringType, TupleType
+from bt2c.types import IntType, StackType, StringType, TupleType
 
 if TYPE_CHECKING:
     from bt2c.codegen import ProbeGen
@@ -65,7 +65,8 @@ class CallGen:
                 fields.append(flat_fields(a.type, f"a{i}")[0])  # type: ignore[arg-type]
                 nodes.append(a)
             ev = res.add_event("printf", line, fields, site=e.span.start, fmt=fmt,
-                               casts=[c.c_cast() for c in convs], literals=literals)
+                               casts=[c.c_cast() for c in convs], literals=literals,
+                               arg_types=[a.type for a in e.args[1:]])
             self.send(ev.enum, ev.struct.name, fields, values, nodes)  # type: ignore[union-attr]
             return ""
         if name == "print":
@@ -147,6 +148,20 @@ class CallGen:
             self.emit(self.s.read_str(tmp, t.length, src, user,
                                       f"(__u32)({limit})" if limit else None))
             return tmp
+        if name in ("kstack", "ustack"):
+            assert isinstance(e.type, StackType)
+            return self.stack(e.type, e)
+        if name in ("ksym", "usym"):
+            res.uses_symbols = True
+            addr = self.expr(e.args[0])
+            tmp = self.temp("sym")
+            pid = ", .pid = bpf_get_current_pid_tgid() >> 32" if name == "usym" else ""
+            self.emit(f"struct bt_sym {tmp} = {{ .addr = {addr}{pid} }};")
+            return tmp
+        if name == "kaddr":
+            res.uses_symbols = True
+            sym = e.args[0].value  # type: ignore[attr-defined]
+            return f"bt_kaddr[{self.gen.analysis.kaddrs.index(sym)}]"
         if name == "strncmp":
             a, b = self.expr(e.args[0]), self.expr(e.args[1])
             n = e.args[2].value  # type: ignore[attr-defined]

@@ -26,8 +26,10 @@ from bt2c.types import (
     ArrayType,
     IntType,
     PointerType,
+    StackType,
     StringType,
     StructType,
+    SymType,
     TupleType,
     Type,
 )
@@ -376,6 +378,9 @@ class ProbeGen(CallGen, AccessGen):
             return
         src = self.expr(value)
         vt = value.type
+        if isinstance(t, (StackType, SymType)):
+            self.emit(self.s.copy(dst, src))
+            return
         if isinstance(t, StringType):
             assert isinstance(vt, StringType)
             n = min(t.length, vt.length)
@@ -679,6 +684,9 @@ class ProbeGen(CallGen, AccessGen):
             return self.user_builtin(e)
         if re.fullmatch(r"arg\d+|retval", name):
             return self.regs_builtin(e)
+        if name in ("kstack", "ustack"):
+            assert isinstance(e.type, StackType)
+            return self.stack(e.type, e)
         if name == "probe":
             assert isinstance(e.type, StringType)
             tmp = self.temp("probe")
@@ -741,6 +749,30 @@ class ProbeGen(CallGen, AccessGen):
             self.gen.uses_regs = True
             src = f"bt_regs_arg(ctx, {i}, 0)"
         return f"(({arg.c_int}){src})"
+
+    def ctx(self, node: ast.Node) -> str:
+        """The program's context pointer (what bpf_get_stackid() needs)."""
+        if self.in_callback:
+            raise self.error("stacks cannot be taken inside a for loop over a map", node)
+        _, sig = self.gen.section(self.target, self.fname)
+        return sig.rsplit("*", 1)[1].rstrip(")").strip()
+
+    def stack(self, t: StackType, node: ast.Node) -> str:
+        """Take a stack: its id in the stack trace map of its depth (and the pid)."""
+        self.gen.res.uses_symbols = True
+        tmp = self.temp("stack")
+        if t.limit <= 0:  # kstack(0): always the empty stack
+            self.emit(f"struct bt_stack {tmp} = {{ .id = -1 }};")
+            return tmp
+        smap = self.gen.res.stack_map(t)
+        ctx = self.ctx(node)
+        if t.user:
+            self.emit(f"struct bt_stack {tmp} = {{\n"
+                      f"\t.id = bpf_get_stackid({ctx}, &{smap}, BPF_F_USER_STACK),\n"
+                      f"\t.pid = bpf_get_current_pid_tgid() >> 32,\n}};")
+        else:
+            self.emit(f"struct bt_stack {tmp} = {{ .id = bpf_get_stackid({ctx}, &{smap}, 0) }};")
+        return tmp
 
     # -- calls --------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bt2c import ast
 from bt2c.diagnostics import Bt2cError, Source, Span
-from bt2c.types import IntType, StringType
+from bt2c.types import IntType, StackType, StringType, SymType
 
 _SPEC_RE = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?"
                       r"(?P<len>hh|h|ll|l|j|z|t)?(?P<conv>[diouxXcsp%])")
@@ -96,7 +96,7 @@ def check_format(fmt: ast.Str, args: list[ast.Expr], source: Source, call: Span)
         raise Bt2cError(f"{which} arguments for format string ({len(args)} supplied, "
                         f"{len(convs)} expected)", call, source)
     for conv, arg in zip(convs, args):
-        if conv.conv == "s" and not isinstance(arg.type, (StringType, IntType)):
+        if conv.conv == "s" and not isinstance(arg.type, (StringType, IntType, StackType, SymType)):
             raise Bt2cError(f"unsupported format specifier for type '{arg.type}': s", call,
                             source)
         if conv.conv != "s" and not isinstance(arg.type, IntType):

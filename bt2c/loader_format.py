@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from bt2c.cdefs import FieldInfo, TypeTable
 from bt2c.formats import c_string_literal
-from bt2c.resources import Event
+from bt2c.resources import Event, stack_mode, symbolic_kind
 from bt2c.types import (
     ArrayType,
     IntType,
     PointerType,
+    StackType,
     StringType,
     StructType,
+    SymType,
     TupleType,
     Type,
 )
@@ -77,6 +79,15 @@ def _bytes_format(t: Type, expr: str) -> tuple[str, list[str]]:
     return value_format(t, expr)
 
 
+def symbolic_text(t: StackType | SymType, expr: str) -> str:
+    """C expression of the text of a stack or symbol value held in ``expr`` (symbols.c)."""
+    if isinstance(t, StackType):
+        return f"bt_sym_format(&{expr}, {symbolic_kind(t)}, {stack_mode(t)}, {t.limit})"
+    return f"bt_sym_format(&{expr}, {symbolic_kind(t)}, 0, 0)"
+
+
+
+
 def value_format(t: Type, expr: str) -> tuple[str, list[str]]:
     """printf text and arguments that print a value of type ``t`` held in ``expr``."""
     if isinstance(t, (StructType, ArrayType)):
@@ -89,6 +100,8 @@ def value_format(t: Type, expr: str) -> tuple[str, list[str]]:
         return "%llu", [f"(unsigned long long){expr}"]
     if isinstance(t, StringType):
         return "%s", [expr]
+    if isinstance(t, (StackType, SymType)):
+        return "%s", [symbolic_text(t, expr)]
     assert isinstance(t, TupleType)
     parts, args = [], []
     for i, e in enumerate(t.elems):
@@ -106,6 +119,8 @@ def json_value_code(t: Type, expr: str, out: str = "bt_out") -> list[str]:
         return [f"bt_json_str({out}, {expr}, sizeof({expr}));"]
     if isinstance(t, StructType):
         return _json_struct(t, f"((const unsigned char *){expr})", out)
+    if isinstance(t, (StackType, SymType)):
+        return [f"bt_json_text({out}, {symbolic_text(t, expr)});"]
     assert isinstance(t, TupleType)
     code = [f"fputc('[', {out});"]
     for i, e in enumerate(t.elems):
@@ -123,8 +138,11 @@ def event_format(ev: Event) -> tuple[str, list[str]]:
         fields = {f.name: f for f in ev.struct.fields}
         args = []
         for i, cast in enumerate(ev.casts):
+            t = ev.arg_types[i] if i < len(ev.arg_types) else None
             if i in ev.literals:
                 args.append(ev.literals[i])
+            elif isinstance(t, (StackType, SymType)):
+                args.append(symbolic_text(t, f"e->a{i}"))
             elif fields[f"a{i}"].kind == "BT_KIND_STR" or not cast:
                 args.append(f"e->a{i}")
             else:

@@ -16,8 +16,10 @@ from bt2c.types import (
     AggType,
     ArrayType,
     IntType,
+    StackType,
     StringType,
     StructType,
+    SymType,
     TupleType,
     Type,
     field_layout,
@@ -64,8 +66,26 @@ def lhist_nbuckets(lo: int, hi: int, step: int) -> int:
     return (hi - lo) // step + 2
 
 
-def layout_entries(t: Type, offset: int = 0) -> list[tuple[str, int, int]]:
-    """The runtime's (kind, size, offset) description of a value, tuples in prefix form."""
+def symbolic_kind(t: StackType | SymType) -> str:
+    """The runtime's field kind of a stack or symbol (resolved when printed)."""
+    side = "U" if t.user else "K"
+    return f"BT_KIND_{side}STACK" if isinstance(t, StackType) else f"BT_KIND_{side}SYM"
+
+
+def stack_mode(t: StackType) -> str:
+    """The runtime's enum constant of a stack's print mode."""
+    return f"BT_STACK_{t.mode.upper()}"
+
+
+def layout_entries(t: Type, offset: int = 0) -> list[tuple]:
+    """The runtime's (kind, size, offset) description of a value, tuples in prefix form.
+
+    Stacks add their print mode and frame limit: (kind, size, offset, mode, limit).
+    """
+    if isinstance(t, StackType):
+        return [(symbolic_kind(t), t.size, offset, stack_mode(t), t.limit)]
+    if isinstance(t, SymType):
+        return [(symbolic_kind(t), t.size, offset)]
     if isinstance(t, IntType):
         return [("BT_KIND_INT" if t.signed else "BT_KIND_UINT", t.size, offset)]
     if isinstance(t, StringType):
@@ -112,6 +132,8 @@ def flat_fields(t: Type, prefix: str, offset: int = 0) -> list[CField]:
         return [CField(prefix, t.c_decl(prefix), "BT_KIND_TUPLE", t.size, offset)]
     if isinstance(t, (StructType, ArrayType)):
         return [CField(prefix, t.c_decl(prefix), "BT_KIND_BYTES", t.size, offset)]
+    if isinstance(t, (StackType, SymType)):
+        return [CField(prefix, t.c_decl(prefix), symbolic_kind(t), t.size, offset)]
     raise TypeError(t)
 
 
@@ -161,6 +183,7 @@ class Event:
     value_type: Type | None = None
     line: int = 0
     literals: dict[int, str] = field(default_factory=dict)  # printf args known at build time
+    arg_types: list[Type] = field(default_factory=list)     # printf args, by position
 
 
 @dataclass
@@ -172,6 +195,15 @@ class Resources:
     events: list[Event] = field(default_factory=list)
     max_hist_buckets: int = 0
     sites: dict[tuple[str, int], Event] = field(default_factory=dict)
+    stack_limits: list[int] = field(default_factory=list)   # one stack trace map per limit
+    uses_symbols: bool = False    # stacks or ksym()/usym(): the loader resolves them
+
+    def stack_map(self, t: StackType) -> str:
+        """The stack trace map holding stacks of ``t``'s depth (its value size is the limit)."""
+        if t.limit not in self.stack_limits:
+            self.stack_limits.append(t.limit)
+            self.stack_limits.sort(reverse=True)
+        return f"bt_stacks_{t.limit}"
 
     def tuple_struct(self, t: TupleType) -> str:
         """Register a tuple shape (and nested ones) and return its struct name."""
@@ -243,6 +275,8 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
             elif isinstance(v, StringType):
                 value_c = f"struct {cname}_value"
                 value_fields = flat_fields(v, "value")
+            elif isinstance(v, (StackType, SymType)):
+                value_c, value_fields = v.c_decl("").strip(), flat_fields(v, "value")
             else:
                 assert isinstance(v, TupleType)
                 value_c = res.tuple_struct(v)

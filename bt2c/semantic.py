@@ -32,6 +32,8 @@ from bt2c.types import (
     COMM_LEN,
     DEFAULT_STRLEN,
     INT64,
+    MAX_STACK_FRAMES,
+    STACK_MODES,
     UINT64,
     VOID,
     AggType,
@@ -39,8 +41,10 @@ from bt2c.types import (
     ArrayType,
     IntType,
     PointerType,
+    StackType,
     StringType,
     StructType,
+    SymType,
     TupleType,
     Type,
 )
@@ -49,6 +53,8 @@ from bt2c.uprobes import resolve_uprobe, resolve_usdt
 _UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000}
 #: Arguments passed in registers, by machine: bpftrace's argN limit for uprobes.
 _REG_ARGS = {"x86_64": 6, "aarch64": 8}
+#: Types that can be map keys, tuple members and printf("%s") arguments.
+KEYABLE = (IntType, StringType, TupleType, StackType, SymType)
 AGGREGATIONS = {"count", "sum", "min", "max", "avg", "stats", "hist", "lhist"}
 _BUILTIN_TYPES: dict[str, Type] = {
     "pid": UINT64, "tid": UINT64, "uid": UINT64, "gid": UINT64, "cpu": UINT64,
@@ -95,6 +101,7 @@ class Analysis:
     max_param: int = 0
     warnings: list[str] = field(default_factory=list)   # rendered, for stderr
     types: TypeTable = field(default_factory=TypeTable)
+    kaddrs: list[str] = field(default_factory=list)   # kaddr() symbols, resolved at run time
 
 
 def unify(a: Type, b: Type) -> Type | None:
@@ -115,6 +122,8 @@ def unify(a: Type, b: Type) -> Type | None:
             return None
         return TupleType(tuple(elems))  # type: ignore[arg-type]
     if isinstance(a, AggType) and isinstance(b, AggType) and a.kind == b.kind:
+        return a
+    if isinstance(a, (StackType, SymType)) and a == b:
         return a
     return None
 
@@ -426,7 +435,7 @@ class Analyzer:
         keys = []
         for k in m.keys:
             t = self.expr(k)
-            if not isinstance(t, (IntType, StringType, TupleType)):
+            if not isinstance(t, KEYABLE):
                 raise self.error(f"Invalid map key type: {t}", k.span)
             keys.append(storage_type(t))
         # @m[(a, b)] and @m[$tuple] are the same map as @m[a, b]: the tuple struct
@@ -548,7 +557,7 @@ class Analyzer:
         if isinstance(e, ast.Tuple):
             elems = [self.expr(i) for i in e.items]
             for item, t in zip(e.items, elems):
-                if not isinstance(t, (IntType, StringType, TupleType)):
+                if not isinstance(t, KEYABLE):
                     raise self.error(f"Invalid tuple element type: {t}", item.span)
             return TupleType(tuple(storage_type(t) for t in elems))
         if isinstance(e, ast.Field):
@@ -678,6 +687,8 @@ class Analyzer:
             return PointerType(target=task, user=False)
         if e.name in self.types.enums:
             return INT64
+        if e.name in ("kstack", "ustack"):
+            return StackType(e.name == "ustack")
         raise self.error(f"Unknown identifier: '{e.name}'", e.span)
 
     def user_builtin(self, e: ast.Builtin) -> Type:
@@ -717,6 +728,29 @@ class Analyzer:
         if e.name.startswith("arg") and int(e.name[3:]) > 255:
             raise self.error(f"{e.name}: argument index out of range", e.span)
         return UINT64
+
+    def stack(self, e: ast.Call) -> StackType:
+        """``kstack(mode)``, ``kstack(limit)``, ``kstack(mode, limit)`` (ustack alike)."""
+        if len(e.args) > 2:
+            raise self.error(f"{e.name}() takes up to 2 arguments ({len(e.args)} provided)",
+                             e.span)
+        mode, limit = "bpftrace", MAX_STACK_FRAMES
+        args = list(e.args)
+        if args and isinstance(args[0], ast.Builtin):
+            mode = args.pop(0).name  # type: ignore[attr-defined]
+            if mode == "build_id":
+                raise self.error(f"{e.name}: the build_id stack mode is not supported by bt2c",
+                                 e.args[0].span)
+            if mode not in STACK_MODES:
+                raise self.error(f"Error parsing stack mode: {e.name}: Invalid value for "
+                                 "stack_mode: valid values are bpftrace, raw, perf, and "
+                                 "build_id.", e.args[0].span)
+        if args:
+            if not isinstance(args[0], ast.Int) or len(args) > 1:
+                raise self.error(f"{e.name}: invalid limit value", e.span)
+            # bpftrace takes any limit and keeps at most the kernel's 127 frames
+            limit = min(args[0].value, MAX_STACK_FRAMES)
+        return StackType(e.name == "ustack", mode, limit)
 
     def field(self, e: ast.Field) -> Type:
         base = self.expr(e.expr)
@@ -847,7 +881,7 @@ class Analyzer:
                                  e.span)
             for a in e.args[1:]:
                 t = self.expr(a)
-                if not isinstance(t, (IntType, StringType)):
+                if not isinstance(t, (IntType, StringType, StackType, SymType)):
                     raise self.error(f"printf: argument of type '{t}' is not supported", a.span)
             from bt2c.formats import check_format
             check_format(e.args[0], e.args[1:], self.source, e.span)
@@ -863,7 +897,7 @@ class Analyzer:
                 return VOID
             self.nargs(e, 1)
             t = self.expr(a)
-            if not isinstance(t, (IntType, StringType, TupleType, StructType)):
+            if not isinstance(t, (*KEYABLE, StructType)):
                 raise self.error(f"print() of a value of type '{t}' is not supported", a.span)
             return VOID
         if name in ("clear", "zero"):
@@ -926,6 +960,25 @@ class Analyzer:
                 return t
             self.require_int(e.args[0], "str() argument")
             return StringType(DEFAULT_STRLEN)
+        if name in ("kstack", "ustack"):
+            return self.stack(e)
+        if name in ("ksym", "usym"):
+            self.nargs(e, 1)
+            self.expr(e.args[0])
+            self.require_int(e.args[0], f"{name}() argument")
+            return SymType(name == "usym")
+        if name == "kaddr":
+            self.nargs(e, 1)
+            if not isinstance(e.args[0], ast.Str):
+                raise self.error("kaddr() expects a string literal", e.span)
+            if e.args[0].value not in self.result.kaddrs:
+                self.result.kaddrs.append(e.args[0].value)
+            return UINT64
+        if name == "uaddr":
+            kinds = sorted({t.provider for t in self.result.targets[self.probe.index]})  # type: ignore[union-attr]
+            raise self.error(f"uaddr can not be used with \"{kinds[0]}\" probes"
+                             if "uprobe" not in kinds else "uaddr() is not supported by bt2c yet",
+                             e.span)
         if name == "strncmp":
             self.nargs(e, 3)
             for a in e.args[:2]:

@@ -154,6 +154,10 @@ def _transpile(text: str, script: str, name: str | None) -> Output:
         "fexit_nargs": gen.fexit_nargs,
         "uses_regs": gen.uses_regs or uses_usdt,
         "uses_usdt": uses_usdt,
+        "uses_symbols": res.uses_symbols,
+        "stack_limits": res.stack_limits,
+        "stack_entries": 2 * int(program.config.get("max_map_keys", MAX_MAP_KEYS)),
+        "kaddrs": analysis.kaddrs,
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
     }
     bpf_c = format_c(render("program.bpf.c.j2", **ctx), f"{name}.bpf.c")

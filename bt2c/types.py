@@ -101,7 +101,55 @@ def tuple_tag(t: Type) -> str:
         return f"str{t.length}"
     if isinstance(t, TupleType):
         return "tuple_" + "_".join(tuple_tag(e) for e in t.elems)
+    if isinstance(t, StackType):
+        return "stack"
+    if isinstance(t, SymType):
+        return "sym"
     raise TypeError(t)
+
+
+STACK_MODES = ("bpftrace", "perf", "raw")
+MAX_STACK_FRAMES = 127
+
+
+@dataclass(frozen=True)
+class StackType(Type):
+    """``kstack``/``ustack``: a stack map id (and the pid of a user stack), printed by mode.
+
+    The frames stay in the kernel's stack trace map; user space resolves them
+    when it prints, so the value is 8 bytes whatever the depth.
+    """
+
+    user: bool = False
+    mode: str = "bpftrace"
+    limit: int = MAX_STACK_FRAMES
+
+    def c_decl(self, name: str) -> str:
+        return f"struct bt_stack {name}"
+
+    @property
+    def size(self) -> int:
+        return 8
+
+    def __str__(self) -> str:
+        return f"{'u' if self.user else 'k'}stack_{self.mode}_{self.limit}"
+
+
+@dataclass(frozen=True)
+class SymType(Type):
+    """``ksym(addr)``/``usym(addr)``: an address (and pid) resolved to a name when printed."""
+
+    user: bool = False
+
+    def c_decl(self, name: str) -> str:
+        return f"struct bt_sym {name}"
+
+    @property
+    def size(self) -> int:
+        return 16
+
+    def __str__(self) -> str:
+        return "usym_t" if self.user else "ksym_t"
 
 
 @dataclass(frozen=True)
