@@ -58,6 +58,22 @@ CASES = [
     ('uprobe:/bin/bash:readline { print(arg9); }', "prog.bt:1:35: ERROR: ", "~~~~"),
     ('usdt:/usr/bin/python3:python:function__entry { print(func); }',
      "prog.bt:1:54: ERROR: The func builtin can not be used with 'usdt' probes", "~~~~"),
+    ('BEGIN { @[kstack(foo)] = count(); }',
+     "prog.bt:1:18: ERROR: Error parsing stack mode: kstack: Invalid value for stack_mode",
+     "~~~"),
+    ('BEGIN { $a = 3; @[ustack($a)] = count(); }',
+     "prog.bt:1:19: ERROR: ustack: invalid limit value", "~~~~~~~~~~"),
+    ('BEGIN { @[kstack(perf, 3, 4)] = count(); }',
+     "prog.bt:1:11: ERROR: kstack() takes up to 2 arguments (3 provided)", "~~~~~~~~~~~~~~~~~~"),
+    ('BEGIN { @[kstack + 1] = count(); }',
+     "prog.bt:1:11: ERROR: operand of '+' must be an integer, not 'kstack_bpftrace_127'",
+     "~~~~~~"),
+    ('BEGIN { $x = kstack; $x = kstack(perf); }',
+     "prog.bt:1:22: ERROR: Type mismatch for $x", "~~"),
+    ('BEGIN { printf("%d", ustack); }',
+     "prog.bt:1:22: ERROR: printf: %d specifier expects a value of type integer", "~~~~~~"),
+    ('tracepoint:syscalls:sys_enter_read { print(uaddr("main")); }',
+     'prog.bt:1:44: ERROR: uaddr can not be used with "tracepoint" probes', "~~~~~~~~~~~~~"),
 ]
 
 
