@@ -53,6 +53,7 @@ from bt2c.uprobes import resolve_uprobe, resolve_usdt
 _UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000}
 #: Arguments passed in registers, by machine: bpftrace's argN limit for uprobes.
 _REG_ARGS = {"x86_64": 6, "aarch64": 8}
+
 #: Types that can be map keys, tuple members and printf("%s") arguments.
 KEYABLE = (IntType, StringType, TupleType, StackType, SymType)
 AGGREGATIONS = {"count", "sum", "min", "max", "avg", "stats", "hist", "lhist"}
