@@ -65,6 +65,14 @@ struct {
 	__type(value, __u64);
 } map_sleeps SEC(".maps");
 
+/* @where = count(): first used on line 8 */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct map_where_key);
+	__type(value, __u64);
+} map_where SEC(".maps");
+
 
 /*
  * bt2c BPF-side helpers: the operations bpftrace's language performs on maps,
@@ -512,10 +520,10 @@ struct tp_syscalls_sys_enter_getpid {
 SEC("tp/syscalls/sys_enter_nanosleep")
 int handle_sys_enter_nanosleep(struct tp_syscalls_sys_enter_nanosleep *args)
 {
-	/* line 7: @sleeps[kstack, ustack(perf, 8), comm] = count() */
+	/* line 7: @sleeps[kstack, ustack, comm] = count() */
 	struct bt_stack stack2 = { .id = bpf_get_stackid(args, &bt_stacks_127, 0) };
 	struct bt_stack stack3 = {
-		.id = bpf_get_stackid(args, &bt_stacks_8, BPF_F_USER_STACK),
+		.id = bpf_get_stackid(args, &bt_stacks_127, BPF_F_USER_STACK),
 		.pid = bpf_get_current_pid_tgid() >> 32,
 	};
 	char comm4[16] = {};
@@ -526,14 +534,23 @@ int handle_sys_enter_nanosleep(struct tp_syscalls_sys_enter_nanosleep *args)
 	__builtin_memcpy(&key1.k1, &stack3, sizeof(key1.k1));
 	__builtin_memcpy(key1.k2, (const void *)comm4, 16);
 	bt_map_add(&map_sleeps, &key1, 1);
+	/* line 8: @where[ustack(perf, 8)] = count() */
+	struct bt_stack stack6 = {
+		.id = bpf_get_stackid(args, &bt_stacks_8, BPF_F_USER_STACK),
+		.pid = bpf_get_current_pid_tgid() >> 32,
+	};
+	struct map_where_key key5;
+	__builtin_memset(&key5, 0, sizeof(key5));
+	__builtin_memcpy(&key5.k0, &stack6, sizeof(key5.k0));
+	bt_map_add(&map_where, &key5, 1);
 	return 0;
 }
 
-/* line 10: tracepoint:syscalls:sys_enter_getpid */
+/* line 11: tracepoint:syscalls:sys_enter_getpid */
 SEC("tp/syscalls/sys_enter_getpid")
 int handle_sys_enter_getpid(struct tp_syscalls_sys_enter_getpid *args)
 {
-	/* line 12: printf("%s called getpid from:%s(%s)\n", comm, ustack(3), usym(0x... */
+	/* line 13: printf("%s called getpid from:%s(%s)\n", comm, ustack(bpftrace, 3... */
 	struct bt_stack stack1 = {
 		.id = bpf_get_stackid(args, &bt_stacks_3, BPF_F_USER_STACK),
 		.pid = bpf_get_current_pid_tgid() >> 32,
@@ -550,7 +567,7 @@ int handle_sys_enter_getpid(struct tp_syscalls_sys_enter_getpid *args)
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
 		}
 	}
-	/* line 13: print(kstack(raw, 4)) */
+	/* line 14: print(kstack(raw, 4)) */
 	struct bt_stack stack3 = { .id = bpf_get_stackid(args, &bt_stacks_4, 0) };
 	{
 		struct event_print_1 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
@@ -564,11 +581,11 @@ int handle_sys_enter_getpid(struct tp_syscalls_sys_enter_getpid *args)
 	return 0;
 }
 
-/* line 16: END */
+/* line 17: END */
 SEC("raw_tp")
 int handle_end(void *ctx)
 {
-	/* line 18: printf("vfs_read is at %s\n", ksym(kaddr("vfs_read"))) */
+	/* line 19: printf("vfs_read is at %s\n", ksym(kaddr("vfs_read"))) */
 	struct bt_sym sym1 = { .addr = bt_kaddr[0] };
 	{
 		struct event_printf_2 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);

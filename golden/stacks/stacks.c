@@ -3069,7 +3069,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of stacks.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 511, 5 }, { 515, 7 }, { 532, 10 }, { 536, 12 }, { 553, 13 }, { 567, 16 }, { 571, 18 },
+	{ 519, 5 },  { 523, 7 },  { 537, 8 },  { 549, 11 },
+	{ 553, 13 }, { 570, 14 }, { 584, 17 }, { 588, 19 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -3079,12 +3080,13 @@ static const char *const bt_script_lines[] = {
 	" */",
 	"tracepoint:syscalls:sys_enter_nanosleep",
 	"{",
-	"\t@sleeps[kstack, ustack(perf, 8), comm] = count();",
+	"\t@sleeps[kstack, ustack, comm] = count();",
+	"\t@where[ustack(perf, 8)] = count();",
 	"}",
 	"",
 	"tracepoint:syscalls:sys_enter_getpid",
 	"{",
-	"\tprintf(\"%s called getpid from:%s(%s)\\n\", comm, ustack(3), usym(0x401000));",
+	"\tprintf(\"%s called getpid from:%s(%s)\\n\", comm, ustack(bpftrace, 3), usym(0x401000));",
 	"\tprint(kstack(raw, 4));",
 	"}",
 	"",
@@ -3097,8 +3099,11 @@ static const char *const bt_script_lines[] = {
 /* The script's maps, for printing at exit and for print()/clear()/zero(). */
 static const struct bt_field map_sleeps_key_fields[] = {
 	{ BT_KIND_KSTACK, 8, 0, BT_STACK_BPFTRACE, 127 },
-	{ BT_KIND_USTACK, 8, 8, BT_STACK_PERF, 8 },
+	{ BT_KIND_USTACK, 8, 8, BT_STACK_BPFTRACE, 127 },
 	{ BT_KIND_STR, 16, 16 },
+};
+static const struct bt_field map_where_key_fields[] = {
+	{ BT_KIND_USTACK, 8, 0, BT_STACK_PERF, 8 },
 };
 
 static struct bt_map bt_maps[] = {
@@ -3111,8 +3116,17 @@ static struct bt_map bt_maps[] = {
 		.percpu = 1,
 		.nbuckets = 0,
 	},
+	{
+		.name = "@where",
+		.fd = -1,
+		.scalar = 0,
+		.key = { sizeof(struct map_where_key), 1, 0, map_where_key_fields },
+		.agg = BT_AGG_COUNT,
+		.percpu = 1,
+		.nbuckets = 0,
+	},
 };
-#define BT_NMAPS 1
+#define BT_NMAPS 2
 #define BT_POLL_MS 100 /* longest a record waits before it is printed */
 
 /* Format and print one ring-buffer record. */
@@ -3138,7 +3152,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		bt_zero_map(&bt_maps[cmd->arg[0]]);
 		break;
 	case EVENT_PRINTF_0: {
-		/* line 12 */
+		/* line 13 */
 		const struct event_printf_0 *e = data;
 
 		bt_printf(bt_out, "%s called getpid from:%s(%s)\n", e->a0,
@@ -3147,7 +3161,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		break;
 	}
 	case EVENT_PRINT_1: {
-		/* line 13 */
+		/* line 14 */
 		const struct event_print_1 *e = data;
 
 		if (bt_format == BT_FORMAT_JSON) {
@@ -3161,7 +3175,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		break;
 	}
 	case EVENT_PRINTF_2: {
-		/* line 18 */
+		/* line 19 */
 		const struct event_printf_2 *e = data;
 
 		bt_printf(bt_out, "vfs_read is at %s\n", bt_sym_format(&e->a0, BT_KIND_KSYM, 0, 0));
@@ -3248,6 +3262,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	bt_maps[0].fd = bpf_map__fd(skel->maps.map_sleeps);
+	bt_maps[1].fd = bpf_map__fd(skel->maps.map_where);
 	bt_stack_map_add(127, bpf_map__fd(skel->maps.bt_stacks_127));
 	bt_stack_map_add(8, bpf_map__fd(skel->maps.bt_stacks_8));
 	bt_stack_map_add(4, bpf_map__fd(skel->maps.bt_stacks_4));

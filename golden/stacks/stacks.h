@@ -13,9 +13,9 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
-	EVENT_PRINTF_0, /* line 12: printf */
-	EVENT_PRINT_1,	/* line 13: print */
-	EVENT_PRINTF_2, /* line 18: printf */
+	EVENT_PRINTF_0, /* line 13: printf */
+	EVENT_PRINT_1,	/* line 14: print */
+	EVENT_PRINTF_2, /* line 19: printf */
 };
 
 struct event_header {
@@ -62,7 +62,12 @@ struct map_sleeps_key {
 	char k2[16];
 };
 
-/* line 12: printf */
+/* key of @where */
+struct map_where_key {
+	struct bt_stack k0;
+};
+
+/* line 13: printf */
 struct event_printf_0 {
 	struct event_header hdr;
 	char a0[16];
@@ -70,13 +75,13 @@ struct event_printf_0 {
 	struct bt_sym a2;
 };
 
-/* line 13: print */
+/* line 14: print */
 struct event_print_1 {
 	struct event_header hdr;
 	struct bt_stack value;
 };
 
-/* line 18: printf */
+/* line 19: printf */
 struct event_printf_2 {
 	struct event_header hdr;
 	struct bt_sym a0;
