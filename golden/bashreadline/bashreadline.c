@@ -111,13 +111,30 @@
  * key of @x[1, (2, "a")] is
  *   { INT, 8, 0 }, { TUPLE, 2, 8 }, { INT, 8, 8 }, { STR, 8, 16 }
  */
-enum bt_kind { BT_KIND_INT = 1, BT_KIND_UINT = 2, BT_KIND_STR = 3, BT_KIND_TUPLE = 4 };
+enum bt_kind {
+	BT_KIND_INT = 1,
+	BT_KIND_UINT = 2,
+	BT_KIND_STR = 3,
+	BT_KIND_TUPLE = 4,
+	/* stacks and symbols, printed by symbols.c (stacks use mode and limit) */
+	BT_KIND_KSTACK = 5,
+	BT_KIND_USTACK = 6,
+	BT_KIND_KSYM = 7,
+	BT_KIND_USYM = 8
+};
 
 struct bt_field {
 	unsigned char kind;    /* enum bt_kind */
 	unsigned short size;   /* 1, 2, 4, 8 for ints; N for char[N] */
 	unsigned short offset; /* byte offset inside the key/value struct */
+	unsigned char mode;    /* stacks: enum bt_stack_mode (symbols.c) */
+	unsigned char limit;   /* stacks: frame limit, picks the stack map */
 };
+
+#ifdef BT_SYMBOLS
+/* The text of a stack or symbol field (symbols.c, included after this file). */
+static const char *bt_sym_format(const void *p, int kind, int mode, unsigned int limit);
+#endif
 
 struct bt_layout {
 	unsigned int size; /* sizeof the whole key/value struct, bytes */
@@ -561,7 +578,7 @@ static int bt__cmp_key(const struct bt_map *m, const unsigned char *a, const uns
 			i = bt__skip(fields, i, n);
 			continue;
 		}
-		if (f->kind == BT_KIND_STR) {
+		if (f->kind == BT_KIND_STR || f->kind >= BT_KIND_KSTACK) {
 			c = memcmp(a + f->offset, b + f->offset, f->size);
 		} else {
 			/* signed even for unsigned fields, like bpftrace */
@@ -869,6 +886,12 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 	const unsigned char *p = base + f->offset;
 	char num[32];
 
+#ifdef BT_SYMBOLS
+	if (f->kind >= BT_KIND_KSTACK) {
+		bt__sb_puts(b, bt_sym_format(p, f->kind, f->mode, f->limit));
+		return;
+	}
+#endif
 	if (f->kind == BT_KIND_STR) {
 		size_t len = bt__strnlen(p, f->size);
 
@@ -1339,6 +1362,17 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 	case BT_KIND_STR:
 		bt_json_str(out, (const char *)p, f[i].size);
 		break;
+#ifdef BT_SYMBOLS
+	case BT_KIND_KSTACK:
+	case BT_KIND_USTACK:
+	case BT_KIND_KSYM:
+	case BT_KIND_USYM: {
+		const char *text = bt_sym_format(p, f[i].kind, f[i].mode, f[i].limit);
+
+		bt_json_string(out, text, strlen(text));
+		break;
+	}
+#endif
 	case BT_KIND_INT:
 		bt_json_i64(out, bt__get_int(p, f[i].size) / (int64_t)div);
 		break;
