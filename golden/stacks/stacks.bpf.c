@@ -25,6 +25,9 @@ struct {
 	__uint(max_entries, 1048576);
 } bt_events SEC(".maps");
 
+/* Records bt_events had no room for: bpftrace's "Lost N events", read by the loader. */
+__u64 bt_lost = 0;
+
 /* Stacks of up to 127 frames (kstack/ustack), by the id bpf_get_stackid() returns */
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
@@ -94,6 +97,17 @@ static __always_inline __u64 bt_wakeup_flags(void)
 }
 
 /*
+ * A record the full ring buffer had no room for.  Counted as bpftrace counts
+ * failed reservations, on the failure path only (an atomic add to .bss that
+ * the loader reads through the skeleton), so that losses are reported rather
+ * than silent.
+ */
+static __always_inline void bt_lost_event(void)
+{
+	__sync_fetch_and_add(&bt_lost, 1);
+}
+
+/*
  * Ends every loop body.  Verifiers before Linux 6.4 accept a loop only when the
  * edge that closes it is a jump; clang may lay a loop out so that the body falls
  * through into its header (often right after a helper call), and this no-op
@@ -107,8 +121,10 @@ static __always_inline void bt_send(__u32 id, __s64 arg0, __s64 arg1, __s64 arg2
 {
 	struct event_simple *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
-	if (!e)
+	if (!e) {
+		bt_lost_event();
 		return;
+	}
 	e->hdr.id = id;
 	e->arg[0] = arg0;
 	e->arg[1] = arg1;
@@ -565,6 +581,8 @@ int handle_sys_enter_getpid(struct tp_syscalls_sys_enter_getpid *args)
 			__builtin_memcpy(&e->a1, &stack1, sizeof(e->a1));
 			__builtin_memcpy(&e->a2, &sym2, sizeof(e->a2));
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	/* line 14: print(kstack(raw, 4)) */
@@ -576,6 +594,8 @@ int handle_sys_enter_getpid(struct tp_syscalls_sys_enter_getpid *args)
 			e->hdr.id = EVENT_PRINT_1;
 			__builtin_memcpy(&e->value, &stack3, sizeof(e->value));
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	return 0;
@@ -594,6 +614,8 @@ int handle_end(void *ctx)
 			e->hdr.id = EVENT_PRINTF_2;
 			__builtin_memcpy(&e->a0, &sym1, sizeof(e->a0));
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	return 0;

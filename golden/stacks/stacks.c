@@ -2599,6 +2599,37 @@ static void bt_report_attached(int nprobes)
 	}
 }
 
+/*
+ * Records the BPF side could not reserve in the full ring buffer (bt_lost),
+ * reported as bpftrace reports them: the new losses after each poll ("Lost N
+ * events" on stderr, a lost_events record in JSON), the total at exit.
+ */
+static unsigned long long bt_lost_reported;
+
+static void bt_report_lost(unsigned long long lost)
+{
+	unsigned long long n = lost - bt_lost_reported;
+
+	if (!n)
+		return;
+	bt_lost_reported = lost;
+	if (bt_format == BT_FORMAT_JSON) {
+		fputs("{\"type\": \"lost_events\", \"count\": ", bt_out);
+		bt_json_streamed_u64(bt_out, n);
+		fputs(", \"data\": {\"events\": ", bt_out);
+		bt_json_streamed_u64(bt_out, n);
+		fputs("}}\n", bt_out);
+	} else {
+		fprintf(stderr, "Lost %llu events\n", n);
+	}
+}
+
+static void bt_report_lost_total(void)
+{
+	if (bt_lost_reported)
+		fprintf(stderr, "WARNING: Total lost event count: %llu\n", bt_lost_reported);
+}
+
 /* libbpf's messages: all shown with -v; otherwise warnings are kept so that a
  * verifier rejection can be explained in terms of the script. */
 static char bt_log[1 << 16];
@@ -3094,8 +3125,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of stacks.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 519, 5 },  { 523, 7 },  { 537, 8 },  { 549, 11 },
-	{ 553, 13 }, { 570, 14 }, { 584, 17 }, { 588, 19 },
+	{ 535, 5 },  { 539, 7 },  { 553, 8 },  { 565, 11 },
+	{ 569, 13 }, { 588, 14 }, { 604, 17 }, { 608, 19 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -3317,22 +3348,28 @@ int main(int argc, char **argv)
 		bt_release_command();
 	while (!bt_state.stopped && !bt_exiting) {
 		/* Records are submitted without a wake-up until a batch builds up,
-		 * so drain the ring after every poll, timeout or not. */
+		 * so drain the ring after every poll: timeout, or a signal (a stop
+		 * and continue, the -c child's exit), which must not skip the
+		 * records already waiting. */
 		err = ring_buffer__poll(rb, BT_POLL_MS);
-		if (err >= 0)
+		if (err >= 0 || err == -EINTR)
 			err = ring_buffer__consume(rb);
+		bt_report_lost(skel->bss->bt_lost);
 		fflush(bt_out); /* once per batch of events, not per event */
 		if (err < 0 && err != -EINTR)
 			break;
 		bt_check_targets();
 	}
 	ring_buffer__consume(rb);
+	bt_report_lost(skel->bss->bt_lost);
 
 	/* END probes, then every map, as bpftrace does on exit. */
 	bt_state.in_end = 1;
 	bt_run_probes(probes, nprog, BT_PROBE_END);
 	ring_buffer__consume(rb);
 	bt_print_maps_at_exit(bt_out, bt_maps, BT_NMAPS);
+	bt_report_lost(skel->bss->bt_lost);
+	bt_report_lost_total();
 	err = 0;
 
 cleanup:
