@@ -77,13 +77,13 @@ def stack_mode(t: StackType) -> str:
     return f"BT_STACK_{t.mode.upper()}"
 
 
-def layout_entries(t: Type, offset: int = 0) -> list[tuple]:
+def layout_entries(t: Type, offset: int = 0) -> list[tuple[str, int | str, int]]:
     """The runtime's (kind, size, offset) description of a value, tuples in prefix form.
 
-    Stacks add their print mode and frame limit: (kind, size, offset, mode, limit).
+    A stack's size is its print mode and frame limit (maps.c's BT_STACK_FIELD).
     """
     if isinstance(t, StackType):
-        return [(symbolic_kind(t), t.size, offset, stack_mode(t), t.limit)]
+        return [(symbolic_kind(t), f"BT_STACK_FIELD({stack_mode(t)}, {t.limit})", offset)]
     if isinstance(t, SymType):
         return [(symbolic_kind(t), t.size, offset)]
     if isinstance(t, IntType):
