@@ -42,7 +42,7 @@ class CallGen:
             fmt_node = e.args[0]
             assert isinstance(fmt_node, ast.Str)
             fmt, convs = conversions(fmt_node.value, {
-                i: a.type.signed for i, a in enumerate(e.args[1:])
+                i: a.type for i, a in enumerate(e.args[1:])
                 if isinstance(a.type, IntType)})
             # String literals go straight into the loader's printf call and comm is
             # written in place: neither is copied through the stack.

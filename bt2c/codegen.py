@@ -656,6 +656,8 @@ class ProbeGen(CallGen, AccessGen):
 
     def builtin(self, e: ast.Builtin) -> str:
         name = e.name
+        if name in ("true", "false"):
+            return "1" if name == "true" else "0"
         simple = {
             "pid": "(bpf_get_current_pid_tgid() >> 32)",
             "tid": "((__u32)bpf_get_current_pid_tgid())",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bt2c import ast
 from bt2c.diagnostics import Bt2cError, Source, Span
-from bt2c.types import IntType, StackType, StringType, SymType
+from bt2c.types import BoolType, IntType, StackType, StringType, SymType
 
 _SPEC_RE = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?"
                       r"(?P<len>hh|h|ll|l|j|z|t)?(?P<conv>[diouxXcsp%])")
@@ -34,9 +34,10 @@ class Conversion:
     length: str | None
 
     def c_cast(self) -> str:
-        """The C type an argument is cast to before it reaches printf."""
+        """The C type an argument is cast to before it reaches printf (``bool``: a
+        true/false string instead)."""
         if self.conv == "s":
-            return ""
+            return "bool" if self.length == "bool" else ""
         if self.conv == "p":
             return "void *"
         if self.conv == "c":
@@ -45,13 +46,14 @@ class Conversion:
         return signed if self.conv in "di" else unsigned
 
 
-def conversions(fmt: str, int_args: dict[int, bool] | None = None
+def conversions(fmt: str, int_args: dict[int, IntType] | None = None
                 ) -> tuple[str, list[Conversion]]:
     """Split a format into C-ready text and the conversions that take arguments.
 
     Precision is dropped: bpftrace v0.27 ignores it (``%.3s`` prints the whole string).
-    ``int_args`` maps the index of each integer argument to its signedness: bpftrace
-    prints an integer given to ``%s`` as a decimal number, with the same flags and width.
+    ``int_args`` maps the index of each integer argument to its type: bpftrace prints an
+    integer given to ``%s`` as a decimal number, with the same flags and width, and a
+    bool as ``true``/``false``.
     """
     out: list[str] = []
     convs: list[Conversion] = []
@@ -68,8 +70,10 @@ def conversions(fmt: str, int_args: dict[int, bool] | None = None
         conv, length = m.group("conv"), m.group("len")
         if conv == "p":
             text = "%" + (m.group("flags") or "") + (m.group("width") or "") + "p"
-        if conv == "s" and int_args and len(convs) in int_args:
-            conv, length = ("d" if int_args[len(convs)] else "u"), "ll"
+        if conv == "s" and int_args and isinstance(int_args.get(len(convs)), BoolType):
+            length = "bool"
+        elif conv == "s" and int_args and len(convs) in int_args:
+            conv, length = ("d" if int_args[len(convs)].signed else "u"), "ll"
             text = "%" + (m.group("flags") or "") + (m.group("width") or "") + "ll" + conv
         out.append(text)
         convs.append(Conversion(text, conv, length))

@@ -13,6 +13,7 @@ from bt2c.formats import c_string_literal
 from bt2c.resources import Event, stack_mode, symbolic_kind
 from bt2c.types import (
     ArrayType,
+    BoolType,
     IntType,
     PointerType,
     StackType,
@@ -94,6 +95,8 @@ def value_format(t: Type, expr: str) -> tuple[str, list[str]]:
         return _bytes_format(t, f"((const unsigned char *){expr})")
     if isinstance(t, PointerType):
         return "0x%llx", [f"(unsigned long long){expr}"]
+    if isinstance(t, BoolType):
+        return "%s", [f'({expr} ? "true" : "false")']
     if isinstance(t, IntType):
         if t.signed:
             return "%lld", [f"(long long){expr}"]
@@ -113,6 +116,8 @@ def value_format(t: Type, expr: str) -> tuple[str, list[str]]:
 
 def json_value_code(t: Type, expr: str, out: str = "bt_out") -> list[str]:
     """C statements that write a value of type ``t`` held in ``expr`` as JSON."""
+    if isinstance(t, BoolType):
+        return [f'fputs({expr} ? "true" : "false", {out});']
     if isinstance(t, IntType):
         return [f"bt_json_{'i' if t.signed else 'u'}64({out}, {expr});"]
     if isinstance(t, StringType):
@@ -143,6 +148,8 @@ def event_format(ev: Event) -> tuple[str, list[str]]:
                 args.append(ev.literals[i])
             elif isinstance(t, (StackType, SymType)):
                 args.append(symbolic_text(t, f"e->a{i}"))
+            elif cast == "bool":
+                args.append(f'(e->a{i} ? "true" : "false")')
             elif fields[f"a{i}"].kind == "BT_KIND_STR" or not cast:
                 args.append(f"e->a{i}")
             else:

@@ -15,6 +15,7 @@ from bt2c.semantic import Analysis, MapInfo
 from bt2c.types import (
     AggType,
     ArrayType,
+    BoolType,
     IntType,
     StackType,
     StringType,
@@ -87,6 +88,8 @@ def layout_entries(t: Type, offset: int = 0) -> list[tuple[str, int | str, int]]
     if isinstance(t, SymType):
         return [(symbolic_kind(t), t.size, offset)]
     if isinstance(t, IntType):
+        if isinstance(t, BoolType):
+            return [("BT_KIND_BOOL", t.size, offset)]
         return [("BT_KIND_INT" if t.signed else "BT_KIND_UINT", t.size, offset)]
     if isinstance(t, StringType):
         return [("BT_KIND_STR", t.length, offset)]
@@ -125,6 +128,8 @@ def flat_fields(t: Type, prefix: str, offset: int = 0) -> list[CField]:
     """Members for a value of type ``t`` laid out from ``offset``; tuples nest as structs."""
     if isinstance(t, IntType):
         kind = "BT_KIND_INT" if t.signed else "BT_KIND_UINT"
+        if isinstance(t, BoolType):
+            kind = "BT_KIND_BOOL"
         return [CField(prefix, t.c_decl(prefix), kind, 8, offset)]
     if isinstance(t, StringType):
         return [CField(prefix, t.c_decl(prefix), "BT_KIND_STR", t.length, offset)]

@@ -39,6 +39,7 @@ from bt2c.types import (
     AggType,
     ArgsType,
     ArrayType,
+    BoolType,
     IntType,
     PointerType,
     StackType,
@@ -113,6 +114,8 @@ def unify(a: Type, b: Type) -> Type | None:
         return None
     if isinstance(a, (StructType, ArrayType)) or isinstance(b, (StructType, ArrayType)):
         return a if a == b else None
+    if isinstance(a, BoolType) and isinstance(b, BoolType):
+        return BOOL
     if isinstance(a, IntType) and isinstance(b, IntType):
         return IntType(64, a.signed)
     if isinstance(a, StringType) and isinstance(b, StringType):
@@ -136,7 +139,7 @@ def _key_str(keys: list[Type]) -> str:
 
 def storage_type(t: Type) -> Type:
     """How a value is stored in a variable, map key or map value: ints widen to 64 bits."""
-    if isinstance(t, PointerType):
+    if isinstance(t, (PointerType, BoolType)):
         return t
     if isinstance(t, IntType):
         return IntType(64, t.signed)
@@ -680,6 +683,8 @@ class Analyzer:
             return literal_string(max(names, key=len))
         if e.name in _BUILTIN_TYPES:
             return _BUILTIN_TYPES[e.name]
+        if e.name in ("true", "false"):
+            return BOOL
         if e.name == "curtask":
             task = self.types.struct("struct", "task_struct")
             if task is None:

@@ -252,10 +252,22 @@ class ArrayType(Type):
         return f"{self.elem}[{self.n}]"
 
 
+@dataclass(frozen=True)
+class BoolType(IntType):
+    """``true``/``false`` and the result of comparisons and ``!``: an unsigned integer in
+    the program, printed as ``true``/``false`` by print(), printf's ``%s`` and map dumps."""
+
+    bits: int = 64
+    signed: bool = False
+
+    def __str__(self) -> str:
+        return "bool"
+
+
 INT64 = IntType(64, True)
 UINT64 = IntType(64, False)
 UINT32 = IntType(32, False)
-BOOL = IntType(64, False)
+BOOL = BoolType()
 VOID = VoidType()
 
 
