@@ -163,6 +163,16 @@ class Assign(Stmt):
     target: Expr
     op: str | None
     value: Expr
+    decl: bool = False  #: ``let $x = value``: declares $x in the enclosing block
+    decl_type: str | None = None  #: ``let $x: TYPE = value``
+
+
+@dataclass
+class Let(Stmt):
+    """``let $x;`` or ``let $x: TYPE;``: declares $x in the enclosing block."""
+
+    var: Var
+    type_name: str | None
 
 
 @dataclass

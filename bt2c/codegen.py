@@ -191,6 +191,8 @@ class ProbeGen(CallGen, AccessGen):
             self.stmt(st)
 
     def stmt(self, st: ast.Stmt) -> None:
+        if isinstance(st, ast.Let):
+            return  # every variable is declared at the top of its program
         if isinstance(st, ast.ExprStmt):
             if isinstance(st.expr, ast.Var):
                 return

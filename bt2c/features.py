@@ -107,6 +107,8 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
         return "offsetof()"
     if isinstance(node, ast.Index):
         return "a[i]"
+    if isinstance(node, ast.Let) or (isinstance(node, ast.Assign) and node.decl):
+        return "let"
     if isinstance(node, ast.Assign):
         return f"{node.op}=" if node.op else "="
     if isinstance(node, ast.If):

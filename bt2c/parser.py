@@ -253,10 +253,14 @@ class Parser:
                 var = self.parse_primary()
                 if not isinstance(var, ast.Var):
                     raise self.error("expected a scratch variable after let", var.span)
+                type_name = None
+                if self.accept(":"):
+                    type_name, _ = self.parse_type_name(stops=("=", ";", "}"))
                 if self.accept("="):
                     value = self.parse_expr()
-                    return ast.Assign(tok.span.to(value.span), var, None, value)
-                return ast.ExprStmt(var.span, var)
+                    return ast.Assign(tok.span.to(value.span), var, None, value, decl=True,
+                                      decl_type=type_name)
+                return ast.Let(tok.span.to(var.span), var, type_name)
         expr = self.parse_expr()
         op = self.peek()
         if op.kind == Kind.OP and (op.text == "=" or op.text in _COMPOUND) and \
@@ -391,18 +395,21 @@ class Parser:
             i += 1
         return i > 2 and self.at(")", i)
 
-    def parse_type_name(self) -> tuple[str, Span]:
+    def parse_type_name(self, stops: tuple[str, ...] = (")", ",")) -> tuple[str, Span]:
         """A C type name up to ')' or ',': ``struct task_struct *``, ``unsigned int``."""
         first = self.peek()
         words: list[str] = []
         span = first.span
-        while not (self.at(")") or self.at(",")):
+        while not any(self.at(s) for s in stops):
+            if self.peek().kind == Kind.EOF:
+                raise self.error("syntax: expected a type name")
             tok = self.advance()
-            if tok.kind not in (Kind.IDENT,) and tok.text != "*":
+            if tok.kind not in (Kind.IDENT, Kind.INT) and tok.text not in ("*", "[", "]"):
                 raise self.error(f"syntax error, unexpected {self.describe(tok)}", tok.span)
             words.append(tok.text)
             span = span.to(tok.span)
-        return " ".join(words).replace(" *", "*").replace("*", " *").strip(), span
+        name = " ".join(words).replace(" *", "*").replace("*", " *").strip()
+        return name.replace(" [ ", "[").replace(" ]", "]"), span
 
     def _is_type_start(self) -> bool:
         tok = self.peek()

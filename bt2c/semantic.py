@@ -132,6 +132,11 @@ def unify(a: Type, b: Type) -> Type | None:
     return None
 
 
+def _user(name: str) -> str:
+    """A variable's name as the script spells it (bt2c renames scoped variables ``$x#N``)."""
+    return name.split("#")[0]
+
+
 def _key_str(keys: list[Type]) -> str:
     """Map key types as bpftrace prints them: ``int64`` or ``(int64,string[8])``."""
     return str(keys[0]) if len(keys) == 1 else "(" + ",".join(map(str, keys)) + ")"
@@ -278,6 +283,9 @@ class Analyzer:
         self.probe = probe
         self.vars = {}
         self.renames = {}
+        self.scopes: list[list[tuple[str, str | None]]] = []
+        self.declared: set[str] = set()
+        self.fixed: set[str] = set()
         self.loop_vars = 0
         targets = self.result.targets[probe.index]
         tps = [t.tracepoint for t in targets if t.tracepoint is not None]
@@ -296,10 +304,38 @@ class Analyzer:
 
     # -- statements -------------------------------------------------------------
     def block(self, block: ast.Block) -> None:
+        """A block is a scope: variables first assigned (or ``let``) in it end with it."""
+        self.scopes.append([])
         for stmt in block.stmts:
             self.stmt(stmt)
+        for user, saved in reversed(self.scopes.pop()):
+            if saved is None:
+                self.renames.pop(user, None)
+            else:
+                self.renames[user] = saved
+
+    def declare(self, var: ast.Var) -> None:
+        """Bind ``var`` in the innermost block.  A name declared before in this probe (in
+        a block that has ended, or shadowed) gets a fresh variable, so each declaration
+        keeps its own type, as bpftrace's scoping implies."""
+        user = var.name.split("#")[0]
+        if user in self.declared:
+            self.loop_vars += 1
+            var.name = f"{user}#{self.loop_vars}"
+        else:
+            var.name = user
+        self.declared.add(user)
+        self.scopes[-1].append((user, self.renames.get(user)))
+        self.renames[user] = var.name
+        self.vars.pop(var.name, None)
+        self.fixed.discard(var.name)
 
     def stmt(self, stmt: ast.Stmt) -> None:
+        if isinstance(stmt, ast.Let):
+            self.declare(stmt.var)
+            if stmt.type_name is not None:
+                self.fix_type(stmt.var, stmt.type_name, stmt.span)
+            return
         if isinstance(stmt, ast.ExprStmt):
             if isinstance(stmt.expr, ast.Var):
                 return
@@ -352,6 +388,7 @@ class Analyzer:
         """
         user = var.name.split("#")[0]
         self.loop_vars += 1
+        self.declared.add(user)
         var.name = f"{user}#{self.loop_vars}"
         saved = self.renames.get(user)
         self.renames[user] = var.name
@@ -364,10 +401,24 @@ class Analyzer:
             self.renames[user] = saved
 
     def resolve(self, var: ast.Var) -> None:
-        """Point a use of a loop variable at its loop's own variable."""
+        """Point a use of a variable at the declaration in scope (a use out of every
+        declaration's scope keeps a name no declaration has, so it is undefined)."""
         user = var.name.split("#")[0]
-        if user in self.renames:
-            var.name = self.renames[user]
+        var.name = self.renames.get(user, user + "#undeclared")
+
+    def fix_type(self, var: ast.Var, name: str, span: Span) -> None:
+        """``let $x: TYPE``: $x keeps TYPE; assignments convert to it (an integer type
+        wraps like C's)."""
+        if name.startswith("string"):
+            n = name[len("string"):].strip("[]")
+            t: Type = StringType(int(n)) if n.isdigit() else StringType(DEFAULT_STRLEN)
+        elif name in _CASTS:
+            t = _CASTS[name]
+        else:
+            t = self.type_name(name, span)
+        self.vars[var.name] = t
+        var.type = t
+        self.fixed.add(var.name)
 
     def loop(self, body: ast.Block) -> None:
         self.loop_depth += 1
@@ -375,12 +426,18 @@ class Analyzer:
         self.loop_depth -= 1
 
     def bind_var(self, var: ast.Var, t: Type, span: Span | None = None) -> None:
+        if var.name in self.fixed:  # let $x: TYPE: assignments convert to TYPE
+            declared = self.vars[var.name]
+            if isinstance(declared, IntType) == isinstance(t, IntType) and \
+                    isinstance(declared, StringType) == isinstance(t, StringType):
+                var.type = declared
+                return
         t = storage_type(t)
         old = self.vars.get(var.name)
         if old is not None:
             new = unify(old, t)
             if new is None:
-                raise self.error(f"Type mismatch for {var.name}: trying to assign value of "
+                raise self.error(f"Type mismatch for {_user(var.name)}: trying to assign value of "
                                  f"type '{t}' when variable already has a type '{old}'",
                                  span or var.span)
             t = new
@@ -395,10 +452,15 @@ class Analyzer:
         if stmt.op is not None:
             self.require_int(stmt.value, "operand")
         if isinstance(target, ast.Var):
-            self.resolve(target)
+            if stmt.op is None and (stmt.decl or _user(target.name) not in self.renames):
+                self.declare(target)
+                if stmt.decl_type is not None:
+                    self.fix_type(target, stmt.decl_type, stmt.span)
+            else:
+                self.resolve(target)
             if stmt.op is not None:
                 if target.name not in self.vars:
-                    raise self.error(f"Undefined or undeclared variable: {target.name}",
+                    raise self.error(f"Undefined or undeclared variable: {_user(target.name)}",
                                      target.span)
                 self.require_int_type(self.vars[target.name], target.span)
                 target.type = self.vars[target.name]
@@ -494,7 +556,7 @@ class Analyzer:
         if isinstance(e, ast.Var):
             self.resolve(e)
             if e.name not in self.vars:
-                raise self.error(f"Undefined or undeclared variable: {e.name}", e.span)
+                raise self.error(f"Undefined or undeclared variable: {_user(e.name)}", e.span)
             return self.vars[e.name]
         if isinstance(e, ast.Param):
             self.result.max_param = max(self.result.max_param, e.index)
@@ -534,11 +596,11 @@ class Analyzer:
             if isinstance(e.target, ast.Var):
                 self.resolve(e.target)
                 if e.target.name not in self.vars:
-                    raise self.error(f"Undefined or undeclared variable: {e.target.name}",
+                    raise self.error(f"Undefined or undeclared variable: {_user(e.target.name)}",
                                      e.target.span)
                 t = self.vars[e.target.name]
                 if not isinstance(t, IntType):
-                    raise self.error(f"Type mismatch for {e.target.name}: trying to assign "
+                    raise self.error(f"Type mismatch for {_user(e.target.name)}: trying to assign "
                                      f"value of type 'uint64' when variable already has a "
                                      f"type '{t}'", e.span)
                 e.target.type = t

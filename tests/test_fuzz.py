@@ -77,9 +77,8 @@ def _transpile_cleanly(text: str, name: str) -> str | None:
     try:
         transpile(text, name)
     except Bt2cError as e:
-        rendered = e.render()
-        if "Traceback" in rendered:
-            return rendered
+        if "Traceback (most recent call last)" in e.message:  # the source line may say it
+            return e.render()
     except Exception:  # noqa: BLE001 - that is what the test looks for
         return traceback.format_exc()
     return None
