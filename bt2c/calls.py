@@ -162,6 +162,11 @@ class CallGen:
             res.uses_symbols = True
             sym = e.args[0].value  # type: ignore[attr-defined]
             return f"bt_kaddr[{self.gen.analysis.kaddrs.index(sym)}]"
+        if name == "strcontains":
+            h, n = (c_string_literal(a.value) if isinstance(a, ast.Str) else self.expr(a)
+                    for a in e.args)
+            hl, nl = (a.type.length for a in e.args)  # type: ignore[union-attr]
+            return f"bt_strcontains({h}, {hl}, {n}, {nl})"
         if name == "strncmp":
             a, b = self.expr(e.args[0]), self.expr(e.args[1])
             n = e.args[2].value  # type: ignore[attr-defined]

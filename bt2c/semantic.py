@@ -1047,6 +1047,12 @@ class Analyzer:
             raise self.error(f"uaddr can not be used with \"{kinds[0]}\" probes"
                              if "uprobe" not in kinds else "uaddr() is not supported by bt2c yet",
                              e.span)
+        if name == "strcontains":
+            self.nargs(e, 2)
+            for a in e.args:
+                if not isinstance(self.expr(a), StringType):
+                    raise self.error("strcontains() expects string arguments", a.span)
+            return BOOL
         if name == "strncmp":
             self.nargs(e, 3)
             for a in e.args[:2]:
