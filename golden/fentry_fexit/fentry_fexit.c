@@ -111,34 +111,13 @@
  * key of @x[1, (2, "a")] is
  *   { INT, 8, 0 }, { TUPLE, 2, 8 }, { INT, 8, 8 }, { STR, 8, 16 }
  */
-enum bt_kind {
-	BT_KIND_INT = 1,
-	BT_KIND_UINT = 2,
-	BT_KIND_STR = 3,
-	BT_KIND_TUPLE = 4,
-	/* stacks and symbols, printed by symbols.c; a stack's `size` is
-	 * BT_STACK_FIELD(mode, limit): the stack itself is 8 bytes */
-	BT_KIND_KSTACK = 5,
-	BT_KIND_USTACK = 6,
-	BT_KIND_KSYM = 7,
-	BT_KIND_USYM = 8,
-	BT_KIND_BOOL = 9 /* an unsigned integer printed as true/false */
-};
+enum bt_kind { BT_KIND_INT = 1, BT_KIND_UINT = 2, BT_KIND_STR = 3, BT_KIND_TUPLE = 4 };
 
 struct bt_field {
 	unsigned char kind;    /* enum bt_kind */
 	unsigned short size;   /* 1, 2, 4, 8 for ints; N for char[N] */
 	unsigned short offset; /* byte offset inside the key/value struct */
 };
-
-/* The `size` of a stack field: its print mode and frame limit. */
-#define BT_STACK_FIELD(mode, limit) ((mode) << 8 | (limit))
-#define BT__IS_STACK(f) ((f)->kind == BT_KIND_KSTACK || (f)->kind == BT_KIND_USTACK)
-
-#ifdef BT_SYMBOLS
-/* The text of a stack or symbol field (symbols.c, included after this file). */
-static const char *bt_sym_format(const void *p, int kind, int mode, unsigned int limit);
-#endif
 
 struct bt_layout {
 	unsigned int size; /* sizeof the whole key/value struct, bytes */
@@ -582,8 +561,8 @@ static int bt__cmp_key(const struct bt_map *m, const unsigned char *a, const uns
 			i = bt__skip(fields, i, n);
 			continue;
 		}
-		if (f->kind == BT_KIND_STR || f->kind >= BT_KIND_KSTACK) {
-			c = memcmp(a + f->offset, b + f->offset, BT__IS_STACK(f) ? 8 : f->size);
+		if (f->kind == BT_KIND_STR) {
+			c = memcmp(a + f->offset, b + f->offset, f->size);
 		} else {
 			/* signed even for unsigned fields, like bpftrace */
 			int64_t x = bt__get_int(a + f->offset, f->size);
@@ -890,22 +869,12 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 	const unsigned char *p = base + f->offset;
 	char num[32];
 
-#ifdef BT_SYMBOLS
-	if (f->kind >= BT_KIND_KSTACK) {
-		bt__sb_puts(b, bt_sym_format(p, f->kind, f->size >> 8, f->size & 0xff));
-		return;
-	}
-#endif
 	if (f->kind == BT_KIND_STR) {
 		size_t len = bt__strnlen(p, f->size);
 
 		bt__sb_write(b, p, len);
 		if (len == f->size)
 			bt__sb_puts(b, ".."); /* no NUL: truncated */
-		return;
-	}
-	if (f->kind == BT_KIND_BOOL) {
-		bt__sb_puts(b, bt__get_uint(p, f->size) ? "true" : "false");
 		return;
 	}
 	if (f->kind == BT_KIND_INT)
@@ -1370,22 +1339,8 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 	case BT_KIND_STR:
 		bt_json_str(out, (const char *)p, f[i].size);
 		break;
-#ifdef BT_SYMBOLS
-	case BT_KIND_KSTACK:
-	case BT_KIND_USTACK:
-	case BT_KIND_KSYM:
-	case BT_KIND_USYM: {
-		const char *text = bt_sym_format(p, f[i].kind, f[i].size >> 8, f[i].size & 0xff);
-
-		bt_json_string(out, text, strlen(text));
-		break;
-	}
-#endif
 	case BT_KIND_INT:
 		bt_json_i64(out, bt__get_int(p, f[i].size) / (int64_t)div);
-		break;
-	case BT_KIND_BOOL:
-		fputs(bt__get_uint(p, f[i].size) ? "true" : "false", out);
 		break;
 	default:
 		bt_json_u64(out, bt__get_uint(p, f[i].size) / div);
@@ -1952,37 +1907,6 @@ static void bt_report_attached(int nprobes)
 	}
 }
 
-/*
- * Records the BPF side could not reserve in the full ring buffer (bt_lost),
- * reported as bpftrace reports them: the new losses after each poll ("Lost N
- * events" on stderr, a lost_events record in JSON), the total at exit.
- */
-static unsigned long long bt_lost_reported;
-
-static void bt_report_lost(unsigned long long lost)
-{
-	unsigned long long n = lost - bt_lost_reported;
-
-	if (!n)
-		return;
-	bt_lost_reported = lost;
-	if (bt_format == BT_FORMAT_JSON) {
-		fputs("{\"type\": \"lost_events\", \"count\": ", bt_out);
-		bt_json_streamed_u64(bt_out, n);
-		fputs(", \"data\": {\"events\": ", bt_out);
-		bt_json_streamed_u64(bt_out, n);
-		fputs("}}\n", bt_out);
-	} else {
-		fprintf(stderr, "Lost %llu events\n", n);
-	}
-}
-
-static void bt_report_lost_total(void)
-{
-	if (bt_lost_reported)
-		fprintf(stderr, "WARNING: Total lost event count: %llu\n", bt_lost_reported);
-}
-
 /* libbpf's messages: all shown with -v; otherwise warnings are kept so that a
  * verifier rejection can be explained in terms of the script. */
 static char bt_log[1 << 16];
@@ -2260,8 +2184,6 @@ enum bt_probe_kind {
 	BT_PROBE_AUTO,	 /* libbpf attaches it from its SEC() name (tracepoints, raw_tp) */
 	BT_PROBE_PERF,	 /* perf events created here: interval, profile, software, hardware */
 	BT_PROBE_KPROBE, /* kprobe/kretprobe on func (+offset) */
-	BT_PROBE_UPROBE, /* uprobe/uretprobe on a function (+offset) of a file */
-	BT_PROBE_USDT,	 /* a USDT probe of a file */
 	BT_PROBE_BEGIN,	 /* run once before tracing starts */
 	BT_PROBE_END,	 /* run once when tracing stops */
 };
@@ -2279,13 +2201,10 @@ struct bt_probe {
 	__u64 period;	   /* events (or ns of CPU clock) between samples */
 	int freq;	   /* period is a frequency in Hz (profile:hz:N) */
 	int all_cpus;	   /* one event per CPU (profile, software, hardware); else CPU 0 */
-	/* BT_PROBE_KPROBE, BT_PROBE_UPROBE */
-	const char *func; /* "func" or "module:func"; uprobe: NULL for a file offset */
-	__u64 offset;	  /* added to func's address (uprobe without func: file offset) */
+	/* BT_PROBE_KPROBE */
+	const char *func; /* "func" or "module:func" */
+	__u64 offset;
 	int retprobe;
-	/* BT_PROBE_UPROBE, BT_PROBE_USDT */
-	const char *path; /* the file */
-	const char *usdt_provider, *usdt_name;
 };
 
 /* config missing_probes: what a probe that fails to attach does. */
@@ -2362,23 +2281,6 @@ static int bt_attach_kprobe(const struct bt_probe *p)
 	return *p->link ? 0 : -errno;
 }
 
-/* uprobe/uretprobe/usdt follow bpftrace: with -p, only that process; with -c,
- * only the command; otherwise every process that runs the file. */
-static int bt_attach_user(const struct bt_probe *p)
-{
-	pid_t pid = bt_state.pid > 0 ? bt_state.pid : bt_state.cpid > 0 ? bt_state.cpid : -1;
-
-	if (p->kind == BT_PROBE_USDT) {
-		*p->link = bpf_program__attach_usdt(p->prog, pid, p->path, p->usdt_provider,
-						    p->usdt_name, NULL);
-	} else {
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = p->retprobe, .func_name = p->func);
-
-		*p->link = bpf_program__attach_uprobe_opts(p->prog, pid, p->path, p->offset, &opts);
-	}
-	return *p->link ? 0 : -errno;
-}
-
 /* Why an attach failed, in words that say what to do about it. */
 static const char *bt_attach_reason(const struct bt_probe *p, int err)
 {
@@ -2443,8 +2345,6 @@ static int bt_attach_probes(const struct bt_probe *probes, int n, int missing_pr
 			err = bt_attach_perf(p);
 		} else if (p->kind == BT_PROBE_KPROBE) {
 			err = bt_attach_kprobe(p);
-		} else if (p->kind == BT_PROBE_UPROBE || p->kind == BT_PROBE_USDT) {
-			err = bt_attach_user(p);
 		} else {
 			err = 0;
 		}
@@ -2478,9 +2378,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of fentry_fexit.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 645, 3 },  { 649, 3 },  { 652, 5 },  { 662, 3 },  { 666, 3 },
-	{ 669, 5 },  { 679, 8 },  { 683, 10 }, { 690, 8 },  { 698, 8 },
-	{ 707, 10 }, { 714, 13 }, { 718, 15 }, { 724, 13 }, { 728, 15 },
+	{ 619, 3 },  { 623, 3 },  { 626, 5 },  { 636, 3 },  { 640, 3 },
+	{ 643, 5 },  { 653, 8 },  { 657, 10 }, { 664, 8 },  { 672, 8 },
+	{ 681, 10 }, { 688, 13 }, { 692, 15 }, { 698, 13 }, { 702, 15 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2764,28 +2664,22 @@ int main(int argc, char **argv)
 		bt_release_command();
 	while (!bt_state.stopped && !bt_exiting) {
 		/* Records are submitted without a wake-up until a batch builds up,
-		 * so drain the ring after every poll: timeout, or a signal (a stop
-		 * and continue, the -c child's exit), which must not skip the
-		 * records already waiting. */
+		 * so drain the ring after every poll, timeout or not. */
 		err = ring_buffer__poll(rb, BT_POLL_MS);
-		if (err >= 0 || err == -EINTR)
+		if (err >= 0)
 			err = ring_buffer__consume(rb);
-		bt_report_lost(skel->bss->bt_lost);
 		fflush(bt_out); /* once per batch of events, not per event */
 		if (err < 0 && err != -EINTR)
 			break;
 		bt_check_targets();
 	}
 	ring_buffer__consume(rb);
-	bt_report_lost(skel->bss->bt_lost);
 
 	/* END probes, then every map, as bpftrace does on exit. */
 	bt_state.in_end = 1;
 	bt_run_probes(probes, nprog, BT_PROBE_END);
 	ring_buffer__consume(rb);
 	bt_print_maps_at_exit(bt_out, bt_maps, BT_NMAPS);
-	bt_report_lost(skel->bss->bt_lost);
-	bt_report_lost_total();
 	err = 0;
 
 cleanup:

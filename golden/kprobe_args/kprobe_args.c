@@ -111,23 +111,18 @@
  * key of @x[1, (2, "a")] is
  *   { INT, 8, 0 }, { TUPLE, 2, 8 }, { INT, 8, 8 }, { STR, 8, 16 }
  */
-enum bt_kind {
-	BT_KIND_INT = 1,
-	BT_KIND_UINT = 2,
-	BT_KIND_STR = 3,
-	BT_KIND_TUPLE = 4
-};
+enum bt_kind { BT_KIND_INT = 1, BT_KIND_UINT = 2, BT_KIND_STR = 3, BT_KIND_TUPLE = 4 };
 
 struct bt_field {
-	unsigned char kind;	/* enum bt_kind */
-	unsigned short size;	/* 1, 2, 4, 8 for ints; N for char[N] */
-	unsigned short offset;	/* byte offset inside the key/value struct */
+	unsigned char kind;    /* enum bt_kind */
+	unsigned short size;   /* 1, 2, 4, 8 for ints; N for char[N] */
+	unsigned short offset; /* byte offset inside the key/value struct */
 };
 
 struct bt_layout {
-	unsigned int size;	/* sizeof the whole key/value struct, bytes */
+	unsigned int size; /* sizeof the whole key/value struct, bytes */
 	unsigned int nfields;
-	int tuple;		/* nonzero: a tuple value, printed "(a, b)" */
+	int tuple; /* nonzero: a tuple value, printed "(a, b)" */
 	const struct bt_field *fields;
 };
 
@@ -144,23 +139,20 @@ enum bt_agg {
 };
 
 struct bt_map {
-	const char *name;	/* as printed: "@" or "@x" */
-	int fd;			/* map fd, set after load */
-	int scalar;		/* no key: BPF key is a __u32 0 */
-	struct bt_layout key;	/* when !scalar */
-	int agg;		/* enum bt_agg */
-	int percpu;		/* values stored per CPU: merge the copies */
-	struct bt_layout value;	/* BT_AGG_NONE only: the plain value */
-	int hist_bits;		/* BT_AGG_HIST */
+	const char *name;			    /* as printed: "@" or "@x" */
+	int fd;					    /* map fd, set after load */
+	int scalar;				    /* no key: BPF key is a __u32 0 */
+	struct bt_layout key;			    /* when !scalar */
+	int agg;				    /* enum bt_agg */
+	int percpu;				    /* values stored per CPU: merge the copies */
+	struct bt_layout value;			    /* BT_AGG_NONE only: the plain value */
+	int hist_bits;				    /* BT_AGG_HIST */
 	long long lhist_min, lhist_max, lhist_step; /* BT_AGG_LHIST */
-	unsigned int nbuckets;	/* HIST/LHIST: length of the buckets array */
+	unsigned int nbuckets;			    /* HIST/LHIST: length of the buckets array */
 };
 
 /* Output format (bpftrace's -f): the loader sets it from its options. */
-enum bt_format_kind {
-	BT_FORMAT_TEXT = 0,
-	BT_FORMAT_JSON = 1
-};
+enum bt_format_kind { BT_FORMAT_TEXT = 0, BT_FORMAT_JSON = 1 };
 
 static int bt_format = BT_FORMAT_TEXT;
 
@@ -171,9 +163,9 @@ static int bt_format = BT_FORMAT_TEXT;
 /* One map element: its key bytes and its value merged across CPUs. */
 struct bt__ent {
 	unsigned char *key;
-	unsigned char *val;	/* layout of a single (non per-CPU) value */
-	int64_t sort_s;		/* value used for sorting, signed ... */
-	uint64_t sort_u;	/* ... or unsigned */
+	unsigned char *val; /* layout of a single (non per-CPU) value */
+	int64_t sort_s;	    /* value used for sorting, signed ... */
+	uint64_t sort_u;    /* ... or unsigned */
 };
 
 /* All elements of one map, as read from the kernel. */
@@ -181,22 +173,22 @@ struct bt__snap {
 	struct bt__ent *ents;
 	size_t n;
 	unsigned int key_size;
-	unsigned int val_size;	/* one merged value */
-	unsigned char *mem;	/* backing store of keys and values */
+	unsigned int val_size; /* one merged value */
+	unsigned char *mem;    /* backing store of keys and values */
 };
 
 /* Sort modes for bt__less(). */
 enum bt__order {
-	BT__BY_KEY,		/* bpftrace's typed key order */
-	BT__BY_KEY_BYTES,	/* memcmp of the key bytes */
-	BT__BY_SIGNED,		/* sort_s ascending */
-	BT__BY_UNSIGNED,	/* sort_u ascending */
+	BT__BY_KEY,	  /* bpftrace's typed key order */
+	BT__BY_KEY_BYTES, /* memcmp of the key bytes */
+	BT__BY_SIGNED,	  /* sort_s ascending */
+	BT__BY_UNSIGNED,  /* sort_u ascending */
 };
 
 struct bt__sorter {
 	const struct bt_map *m;
 	unsigned int key_size;
-	int order;		/* enum bt__order */
+	int order; /* enum bt__order */
 };
 
 /* strnlen() without relying on POSIX feature macros. */
@@ -279,10 +271,8 @@ static void bt__put_int(unsigned char *p, unsigned int size, uint64_t v)
 
 static int bt__is_int_value(const struct bt_map *m)
 {
-	return m->agg == BT_AGG_NONE && !m->value.tuple &&
-	       m->value.nfields == 1 &&
-	       (m->value.fields[0].kind == BT_KIND_INT ||
-		m->value.fields[0].kind == BT_KIND_UINT);
+	return m->agg == BT_AGG_NONE && !m->value.tuple && m->value.nfields == 1 &&
+	       (m->value.fields[0].kind == BT_KIND_INT || m->value.fields[0].kind == BT_KIND_UINT);
 }
 
 static int bt__is_hist(const struct bt_map *m)
@@ -332,8 +322,7 @@ static void bt__map_info(const struct bt_map *m, struct bpf_map_info *info)
 		memset(info, 0, sizeof(*info));
 }
 
-static int bt__is_percpu(const struct bt_map *m,
-			 const struct bpf_map_info *info)
+static int bt__is_percpu(const struct bt_map *m, const struct bpf_map_info *info)
 {
 	switch (info->type) {
 	case BPF_MAP_TYPE_PERCPU_HASH:
@@ -351,9 +340,8 @@ static int bt__is_percpu(const struct bt_map *m,
  * Merge the per-CPU copies `raw` (ncpu copies, `stride` bytes apart) into
  * `out` (one value) and fill in the entry's sort keys.
  */
-static void bt__merge(const struct bt_map *m, struct bt__ent *e,
-		      const unsigned char *raw, int ncpu, size_t stride,
-		      unsigned int vsize)
+static void bt__merge(const struct bt_map *m, struct bt__ent *e, const unsigned char *raw, int ncpu,
+		      size_t stride, unsigned int vsize)
 {
 	unsigned char *out = e->val;
 	int cpu;
@@ -375,8 +363,8 @@ static void bt__merge(const struct bt_map *m, struct bt__ent *e,
 	case BT_AGG_MIN:
 	case BT_AGG_MAX: {
 		int is_max = m->agg == BT_AGG_MAX;
-		int64_t best = 0;	/* signed merge: what is printed */
-		uint64_t best_u = 0;	/* unsigned merge: what bpftrace sorts */
+		int64_t best = 0;    /* signed merge: what is printed */
+		uint64_t best_u = 0; /* unsigned merge: what bpftrace sorts */
 		uint64_t set = 0;
 
 		for (cpu = 0; cpu < ncpu; cpu++) {
@@ -435,8 +423,7 @@ static void bt__merge(const struct bt_map *m, struct bt__ent *e,
 			uint64_t sum = 0;
 
 			for (cpu = 0; cpu < ncpu; cpu++)
-				sum += bt__get_uint(raw + cpu * stride + f->offset,
-						    f->size);
+				sum += bt__get_uint(raw + cpu * stride + f->offset, f->size);
 			bt__put_int(out + f->offset, f->size, sum);
 			e->sort_u = bt__get_uint(out + f->offset, f->size);
 			e->sort_s = bt__get_int(out + f->offset, f->size);
@@ -526,8 +513,7 @@ out:
 }
 
 /* Index of the entry after f[i] (after all its members for a tuple). */
-static unsigned int bt__skip(const struct bt_field *f, unsigned int i,
-			     unsigned int n)
+static unsigned int bt__skip(const struct bt_field *f, unsigned int i, unsigned int n)
 {
 	unsigned int k, members;
 
@@ -557,8 +543,8 @@ static unsigned int bt__ntop(const struct bt_layout *l)
  * is a single tuple, the tuple's) top-level integer and string fields;
  * nested tuples do not take part.
  */
-static int bt__cmp_key(const struct bt_map *m, const unsigned char *a,
-		       const unsigned char *b, unsigned int key_size)
+static int bt__cmp_key(const struct bt_map *m, const unsigned char *a, const unsigned char *b,
+		       unsigned int key_size)
 {
 	const struct bt_field *fields = m->key.fields;
 	unsigned int i = 0, n = m->key.nfields;
@@ -566,7 +552,7 @@ static int bt__cmp_key(const struct bt_map *m, const unsigned char *a,
 	if (m->scalar || n == 0)
 		return memcmp(a, b, key_size);
 	if (fields[0].kind == BT_KIND_TUPLE && bt__skip(fields, 0, n) == n)
-		i = 1;	/* @x[(a, b)]: compare the tuple's members */
+		i = 1; /* @x[(a, b)]: compare the tuple's members */
 	while (i < n) {
 		const struct bt_field *f = &fields[i];
 		int c = 0;
@@ -592,8 +578,7 @@ static int bt__cmp_key(const struct bt_map *m, const unsigned char *a,
 }
 
 /* "Less than" for the sort algorithms below. */
-static int bt__less(const struct bt__sorter *srt, const struct bt__ent *a,
-		    const struct bt__ent *b)
+static int bt__less(const struct bt__sorter *srt, const struct bt__ent *a, const struct bt__ent *b)
 {
 	switch (srt->order) {
 	case BT__BY_KEY:
@@ -608,8 +593,7 @@ static int bt__less(const struct bt__sorter *srt, const struct bt__ent *a,
 }
 
 /* Stable insertion sort of e[0..n). */
-static void bt__insertion_sort(const struct bt__sorter *srt,
-			       struct bt__ent *e, size_t n)
+static void bt__insertion_sort(const struct bt__sorter *srt, struct bt__ent *e, size_t n)
 {
 	size_t i, j;
 
@@ -623,8 +607,8 @@ static void bt__insertion_sort(const struct bt__sorter *srt,
 }
 
 /* Stable merge sort of e[0..n) using tmp[0..n) as scratch space. */
-static void bt__merge_sort(const struct bt__sorter *srt, struct bt__ent *e,
-			   struct bt__ent *tmp, size_t n)
+static void bt__merge_sort(const struct bt__sorter *srt, struct bt__ent *e, struct bt__ent *tmp,
+			   size_t n)
 {
 	size_t mid = n / 2, i = 0, j = mid, k = 0;
 
@@ -648,8 +632,7 @@ static void bt__merge_sort(const struct bt__sorter *srt, struct bt__ent *e,
 	memcpy(e, tmp, n * sizeof(*e));
 }
 
-static int bt__stable_sort(const struct bt__sorter *srt, struct bt__ent *e,
-			   size_t n)
+static int bt__stable_sort(const struct bt__sorter *srt, struct bt__ent *e, size_t n)
 {
 	struct bt__ent *tmp;
 
@@ -677,8 +660,8 @@ static void bt__swap(struct bt__ent *a, struct bt__ent *b)
 	*b = t;
 }
 
-static void bt__heap_adjust(const struct bt__sorter *srt, struct bt__ent *e,
-			    long hole, long len, struct bt__ent v)
+static void bt__heap_adjust(const struct bt__sorter *srt, struct bt__ent *e, long hole, long len,
+			    struct bt__ent v)
 {
 	long top = hole, child = hole, parent;
 
@@ -704,8 +687,7 @@ static void bt__heap_adjust(const struct bt__sorter *srt, struct bt__ent *e,
 	e[hole] = v;
 }
 
-static void bt__heap_sort(const struct bt__sorter *srt, struct bt__ent *e,
-			  long len)
+static void bt__heap_sort(const struct bt__sorter *srt, struct bt__ent *e, long len)
 {
 	long parent, last;
 
@@ -724,9 +706,8 @@ static void bt__heap_sort(const struct bt__sorter *srt, struct bt__ent *e,
 	}
 }
 
-static void bt__median_to_first(const struct bt__sorter *srt,
-				struct bt__ent *res, struct bt__ent *a,
-				struct bt__ent *b, struct bt__ent *c)
+static void bt__median_to_first(const struct bt__sorter *srt, struct bt__ent *res,
+				struct bt__ent *a, struct bt__ent *b, struct bt__ent *c)
 {
 	if (bt__less(srt, a, b)) {
 		if (bt__less(srt, b, c))
@@ -744,9 +725,8 @@ static void bt__median_to_first(const struct bt__sorter *srt,
 	}
 }
 
-static void bt__introsort_loop(const struct bt__sorter *srt,
-			       struct bt__ent *first, struct bt__ent *last,
-			       int depth)
+static void bt__introsort_loop(const struct bt__sorter *srt, struct bt__ent *first,
+			       struct bt__ent *last, int depth)
 {
 	while (last - first > 16) {
 		struct bt__ent *lo, *hi;
@@ -756,8 +736,7 @@ static void bt__introsort_loop(const struct bt__sorter *srt,
 			return;
 		}
 		depth--;
-		bt__median_to_first(srt, first, first + 1,
-				    first + (last - first) / 2, last - 1);
+		bt__median_to_first(srt, first, first + 1, first + (last - first) / 2, last - 1);
 		/* partition around the pivot now at *first */
 		lo = first + 1;
 		hi = last;
@@ -777,8 +756,7 @@ static void bt__introsort_loop(const struct bt__sorter *srt,
 	}
 }
 
-static void bt__introsort(const struct bt__sorter *srt, struct bt__ent *e,
-			  size_t n)
+static void bt__introsort(const struct bt__sorter *srt, struct bt__ent *e, size_t n)
 {
 	size_t i, j;
 	int lg = 0;
@@ -829,9 +807,9 @@ static int bt__order(const struct bt_map *m, struct bt__snap *s)
 		break;
 	default:
 		if (!bt__is_int_value(m))
-			return 0;	/* strings, tuples: by key */
-		srt.order = m->value.fields[0].kind == BT_KIND_INT ?
-				    BT__BY_SIGNED : BT__BY_UNSIGNED;
+			return 0; /* strings, tuples: by key */
+		srt.order =
+			m->value.fields[0].kind == BT_KIND_INT ? BT__BY_SIGNED : BT__BY_UNSIGNED;
 		break;
 	}
 	return bt__stable_sort(&srt, s->ents, s->n);
@@ -856,7 +834,7 @@ static void bt__sb_write(struct bt__sb *b, const void *p, size_t n)
 			cap *= 2;
 		nb = realloc(b->buf, cap);
 		if (!nb)
-			return;	/* out of memory: the text comes out short */
+			return; /* out of memory: the text comes out short */
 		b->buf = nb;
 		b->cap = cap;
 	}
@@ -885,8 +863,8 @@ static void bt__sb_flush(struct bt__sb *b, FILE *out)
 }
 
 /* Render one integer or string field; div (>= 1) divides integers. */
-static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f,
-			  const unsigned char *base, uint64_t div)
+static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsigned char *base,
+			  uint64_t div)
 {
 	const unsigned char *p = base + f->offset;
 	char num[32];
@@ -896,7 +874,7 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f,
 
 		bt__sb_write(b, p, len);
 		if (len == f->size)
-			bt__sb_puts(b, "..");	/* no NUL: truncated */
+			bt__sb_puts(b, ".."); /* no NUL: truncated */
 		return;
 	}
 	if (f->kind == BT_KIND_INT)
@@ -909,14 +887,12 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f,
 }
 
 /* Render entry f[i], a field or a nested tuple; return the next index. */
-static unsigned int bt__fmt_item(struct bt__sb *b, const struct bt_field *f,
-				 unsigned int i, unsigned int n,
-				 const unsigned char *base, uint64_t div);
+static unsigned int bt__fmt_item(struct bt__sb *b, const struct bt_field *f, unsigned int i,
+				 unsigned int n, const unsigned char *base, uint64_t div);
 
 /* Render the entries f[i..n) separated by ", ". */
-static void bt__fmt_items(struct bt__sb *b, const struct bt_field *f,
-			  unsigned int i, unsigned int n,
-			  const unsigned char *base, uint64_t div)
+static void bt__fmt_items(struct bt__sb *b, const struct bt_field *f, unsigned int i,
+			  unsigned int n, const unsigned char *base, uint64_t div)
 {
 	unsigned int first = i;
 
@@ -927,9 +903,8 @@ static void bt__fmt_items(struct bt__sb *b, const struct bt_field *f,
 	}
 }
 
-static unsigned int bt__fmt_item(struct bt__sb *b, const struct bt_field *f,
-				 unsigned int i, unsigned int n,
-				 const unsigned char *base, uint64_t div)
+static unsigned int bt__fmt_item(struct bt__sb *b, const struct bt_field *f, unsigned int i,
+				 unsigned int n, const unsigned char *base, uint64_t div)
 {
 	unsigned int end;
 
@@ -945,8 +920,8 @@ static unsigned int bt__fmt_item(struct bt__sb *b, const struct bt_field *f,
 }
 
 /* Render a key or plain value: a single field, or "(a, b, ...)". */
-static void bt__fmt_layout(struct bt__sb *b, const struct bt_layout *l,
-			   const unsigned char *base, uint64_t div)
+static void bt__fmt_layout(struct bt__sb *b, const struct bt_layout *l, const unsigned char *base,
+			   uint64_t div)
 {
 	int parens = l->tuple || bt__ntop(l) > 1;
 
@@ -963,8 +938,7 @@ static void bt__fmt_layout(struct bt__sb *b, const struct bt_layout *l,
  * multi-key "(a, b)" becomes "a, b", and a string key "(hi)" becomes "hi"
  * as well.
  */
-static void bt__fmt_key(struct bt__sb *b, const struct bt_map *m,
-			const unsigned char *key)
+static void bt__fmt_key(struct bt__sb *b, const struct bt_map *m, const unsigned char *key)
 {
 	const struct bt_layout *l = &m->key;
 	unsigned int ntop = bt__ntop(l);
@@ -979,8 +953,7 @@ static void bt__fmt_key(struct bt__sb *b, const struct bt_map *m,
 		size_t len = bt__strnlen(p, f->size);
 
 		/* a truncated string ends in "..", never in ')' */
-		if (len < f->size && len >= 2 && p[0] == '(' &&
-		    p[len - 1] == ')')
+		if (len < f->size && len >= 2 && p[0] == '(' && p[len - 1] == ')')
 			bt__sb_write(b, p + 1, len - 2);
 		else
 			bt__fmt_field(b, f, key, 1);
@@ -990,8 +963,8 @@ static void bt__fmt_key(struct bt__sb *b, const struct bt_map *m,
 }
 
 /* Print a key or plain value: a single field, or "(a, b, ...)". */
-static void bt__print_layout(FILE *out, const struct bt_layout *l,
-			     const unsigned char *base, uint64_t div)
+static void bt__print_layout(FILE *out, const struct bt_layout *l, const unsigned char *base,
+			     uint64_t div)
 {
 	struct bt__sb b = { 0 };
 
@@ -1000,8 +973,7 @@ static void bt__print_layout(FILE *out, const struct bt_layout *l,
 }
 
 /* Print "@x[key]" (just "@x" for a scalar). */
-static void bt__print_name_key(FILE *out, const struct bt_map *m,
-			       const unsigned char *key)
+static void bt__print_name_key(FILE *out, const struct bt_map *m, const unsigned char *key)
 {
 	struct bt__sb b = { 0 };
 
@@ -1015,21 +987,18 @@ static void bt__print_name_key(FILE *out, const struct bt_map *m,
 }
 
 /* Print a non-histogram value (the part after "@x: "). */
-static void bt__print_value(FILE *out, const struct bt_map *m,
-			    const unsigned char *v, uint64_t div)
+static void bt__print_value(FILE *out, const struct bt_map *m, const unsigned char *v, uint64_t div)
 {
 	int64_t total, count, avg;
 
 	switch (m->agg) {
 	case BT_AGG_COUNT:
-		fprintf(out, "%llu",
-			(unsigned long long)(bt__get_uint(v, 8) / div));
+		fprintf(out, "%llu", (unsigned long long)(bt__get_uint(v, 8) / div));
 		break;
 	case BT_AGG_SUM:
 	case BT_AGG_MIN:
 	case BT_AGG_MAX:
-		fprintf(out, "%lld",
-			(long long)(bt__get_int(v, 8) / (int64_t)div));
+		fprintf(out, "%lld", (long long)(bt__get_int(v, 8) / (int64_t)div));
 		break;
 	case BT_AGG_AVG:
 	case BT_AGG_STATS:
@@ -1039,8 +1008,7 @@ static void bt__print_value(FILE *out, const struct bt_map *m,
 		if (m->agg == BT_AGG_AVG)
 			fprintf(out, "%lld", (long long)(avg / (int64_t)div));
 		else
-			fprintf(out,
-				"{ .count = %lld, .average = %lld, .total = %lld }",
+			fprintf(out, "{ .count = %lld, .average = %lld, .total = %lld }",
 				(long long)count, (long long)(avg / (int64_t)div),
 				(long long)total);
 		break;
@@ -1052,8 +1020,8 @@ static void bt__print_value(FILE *out, const struct bt_map *m,
 
 /* A histogram bucket boundary: a plain number or a text like "4K". */
 struct bt__label {
-	int exists;		/* lhist: boundaries above max do not */
-	int is_num;		/* plain numbers may collapse to "[n]" */
+	int exists; /* lhist: boundaries above max do not */
+	int is_num; /* plain numbers may collapse to "[n]" */
 	long long num;
 	char text[32];
 };
@@ -1083,8 +1051,7 @@ static void bt__hist_label(struct bt__label *l, unsigned int j, int bits)
 }
 
 /* Lower bound of lhist bucket i + 1: min + i * step, if <= max. */
-static void bt__lhist_label(struct bt__label *l, const struct bt_map *m,
-			    long long i)
+static void bt__lhist_label(struct bt__label *l, const struct bt_map *m, long long i)
 {
 	long long v = m->lhist_min + i * m->lhist_step;
 	const long long kilo = 1024, mega = 1024 * 1024;
@@ -1105,8 +1072,7 @@ static void bt__lhist_label(struct bt__label *l, const struct bt_map *m,
 		snprintf(l->text, sizeof(l->text), "%lld", v);
 }
 
-static void bt__bucket_label(struct bt__label *l, const struct bt_map *m,
-			     long long i)
+static void bt__bucket_label(struct bt__label *l, const struct bt_map *m, long long i)
 {
 	if (m->agg == BT_AGG_HIST)
 		bt__hist_label(l, (unsigned int)i, m->hist_bits);
@@ -1115,15 +1081,14 @@ static void bt__bucket_label(struct bt__label *l, const struct bt_map *m,
 }
 
 /* Print the bucket lines of a hist/lhist value (nothing if all empty). */
-static void bt__print_hist(FILE *out, const struct bt_map *m,
-			   const unsigned char *v, unsigned int nb,
-			   uint64_t div)
+static void bt__print_hist(FILE *out, const struct bt_map *m, const unsigned char *v,
+			   unsigned int nb, uint64_t div)
 {
 	long long first = -1, last = -1, i;
 	uint64_t maxc = 0;
 
 	if (m->agg == BT_AGG_LHIST)
-		div = 1;	/* bpftrace ignores div for lhist */
+		div = 1; /* bpftrace ignores div for lhist */
 
 	/* Trim empty buckets at both ends; bpftrace tests (int)count > 0. */
 	for (i = 0; i < nb; i++) {
@@ -1155,13 +1120,11 @@ static void bt__print_hist(FILE *out, const struct bt_map *m,
 		else {
 			bt__bucket_label(&lo, m, i - 1);
 			if (!hi.exists)
-				snprintf(head, sizeof(head), "[%s, ...)",
-					 lo.text);
+				snprintf(head, sizeof(head), "[%s, ...)", lo.text);
 			else if (lo.is_num && hi.is_num && lo.num + 1 == hi.num)
 				snprintf(head, sizeof(head), "[%s]", lo.text);
 			else
-				snprintf(head, sizeof(head), "[%s, %s)",
-					 lo.text, hi.text);
+				snprintf(head, sizeof(head), "[%s, %s)", lo.text, hi.text);
 		}
 		if (maxc) {
 			/* same single-precision arithmetic as bpftrace */
@@ -1191,8 +1154,7 @@ static int bt__snap_sorted(const struct bt_map *m, struct bt__snap *s)
 }
 
 /* print(@x, top, div) and the exit dump; at_exit skips empty scalars. */
-static int bt__print(FILE *out, const struct bt_map *m, int top, int div,
-		     int at_exit)
+static int bt__print(FILE *out, const struct bt_map *m, int top, int div, int at_exit)
 {
 	struct bt__snap s;
 	size_t i, skip = 0;
@@ -1258,7 +1220,7 @@ static int bt__print(FILE *out, const struct bt_map *m, int top, int div,
  * Integers that a double cannot hold exactly (beyond 2^53) are written as
  * strings: "9007199254740993".
  */
-static int bt__json_hex;	/* a \u escape was written: counts go hex */
+static int bt__json_hex; /* a \u escape was written: counts go hex */
 
 /* A JSON string of `len` bytes, escaped like bpftrace. */
 static BT_UNUSED void bt_json_string(FILE *out, const char *s, size_t len)
@@ -1286,7 +1248,7 @@ static BT_UNUSED void bt_json_string(FILE *out, const char *s, size_t len)
 			fputs("\\t", out);
 			break;
 		default:
-			if (c <= '\x1f') {	/* signed char: bytes >= 0x80 too */
+			if (c <= '\x1f') { /* signed char: bytes >= 0x80 too */
 				fprintf(out, "\\u%04x", (unsigned int)(int)c);
 				bt__json_hex = 1;
 			} else {
@@ -1357,9 +1319,8 @@ static BT_UNUSED void bt_json_end(FILE *out)
 
 /* JSON of entry f[i], a field or a nested tuple (an array); returns the
  * next index. */
-static unsigned int bt__json_item(FILE *out, const struct bt_field *f,
-				  unsigned int i, unsigned int n,
-				  const unsigned char *base, uint64_t div)
+static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned int i,
+				  unsigned int n, const unsigned char *base, uint64_t div)
 {
 	const unsigned char *p = base + f[i].offset;
 	unsigned int end, j;
@@ -1370,7 +1331,7 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f,
 		fputc('[', out);
 		for (j = i + 1; j < end;) {
 			if (j != i + 1)
-				fputc(',', out);	/* arrays are unspaced */
+				fputc(',', out); /* arrays are unspaced */
 			j = bt__json_item(out, f, j, end, base, div);
 		}
 		fputc(']', out);
@@ -1389,8 +1350,8 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f,
 }
 
 /* JSON of a plain value: a single field, or an array for a tuple. */
-static void bt__json_layout(FILE *out, const struct bt_layout *l,
-			    const unsigned char *base, uint64_t div)
+static void bt__json_layout(FILE *out, const struct bt_layout *l, const unsigned char *base,
+			    uint64_t div)
 {
 	unsigned int i;
 
@@ -1412,8 +1373,7 @@ static void bt__json_layout(FILE *out, const struct bt_layout *l,
  * "@x[...]"), and removes every space from it, the spaces inside strings
  * included: @x[1, "a b"] is "1,ab".
  */
-static void bt__json_key(FILE *out, const struct bt_map *m,
-			 const unsigned char *key)
+static void bt__json_key(FILE *out, const struct bt_map *m, const unsigned char *key)
 {
 	struct bt__sb b = { 0 };
 	size_t i, k = 0;
@@ -1432,8 +1392,7 @@ static void bt__json_key(FILE *out, const struct bt_map *m,
  * and the power-of-two hist bounds ("4K") as unsigned ones, and the
  * difference shows in the "max" of a bucket, which is that bound minus one.
  */
-static int bt__json_bound(const struct bt_map *m, long long i,
-			  uint64_t *value, int *is_unsigned)
+static int bt__json_bound(const struct bt_map *m, long long i, uint64_t *value, int *is_unsigned)
 {
 	*is_unsigned = 0;
 	if (m->agg == BT_AGG_LHIST) {
@@ -1463,14 +1422,13 @@ static int bt__json_bound(const struct bt_map *m, long long i,
  * (none for the bucket of values below everything), "max" its upper bound
  * minus one (none for lhist's bucket above max).
  */
-static void bt__json_hist(FILE *out, const struct bt_map *m,
-			  const unsigned char *v, unsigned int nb,
-			  uint64_t div)
+static void bt__json_hist(FILE *out, const struct bt_map *m, const unsigned char *v,
+			  unsigned int nb, uint64_t div)
 {
 	long long first = -1, last = -1, i;
 
 	if (m->agg == BT_AGG_LHIST)
-		div = 1;	/* bpftrace ignores div for lhist */
+		div = 1; /* bpftrace ignores div for lhist */
 	for (i = 0; i < nb; i++) {
 		if ((int32_t)(uint32_t)bt__get_uint(v + 8 * i, 8) > 0) {
 			if (first < 0)
@@ -1511,9 +1469,8 @@ static void bt__json_hist(FILE *out, const struct bt_map *m,
 }
 
 /* JSON of one map value (the part after "@x": or "key":). */
-static void bt__json_value(FILE *out, const struct bt_map *m,
-			   const unsigned char *v, unsigned int nb,
-			   uint64_t div)
+static void bt__json_value(FILE *out, const struct bt_map *m, const unsigned char *v,
+			   unsigned int nb, uint64_t div)
 {
 	int64_t total, count, avg;
 
@@ -1563,8 +1520,7 @@ static void bt__json_value(FILE *out, const struct bt_map *m,
  * {"@x": {}}, at exit too (a bpftrace quirk: its "skip empty maps" test
  * does not see through the stats wrapper).
  */
-static int bt__print_json(FILE *out, const struct bt_map *m, int top, int div,
-			  int at_exit)
+static int bt__print_json(FILE *out, const struct bt_map *m, int top, int div, int at_exit)
 {
 	struct bt__snap s;
 	size_t i, skip = 0;
@@ -1620,7 +1576,7 @@ static int bt__print_json(FILE *out, const struct bt_map *m, int top, int div,
 		fputc('{', out);
 		for (i = skip; i < s.n; i++) {
 			if (i != skip)
-				fputs(", ", out);	/* objects are spaced */
+				fputs(", ", out); /* objects are spaced */
 			bt__json_key(out, m, s.ents[i].key);
 			fputs(": ", out);
 			bt__json_value(out, m, s.ents[i].val, nb, udiv);
@@ -1641,8 +1597,7 @@ static int bt__print_json(FILE *out, const struct bt_map *m, int top, int div,
  * Printed as text or JSON as bt_format says.
  * Returns 0, or -1 if the map could not be read.
  */
-static BT_UNUSED int bt_print_map(FILE *out, const struct bt_map *m,
-				  int top, int div)
+static BT_UNUSED int bt_print_map(FILE *out, const struct bt_map *m, int top, int div)
 {
 	if (bt_format == BT_FORMAT_JSON)
 		return bt__print_json(out, m, top, div, 0);
@@ -1650,8 +1605,7 @@ static BT_UNUSED int bt_print_map(FILE *out, const struct bt_map *m,
 }
 
 /* print(@x, top, div) as one JSON line, whatever bt_format says. */
-static BT_UNUSED int bt_print_map_json(FILE *out, const struct bt_map *m,
-				       int top, int div)
+static BT_UNUSED int bt_print_map_json(FILE *out, const struct bt_map *m, int top, int div)
 {
 	return bt__print_json(out, m, top, div, 0);
 }
@@ -1671,8 +1625,7 @@ static void bt__print_as(FILE *out, const struct bt_map *m, int json)
  * "@a"), each printed like print(@x) except that empty scalar maps are
  * left out.
  */
-static BT_UNUSED void bt_print_maps_at_exit(FILE *out,
-					     const struct bt_map *maps, int n)
+static BT_UNUSED void bt_print_maps_at_exit(FILE *out, const struct bt_map *maps, int n)
 {
 	const struct bt_map **order;
 	int json = bt_format == BT_FORMAT_JSON;
@@ -1765,8 +1718,7 @@ static BT_UNUSED int bt_clear_map(const struct bt_map *m)
 	int err = 0;
 
 	bt__map_info(m, &info);
-	if (info.type == BPF_MAP_TYPE_ARRAY ||
-	    info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
+	if (info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
 		return bt_zero_map(m);
 	ksize = info.key_size ? info.key_size : (m->scalar ? 4 : m->key.size);
 	key = malloc(ksize ? ksize : 1);
@@ -1794,17 +1746,17 @@ static volatile sig_atomic_t bt_exiting;
 static struct {
 	int quiet;
 	int verbose;
-	const char *command;	/* -c */
-	pid_t pid;		/* -p */
-	pid_t cpid;		/* the -c child */
-	int start_fd;		/* write end of the pipe the child waits on */
+	const char *command; /* -c */
+	pid_t pid;	     /* -p */
+	pid_t cpid;	     /* the -c child */
+	int start_fd;	     /* write end of the pipe the child waits on */
 	int nparams;
 	char **params;
-	int no_kfunc;		/* --no-feature kfunc */
-	int no_for_each;	/* --no-feature for_each_map_elem */
-	int check;		/* --check: report the kernel features chosen, then exit */
-	int stopped;		/* exit() was called or the target is gone */
-	int in_end;		/* END probes are running */
+	int no_kfunc;	 /* --no-feature kfunc */
+	int no_for_each; /* --no-feature for_each_map_elem */
+	int check;	 /* --check: report the kernel features chosen, then exit */
+	int stopped;	 /* exit() was called or the target is gone */
+	int in_end;	 /* END probes are running */
 	int exit_code;
 } bt_state = { .start_fd = -1 };
 
@@ -1821,7 +1773,8 @@ static void bt_usage(const char *prog)
 		"  --no-feature kfunc|for_each_map_elem\n"
 		"            don't use that kernel feature even if present\n"
 		"  --check   load, report which kernel features are used, and exit\n"
-		"  ARGS      positional parameters $1, $2, ...\n", prog);
+		"  ARGS      positional parameters $1, $2, ...\n",
+		prog);
 }
 
 /* Returns 0 to go on, 1 after --help, -1 on a bad option. */
@@ -1845,7 +1798,8 @@ static int bt_parse_args(int argc, char **argv)
 			} else if (strcmp(optarg, "for_each_map_elem") == 0) {
 				bt_state.no_for_each = 1;
 			} else {
-				fprintf(stderr, "ERROR: unknown feature '%s' (kfunc, for_each_map_elem)\n",
+				fprintf(stderr,
+					"ERROR: unknown feature '%s' (kfunc, for_each_map_elem)\n",
 					optarg);
 				return -1;
 			}
@@ -1866,7 +1820,8 @@ static int bt_parse_args(int argc, char **argv)
 		case 'o':
 			bt_out = fopen(optarg, "w");
 			if (!bt_out) {
-				fprintf(stderr, "ERROR: cannot open %s: %s\n", optarg, strerror(errno));
+				fprintf(stderr, "ERROR: cannot open %s: %s\n", optarg,
+					strerror(errno));
 				return -1;
 			}
 			break;
@@ -1876,8 +1831,10 @@ static int bt_parse_args(int argc, char **argv)
 			} else if (strcmp(optarg, "json") == 0) {
 				bt_format = BT_FORMAT_JSON;
 			} else {
-				fprintf(stderr, "ERROR: Invalid output format \"%s\"\n"
-					"Valid formats: 'text', 'json'\n", optarg);
+				fprintf(stderr,
+					"ERROR: Invalid output format \"%s\"\n"
+					"Valid formats: 'text', 'json'\n",
+					optarg);
 				return -1;
 			}
 			break;
@@ -1904,8 +1861,7 @@ static int bt_parse_args(int argc, char **argv)
  * printf(): in text the formatted output as it is; with -f json one line
  * {"type": "printf", "data": "..."} holding it formatted, then escaped.
  */
-__attribute__((format(printf, 2, 3), unused))
-static void bt_printf(FILE *out, const char *fmt, ...)
+__attribute__((format(printf, 2, 3), unused)) static void bt_printf(FILE *out, const char *fmt, ...)
 {
 	char small[1024], *buf = small;
 	va_list ap;
@@ -1967,27 +1923,29 @@ static int bt_libbpf_print(enum libbpf_print_level level, const char *fmt, va_li
 	}
 	if (level != LIBBPF_WARN)
 		return 0;
-	if (bt_log_len > sizeof(bt_log) / 2) {	/* keep the most recent half */
+	if (bt_log_len > sizeof(bt_log) / 2) { /* keep the most recent half */
 		memmove(bt_log, bt_log + bt_log_len - sizeof(bt_log) / 4, sizeof(bt_log) / 4);
 		bt_log_len = sizeof(bt_log) / 4;
 	}
 	int n = vsnprintf(bt_log + bt_log_len, sizeof(bt_log) - bt_log_len, fmt, args);
 
 	if (n > 0)
-		bt_log_len += (size_t)n < sizeof(bt_log) - bt_log_len ? (size_t)n
-								  : sizeof(bt_log) - bt_log_len - 1;
+		bt_log_len += (size_t)n < sizeof(bt_log) - bt_log_len ?
+				      (size_t)n :
+				      sizeof(bt_log) - bt_log_len - 1;
 	return 0;
 }
 
 struct bt_line_map {
-	int c_line;		/* first line of a block in the .bpf.c */
-	int script_line;	/* the script line it was generated from */
+	int c_line;	 /* first line of a block in the .bpf.c */
+	int script_line; /* the script line it was generated from */
 };
 
 /* After a failed load: name the script line the verifier stopped at, and why. */
-__attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file, const char *script,
-				    const struct bt_line_map *map, int nmap,
-				    const char *const *lines, int nlines)
+__attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file,
+							    const char *script,
+							    const struct bt_line_map *map, int nmap,
+							    const char *const *lines, int nlines)
 {
 	char needle[256], reason[256] = "";
 	const char *p, *last = NULL;
@@ -2019,9 +1977,10 @@ __attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file
 		snprintf(reason, sizeof(reason), "%.*s", (int)(end - start), start);
 	}
 	if (script_line > 0 && script_line <= nlines) {
-		fprintf(stderr, "%s:%d: ERROR: the kernel's BPF verifier rejected the code for this "
-			"line%s%s\n%s\n", script, script_line, reason[0] ? ": " : "", reason,
-			lines[script_line - 1]);
+		fprintf(stderr,
+			"%s:%d: ERROR: the kernel's BPF verifier rejected the code for this "
+			"line%s%s\n%s\n",
+			script, script_line, reason[0] ? ": " : "", reason, lines[script_line - 1]);
 	} else {
 		fprintf(stderr, "ERROR: the kernel's BPF verifier rejected the program%s%s\n",
 			reason[0] ? ": " : "", reason);
@@ -2040,6 +1999,41 @@ __attribute__((unused)) static int bt_kernel_has_kfunc(const char *name)
 	id = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC);
 	btf__free(btf);
 	return id > 0;
+}
+
+/*
+ * Can an fentry/fexit program on kernel function func load here?  The kernel
+ * must have BTF for it, BPF trampolines for this arch, and let tracing programs
+ * load (a locked-down kernel does not): asked by loading the smallest such
+ * program, as libbpf-tools' fentry_can_attach() does.  errno_out: why not.
+ */
+__attribute__((unused)) static int bt_fentry_can_load(const char *func, int *errno_out)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY);
+	struct btf *btf = btf__load_vmlinux_btf();
+	int id, fd;
+
+	*errno_out = ENOENT;
+	if (!btf)
+		return 0;
+	id = btf__find_by_name_kind(btf, func, BTF_KIND_FUNC);
+	btf__free(btf);
+	if (id <= 0)
+		return 0;
+	opts.attach_btf_id = id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "bt_fentry_probe", "GPL", insns,
+			   sizeof(insns) / sizeof(insns[0]), &opts);
+	if (fd < 0) {
+		*errno_out = errno;
+		return 0;
+	}
+	close(fd);
+	*errno_out = 0;
+	return 1;
 }
 
 /* Can a tracing program call this helper on the running kernel? */
@@ -2119,7 +2113,7 @@ static void bt_release_command(void)
 static void bt_finish_command(void)
 {
 	if (bt_state.start_fd >= 0) {
-		close(bt_state.start_fd);	/* never released: it exits on EOF */
+		close(bt_state.start_fd); /* never released: it exits on EOF */
 		bt_state.start_fd = -1;
 	}
 	if (bt_state.cpid <= 0)
@@ -2150,7 +2144,7 @@ static int bt_process_alive(pid_t pid)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = 0;
-	p = strrchr(buf, ')');	/* the state follows the command name */
+	p = strrchr(buf, ')'); /* the state follows the command name */
 	return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
 }
 
@@ -2187,27 +2181,28 @@ static void bt_run_once(struct bpf_program *prog)
 }
 
 enum bt_probe_kind {
-	BT_PROBE_AUTO,		/* libbpf attaches it from its SEC() name (tracepoints, raw_tp) */
-	BT_PROBE_PERF,		/* perf events created here: interval, profile, software, hardware */
-	BT_PROBE_KPROBE,	/* kprobe/kretprobe on func (+offset) */
-	BT_PROBE_BEGIN,		/* run once before tracing starts */
-	BT_PROBE_END,		/* run once when tracing stops */
+	BT_PROBE_AUTO,	 /* libbpf attaches it from its SEC() name (tracepoints, raw_tp) */
+	BT_PROBE_PERF,	 /* perf events created here: interval, profile, software, hardware */
+	BT_PROBE_KPROBE, /* kprobe/kretprobe on func (+offset) */
+	BT_PROBE_BEGIN,	 /* run once before tracing starts */
+	BT_PROBE_END,	 /* run once when tracing stops */
 };
 
 struct bt_probe {
 	struct bpf_program *prog;
 	struct bpf_link **link;
-	const char *name;	/* the attach point, as bpftrace names it */
+	const char *name; /* the attach point, as bpftrace names it */
 	enum bt_probe_kind kind;
-	int optional;		/* matched by a wildcard: skipped where the kernel lacks it */
+	int optional; /* matched by a wildcard: skipped where the kernel lacks it */
+	int helper;   /* part of another probe (saves fexit args): not counted */
 	/* BT_PROBE_PERF */
-	__u32 perf_type;	/* PERF_TYPE_SOFTWARE or PERF_TYPE_HARDWARE */
-	__u64 perf_config;	/* PERF_COUNT_* */
-	__u64 period;		/* events (or ns of CPU clock) between samples */
-	int freq;		/* period is a frequency in Hz (profile:hz:N) */
-	int all_cpus;		/* one event per CPU (profile, software, hardware); else CPU 0 */
+	__u32 perf_type;   /* PERF_TYPE_SOFTWARE or PERF_TYPE_HARDWARE */
+	__u64 perf_config; /* PERF_COUNT_* */
+	__u64 period;	   /* events (or ns of CPU clock) between samples */
+	int freq;	   /* period is a frequency in Hz (profile:hz:N) */
+	int all_cpus;	   /* one event per CPU (profile, software, hardware); else CPU 0 */
 	/* BT_PROBE_KPROBE */
-	const char *func;	/* "func" or "module:func" */
+	const char *func; /* "func" or "module:func" */
 	__u64 offset;
 	int retprobe;
 };
@@ -2258,7 +2253,7 @@ static int bt_attach_perf(const struct bt_probe *p)
 
 		if (fd < 0) {
 			if (errno == ENODEV && p->all_cpus)
-				continue;	/* offline CPU */
+				continue; /* offline CPU */
 			return -errno;
 		}
 		link = bpf_program__attach_perf_event(p->prog, fd);
@@ -2303,7 +2298,8 @@ static const char *bt_attach_reason(const struct bt_probe *p, int err)
 static int bt_tracepoint_exists(const char *probe)
 {
 	static const char *const roots[] = {
-		"/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events",
+		"/sys/kernel/tracing/events",
+		"/sys/kernel/debug/tracing/events",
 	};
 	const char *cat = strchr(probe, ':'), *name;
 	char path[512];
@@ -2324,7 +2320,8 @@ static int bt_tracepoint_exists(const char *probe)
 static void bt_skip_missing_tracepoints(const struct bt_probe *probes, int n)
 {
 	for (int i = 0; i < n; i++)
-		if (probes[i].optional && !bt_tracepoint_exists(probes[i].name))
+		if (probes[i].optional && strncmp(probes[i].name, "tracepoint:", 11) == 0 &&
+		    !bt_tracepoint_exists(probes[i].name))
 			bpf_program__set_autoload(probes[i].prog, false);
 }
 
@@ -2353,16 +2350,19 @@ static int bt_attach_probes(const struct bt_probe *probes, int n, int missing_pr
 		}
 		if (err) {
 			if (missing_probes == BT_MISSING_ERROR) {
-				fprintf(stderr, "ERROR: Unable to attach probe: %s. If this is expected, "
-					"set the 'missing_probes' config variable to 'warn'.\n", p->name);
+				fprintf(stderr,
+					"ERROR: Unable to attach probe: %s. If this is expected, "
+					"set the 'missing_probes' config variable to 'warn'.\n",
+					p->name);
 				fprintf(stderr, "(%s)\n", bt_attach_reason(p, err));
 				return err;
 			}
 			if (missing_probes == BT_MISSING_WARN)
-				fprintf(stderr, "WARNING: Unable to attach probe: %s. Skipping.\n", p->name);
+				fprintf(stderr, "WARNING: Unable to attach probe: %s. Skipping.\n",
+					p->name);
 			continue;
 		}
-		count++;
+		count += !p->helper;
 	}
 	return count;
 }
@@ -2378,14 +2378,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of kprobe_args.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 573, 2 },
-	{ 577, 2 },
-	{ 580, 4 },
-	{ 587, 5 },
-	{ 593, 8 },
-	{ 597, 10 },
-	{ 603, 13 },
-	{ 607, 13 },
+	{ 581, 2 }, { 585, 2 },	 { 588, 4 },  { 595, 5 },
+	{ 602, 8 }, { 606, 10 }, { 613, 13 }, { 617, 13 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2426,7 +2420,9 @@ static struct bt_map bt_maps[] = {
 		.key = { sizeof(__u32), 1, 0, map_flags_key_fields },
 		.agg = BT_AGG_LHIST,
 		.percpu = 1,
-		.lhist_min = 0, .lhist_max = 256, .lhist_step = 64,
+		.lhist_min = 0,
+		.lhist_max = 256,
+		.lhist_step = 64,
 		.nbuckets = 6,
 	},
 	{
@@ -2459,7 +2455,7 @@ static struct bt_map bt_maps[] = {
 	},
 };
 #define BT_NMAPS 4
-#define BT_POLL_MS 100	/* longest a record waits before it is printed */
+#define BT_POLL_MS 100 /* longest a record waits before it is printed */
 
 /* Format and print one ring-buffer record. */
 static int handle_event(void *ctx, void *data, size_t size)
@@ -2505,17 +2501,35 @@ int main(int argc, char **argv)
 	}
 	/* Every probe of the script: its program, its link, how it attaches. */
 	const struct bt_probe probes[] = {
-		{ .prog = skel->progs.handle_kprobe_do_sys_openat2, .link = &skel->links.handle_kprobe_do_sys_openat2,
-		  .name = "kprobe:do_sys_openat2", .kind = BT_PROBE_KPROBE, .optional = 0,
-		  .func = "do_sys_openat2", .offset = 0, .retprobe = 0,
+		{
+			.prog = skel->progs.handle_kprobe_do_sys_openat2,
+			.link = &skel->links.handle_kprobe_do_sys_openat2,
+			.name = "kprobe:do_sys_openat2",
+			.kind = BT_PROBE_KPROBE,
+			.optional = 0,
+			.func = "do_sys_openat2",
+			.offset = 0,
+			.retprobe = 0,
 		},
-		{ .prog = skel->progs.handle_kretprobe_do_sys_openat2, .link = &skel->links.handle_kretprobe_do_sys_openat2,
-		  .name = "kretprobe:do_sys_openat2", .kind = BT_PROBE_KPROBE, .optional = 0,
-		  .func = "do_sys_openat2", .offset = 0, .retprobe = 1,
+		{
+			.prog = skel->progs.handle_kretprobe_do_sys_openat2,
+			.link = &skel->links.handle_kretprobe_do_sys_openat2,
+			.name = "kretprobe:do_sys_openat2",
+			.kind = BT_PROBE_KPROBE,
+			.optional = 0,
+			.func = "do_sys_openat2",
+			.offset = 0,
+			.retprobe = 1,
 		},
-		{ .prog = skel->progs.handle_kprobe_vfs_read, .link = &skel->links.handle_kprobe_vfs_read,
-		  .name = "kprobe:vfs_read", .kind = BT_PROBE_KPROBE, .optional = 0,
-		  .func = "vfs_read", .offset = 0, .retprobe = 0,
+		{
+			.prog = skel->progs.handle_kprobe_vfs_read,
+			.link = &skel->links.handle_kprobe_vfs_read,
+			.name = "kprobe:vfs_read",
+			.kind = BT_PROBE_KPROBE,
+			.optional = 0,
+			.func = "vfs_read",
+			.offset = 0,
+			.retprobe = 0,
 		},
 	};
 	const int nprog = sizeof(probes) / sizeof(probes[0]);
@@ -2531,13 +2545,14 @@ int main(int argc, char **argv)
 	skel->rodata->bt_ncpus = libbpf_num_possible_cpus();
 	skel->rodata->bt_nparams = bt_state.nparams;
 
+
 	err = kprobe_args_bpf__load(skel);
 	if (err) {
 		if (err == -EACCES || err == -EINVAL || err == -E2BIG)
-			bt_explain_load_failure("kprobe_args.bpf.c", "kprobe_args.bt", bt_line_map,
-						sizeof(bt_line_map) / sizeof(bt_line_map[0]),
-						bt_script_lines,
-						sizeof(bt_script_lines) / sizeof(bt_script_lines[0]));
+			bt_explain_load_failure(
+				"kprobe_args.bpf.c", "kprobe_args.bt", bt_line_map,
+				sizeof(bt_line_map) / sizeof(bt_line_map[0]), bt_script_lines,
+				sizeof(bt_script_lines) / sizeof(bt_script_lines[0]));
 		else
 			fprintf(stderr, "%.*s", (int)bt_log_len, bt_log);
 		fprintf(stderr, "ERROR: failed to load BPF programs: %s\n", strerror(-err));
@@ -2555,7 +2570,7 @@ int main(int argc, char **argv)
 	nprobes = bt_attach_probes(probes, nprog, BT_MISSING_ERROR);
 	if (nprobes < 0) {
 		err = nprobes;
-		bt_state.exit_code = 255;	/* bpftrace's status when a probe fails to attach */
+		bt_state.exit_code = 255; /* bpftrace's status when a probe fails to attach */
 		goto cleanup;
 	}
 
@@ -2580,7 +2595,7 @@ int main(int argc, char **argv)
 		err = ring_buffer__poll(rb, BT_POLL_MS);
 		if (err >= 0)
 			err = ring_buffer__consume(rb);
-		fflush(bt_out);	/* once per batch of events, not per event */
+		fflush(bt_out); /* once per batch of events, not per event */
 		if (err < 0 && err != -EINTR)
 			break;
 		bt_check_targets();
