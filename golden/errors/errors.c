@@ -2184,6 +2184,8 @@ enum bt_probe_kind {
 	BT_PROBE_AUTO,	 /* libbpf attaches it from its SEC() name (tracepoints, raw_tp) */
 	BT_PROBE_PERF,	 /* perf events created here: interval, profile, software, hardware */
 	BT_PROBE_KPROBE, /* kprobe/kretprobe on func (+offset) */
+	BT_PROBE_UPROBE, /* uprobe/uretprobe on a function (+offset) of a file */
+	BT_PROBE_USDT,	 /* a USDT probe of a file */
 	BT_PROBE_BEGIN,	 /* run once before tracing starts */
 	BT_PROBE_END,	 /* run once when tracing stops */
 };
@@ -2201,10 +2203,13 @@ struct bt_probe {
 	__u64 period;	   /* events (or ns of CPU clock) between samples */
 	int freq;	   /* period is a frequency in Hz (profile:hz:N) */
 	int all_cpus;	   /* one event per CPU (profile, software, hardware); else CPU 0 */
-	/* BT_PROBE_KPROBE */
-	const char *func; /* "func" or "module:func" */
-	__u64 offset;
+	/* BT_PROBE_KPROBE, BT_PROBE_UPROBE */
+	const char *func; /* "func" or "module:func"; uprobe: NULL for a file offset */
+	__u64 offset;	  /* added to func's address (uprobe without func: file offset) */
 	int retprobe;
+	/* BT_PROBE_UPROBE, BT_PROBE_USDT */
+	const char *path; /* the file */
+	const char *usdt_provider, *usdt_name;
 };
 
 /* config missing_probes: what a probe that fails to attach does. */
@@ -2281,6 +2286,23 @@ static int bt_attach_kprobe(const struct bt_probe *p)
 	return *p->link ? 0 : -errno;
 }
 
+/* uprobe/uretprobe/usdt follow bpftrace: with -p, only that process; with -c,
+ * only the command; otherwise every process that runs the file. */
+static int bt_attach_user(const struct bt_probe *p)
+{
+	pid_t pid = bt_state.pid > 0 ? bt_state.pid : bt_state.cpid > 0 ? bt_state.cpid : -1;
+
+	if (p->kind == BT_PROBE_USDT) {
+		*p->link = bpf_program__attach_usdt(p->prog, pid, p->path, p->usdt_provider,
+						    p->usdt_name, NULL);
+	} else {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = p->retprobe, .func_name = p->func);
+
+		*p->link = bpf_program__attach_uprobe_opts(p->prog, pid, p->path, p->offset, &opts);
+	}
+	return *p->link ? 0 : -errno;
+}
+
 /* Why an attach failed, in words that say what to do about it. */
 static const char *bt_attach_reason(const struct bt_probe *p, int err)
 {
@@ -2345,6 +2367,8 @@ static int bt_attach_probes(const struct bt_probe *probes, int n, int missing_pr
 			err = bt_attach_perf(p);
 		} else if (p->kind == BT_PROBE_KPROBE) {
 			err = bt_attach_kprobe(p);
+		} else if (p->kind == BT_PROBE_UPROBE || p->kind == BT_PROBE_USDT) {
+			err = bt_attach_user(p);
 		} else {
 			err = 0;
 		}
