@@ -149,7 +149,7 @@ def test_bpf_c_is_arch_independent(tmp_path: Path, kernel_mounts: None,
         work = tmp_path / script.stem
         out.write(work)
         bpf_c = out.files[f"{out.name}.bpf.c"]
-        core = re.search(r"BPF_CORE_READ|bpf_core_read\(", bpf_c) is not None
+        core = re.search(r"\bBPF_CORE_READ|\bbpf_core_read\(", bpf_c) is not None
         (work / "vmlinux.h").write_text(full_header if core else header)
         extra = bpf_sys_includes(clang) if "usdt.bpf.h" in bpf_c else []
         proc = subprocess.run([clang, "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_arm64",
