@@ -23,6 +23,9 @@ struct {
 	__uint(max_entries, 1048576);
 } bt_events SEC(".maps");
 
+/* Records bt_events had no room for: bpftrace's "Lost N events", read by the loader. */
+__u64 bt_lost = 0;
+
 /* @workers = count(): first used on line 13 */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -52,6 +55,17 @@ static __always_inline __u64 bt_wakeup_flags(void)
 }
 
 /*
+ * A record the full ring buffer had no room for.  Counted as bpftrace counts
+ * failed reservations, on the failure path only (an atomic add to .bss that
+ * the loader reads through the skeleton), so that losses are reported rather
+ * than silent.
+ */
+static __always_inline void bt_lost_event(void)
+{
+	__sync_fetch_and_add(&bt_lost, 1);
+}
+
+/*
  * Ends every loop body.  Verifiers before Linux 6.4 accept a loop only when the
  * edge that closes it is a jump; clang may lay a loop out so that the body falls
  * through into its header (often right after a helper call), and this no-op
@@ -65,8 +79,10 @@ static __always_inline void bt_send(__u32 id, __s64 arg0, __s64 arg1, __s64 arg2
 {
 	struct event_simple *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
-	if (!e)
+	if (!e) {
+		bt_lost_event();
 		return;
+	}
 	e->hdr.id = id;
 	e->arg[0] = arg0;
 	e->arg[1] = arg1;
@@ -514,6 +530,8 @@ int handle_sys_enter_write(struct tp_syscalls_sys_enter_write *args)
 			e->a1 = v2;
 			e->a2 = 16ULL;
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	/* line 11: printf("%d %d %d\n", sizeof(union u), GREEN, curtask->cpus_mask.b... */
@@ -527,6 +545,8 @@ int handle_sys_enter_write(struct tp_syscalls_sys_enter_write *args)
 			e->a2 = BPF_CORE_READ(((struct task_struct *)(bpf_get_current_task())),
 					      cpus_mask.bits[0]);
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	/* line 12: if (strcontains(comm, "work")) { */

@@ -3136,8 +3136,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of stacks.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 535, 5 },  { 539, 7 },  { 553, 8 },  { 565, 11 },
-	{ 569, 13 }, { 588, 14 }, { 604, 17 }, { 608, 19 },
+	{ 555, 5 },  { 559, 7 },  { 573, 8 },  { 585, 11 },
+	{ 589, 13 }, { 608, 14 }, { 624, 17 }, { 628, 19 },
 };
 
 static const char *const bt_script_lines[] = {
