@@ -116,20 +116,24 @@ enum bt_kind {
 	BT_KIND_UINT = 2,
 	BT_KIND_STR = 3,
 	BT_KIND_TUPLE = 4,
-	/* stacks and symbols, printed by symbols.c (stacks use mode and limit) */
+	/* stacks and symbols, printed by symbols.c; a stack's `size` is
+	 * BT_STACK_FIELD(mode, limit): the stack itself is 8 bytes */
 	BT_KIND_KSTACK = 5,
 	BT_KIND_USTACK = 6,
 	BT_KIND_KSYM = 7,
-	BT_KIND_USYM = 8
+	BT_KIND_USYM = 8,
+	BT_KIND_BOOL = 9 /* an unsigned integer printed as true/false */
 };
 
 struct bt_field {
 	unsigned char kind;    /* enum bt_kind */
 	unsigned short size;   /* 1, 2, 4, 8 for ints; N for char[N] */
 	unsigned short offset; /* byte offset inside the key/value struct */
-	unsigned char mode;    /* stacks: enum bt_stack_mode (symbols.c) */
-	unsigned char limit;   /* stacks: frame limit, picks the stack map */
 };
+
+/* The `size` of a stack field: its print mode and frame limit. */
+#define BT_STACK_FIELD(mode, limit) ((mode) << 8 | (limit))
+#define BT__IS_STACK(f) ((f)->kind == BT_KIND_KSTACK || (f)->kind == BT_KIND_USTACK)
 
 #ifdef BT_SYMBOLS
 /* The text of a stack or symbol field (symbols.c, included after this file). */
@@ -579,7 +583,7 @@ static int bt__cmp_key(const struct bt_map *m, const unsigned char *a, const uns
 			continue;
 		}
 		if (f->kind == BT_KIND_STR || f->kind >= BT_KIND_KSTACK) {
-			c = memcmp(a + f->offset, b + f->offset, f->size);
+			c = memcmp(a + f->offset, b + f->offset, BT__IS_STACK(f) ? 8 : f->size);
 		} else {
 			/* signed even for unsigned fields, like bpftrace */
 			int64_t x = bt__get_int(a + f->offset, f->size);
@@ -888,7 +892,7 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 
 #ifdef BT_SYMBOLS
 	if (f->kind >= BT_KIND_KSTACK) {
-		bt__sb_puts(b, bt_sym_format(p, f->kind, f->mode, f->limit));
+		bt__sb_puts(b, bt_sym_format(p, f->kind, f->size >> 8, f->size & 0xff));
 		return;
 	}
 #endif
@@ -898,6 +902,10 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 		bt__sb_write(b, p, len);
 		if (len == f->size)
 			bt__sb_puts(b, ".."); /* no NUL: truncated */
+		return;
+	}
+	if (f->kind == BT_KIND_BOOL) {
+		bt__sb_puts(b, bt__get_uint(p, f->size) ? "true" : "false");
 		return;
 	}
 	if (f->kind == BT_KIND_INT)
@@ -1367,7 +1375,7 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 	case BT_KIND_USTACK:
 	case BT_KIND_KSYM:
 	case BT_KIND_USYM: {
-		const char *text = bt_sym_format(p, f[i].kind, f[i].mode, f[i].limit);
+		const char *text = bt_sym_format(p, f[i].kind, f[i].size >> 8, f[i].size & 0xff);
 
 		bt_json_string(out, text, strlen(text));
 		break;
@@ -1375,6 +1383,9 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 #endif
 	case BT_KIND_INT:
 		bt_json_i64(out, bt__get_int(p, f[i].size) / (int64_t)div);
+		break;
+	case BT_KIND_BOOL:
+		fputs(bt__get_uint(p, f[i].size) ? "true" : "false", out);
 		break;
 	default:
 		bt_json_u64(out, bt__get_uint(p, f[i].size) / div);

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of scoped_flags.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 510, 4 },  { 519, 5 },  { 522, 7 },  { 524, 8 },  { 526, 9 },	 { 528, 10 },
-	{ 538, 11 }, { 544, 12 }, { 547, 14 }, { 549, 15 }, { 553, 17 }, { 557, 18 },
+	{ 530, 4 },  { 539, 5 },  { 542, 7 },  { 544, 8 },  { 546, 9 },	 { 548, 10 },
+	{ 558, 11 }, { 564, 12 }, { 567, 14 }, { 569, 15 }, { 573, 17 }, { 577, 18 },
 };
 
 static const char *const bt_script_lines[] = {
