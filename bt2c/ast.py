@@ -246,8 +246,18 @@ class CDefinition(Node):
 
 
 @dataclass
+class MapDecl(Node):
+    """``let @name = KIND(max_entries);`` before the probes: the map's BPF type and size."""
+
+    name: str
+    kind: str
+    max_entries: int
+
+
+@dataclass
 class Program(Node):
     probes: list[Probe]
     config: dict[str, object] = field(default_factory=dict)
     c_definitions: list[CDefinition] = field(default_factory=list)
     includes: list[str] = field(default_factory=list)
+    map_decls: list[MapDecl] = field(default_factory=list)

@@ -25,6 +25,8 @@ def features(program: ast.Program) -> set[str]:
     found: set[str] = set()
     if program.config:
         found.add("config")
+    if program.map_decls:
+        found.add("let @map = hash(N)")
     if program.c_definitions:
         found.add("struct/union/enum definitions")
     if program.includes:

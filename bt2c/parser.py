@@ -92,10 +92,14 @@ class Parser:
         config: dict[str, object] = {}
         defs: list[ast.CDefinition] = []
         includes: list[str] = []
+        decls: list[ast.MapDecl] = []
         while True:
             self.lexer.skip_space()
             if self.lexer.pos >= len(self.source.text) and not self.buffer:
                 break
+            if not self.buffer and re.match(r"let\s+@", self.source.text[self.lexer.pos:]):
+                decls.append(self.parse_map_decl())
+                continue
             if self.source.text.startswith("config", self.lexer.pos) and not self.buffer:
                 config.update(self.parse_config())
                 continue
@@ -108,7 +112,25 @@ class Parser:
             raise Bt2cError("no probes in program", Span(0, max(1, len(self.source.text))),
                             self.source)
         start = probes[0].span
-        return ast.Program(start.to(probes[-1].span), probes, config, defs, includes)
+        return ast.Program(start.to(probes[-1].span), probes, config, defs, includes, decls)
+
+    def parse_map_decl(self) -> ast.MapDecl:
+        """``let @name = KIND(N);`` (the kind is checked by the semantic pass)."""
+        start = self.expect("let").span
+        m = self.advance()
+        if m.kind != Kind.MAP:
+            raise self.error("syntax: expected a map name", m.span)
+        self.expect("=")
+        kind = self.advance()
+        if kind.kind != Kind.IDENT:
+            raise self.error("syntax: expected a map type such as hash(100)", kind.span)
+        self.expect("(")
+        n = self.advance()
+        if n.kind != Kind.INT:
+            raise self.error("map declarations take the maximum number of entries", n.span)
+        end = self.expect(")").span
+        self.accept(";")
+        return ast.MapDecl(start.to(end), m.text, kind.text, int(n.value))
 
     def parse_c_text(self, defs: list[ast.CDefinition], includes: list[str]) -> bool:
         """Take a preprocessor line or a C definition at the top level, if one is next.

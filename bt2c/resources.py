@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bt2c.semantic import Analysis, MapInfo
+from bt2c.semantic import MAP_KINDS, Analysis, MapInfo
 from bt2c.types import (
     AggType,
     ArrayType,
@@ -160,6 +160,11 @@ class MapRes:
     value_layout: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
+    def max_entries(self) -> int | None:
+        """The declared size (``let @x = hash(N)``), else None: the script's default."""
+        return self.info.decl.max_entries if self.info.decl is not None else None
+
+    @property
     def agg(self) -> AggType | None:
         return self.info.agg
 
@@ -297,6 +302,8 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
         else:
             value_c, value_fields = _AGG_VALUE[agg.kind], []
         map_type = "BPF_MAP_TYPE_PERCPU_HASH" if agg else "BPF_MAP_TYPE_HASH"
+        if info.decl is not None:
+            map_type = MAP_KINDS[info.decl.kind]
         if not keys:
             key_layout = [("BT_KIND_UINT", 4, 0)]
         else:

@@ -86,6 +86,7 @@ class MapInfo:
     value: Type | None = None
     span: Span | None = None
     used_len: bool = False
+    decl: ast.MapDecl | None = None  #: ``let @x = KIND(N);``
 
     @property
     def agg(self) -> AggType | None:
@@ -130,6 +131,12 @@ def unify(a: Type, b: Type) -> Type | None:
     if isinstance(a, (StackType, SymType)) and a == b:
         return a
     return None
+
+
+#: Map kinds of ``let @x = KIND(N)`` and their BPF map types.
+MAP_KINDS = {"hash": "BPF_MAP_TYPE_HASH", "lruhash": "BPF_MAP_TYPE_LRU_HASH",
+             "percpuhash": "BPF_MAP_TYPE_PERCPU_HASH",
+             "percpulruhash": "BPF_MAP_TYPE_LRU_PERCPU_HASH"}
 
 
 def _user(name: str) -> str:
@@ -196,7 +203,26 @@ class Analyzer:
         for info in self.result.maps.values():
             if info.value is None:
                 raise self.error(f"Undefined map: {info.name}", info.span or Span(0, 1))
+        self.map_declarations()
         return self.result
+
+    def map_declarations(self) -> None:
+        """Check ``let @x = KIND(N);`` against the map's use: bpftrace keeps aggregations
+        in per-CPU maps and everything else in shared ones, and so must the declaration."""
+        for decl in self.program.map_decls:
+            if decl.kind not in MAP_KINDS:
+                raise self.error(f"Invalid bpf map type: {decl.kind}", decl.span)
+            if decl.max_entries < 1:
+                raise self.error("Map declarations need at least one entry", decl.span)
+            info = self.result.maps.get(decl.name)
+            if info is None:
+                continue
+            info.decl = decl
+            used = "percpuhash" if info.agg else "hash"
+            if ("percpu" in decl.kind) != (used == "percpuhash"):
+                raise self.error(f"Incompatible map types. Type from declaration: "
+                                 f"{decl.kind}. Type from value/key type: {used}",
+                                 info.span or decl.span)
 
     # -- probes ---------------------------------------------------------------
     def resolve_targets(self, probe: ast.Probe) -> list[ProbeTarget]:
