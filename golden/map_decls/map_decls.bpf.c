@@ -311,6 +311,26 @@ static __always_inline int bt_strncmp(const char *a, const char *b, __u32 n)
 	return 0;
 }
 
+/*
+ * strcontains(haystack, needle): 1 if needle occurs in haystack (an empty needle
+ * always does).  Both are NUL-terminated within their buffers of hn and nn bytes;
+ * the loops are bounded by those sizes, so the verifier sees their ends.
+ */
+static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n, __u32 nn)
+{
+	if (n[0] == 0)
+		return 1;
+	for (__u32 i = 0; i < hn && h[i]; i++) {
+		__u32 j = 0;
+
+		while (j < nn && i + j < hn && n[j] && h[i + j] == n[j])
+			j++;
+		if (j == nn || n[j] == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* str(ptr, n): read at most limit-1 bytes plus NUL from kernel or user memory. */
 static __always_inline void bt_read_str(char *dst, __u32 limit, const void *src, int user)
 {
