@@ -24,7 +24,7 @@ PACER = "bt2c-pacer"
 
 #: Syscalls of the 20-probe script; each gets a probe of its own.
 SYSCALLS_20 = (
-    "read", "write", "openat", "close", "getpid", "fstat", "lseek", "mmap", "munmap",
+    "read", "write", "openat", "close", "getpid", "newfstat", "lseek", "mmap", "munmap",
     "brk", "ioctl", "pread64", "pwrite64", "readv", "writev", "access", "pipe2",
     "dup", "nanosleep", "clock_nanosleep",
 )
@@ -60,7 +60,8 @@ def _twenty_probes() -> str:
     for i, sc in enumerate(SYSCALLS_20):
         probe = f"tracepoint:syscalls:sys_enter_{sc}"
         if sc in ("read", "write", "pread64", "pwrite64"):
-            out += [f"{probe}", f"{{ @bytes[\"{sc}\"] = hist(args.count); @calls[comm] = count(); }}"]
+            out += [probe,
+                    f'{{ @bytes["{sc}"] = hist(args.count); @calls[comm] = count(); }}']
         elif sc == "openat":
             out += [f"{probe} /pid != 1/",
                     '{ @opens[str(args.filename)] = count(); }']
@@ -171,7 +172,8 @@ COST_SCRIPTS: tuple[CostScript, ...] = (
     CostScript(
         "str_key", "a map with a string key (str() of a user pointer)",
         "tracepoint:syscalls:sys_enter_openat { @[str(args.filename)] = count(); }\n",
-        ("openat", "{n}", MISSING_PATH), _max_count(r"^@\[" + re.escape(MISSING_PATH) + r"\]: (\d+)$"),
+        ("openat", "{n}", MISSING_PATH),
+        _max_count(r"^@\[" + re.escape(MISSING_PATH) + r"\]: (\d+)$"),
     ),
     CostScript(
         "latency", "a two-probe latency (start map + delta + hist)",

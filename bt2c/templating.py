@@ -32,6 +32,28 @@ def templates_dir() -> Path:
         return local
 
 
+def _bytecode_cache(jinja2: Any) -> Any:
+    """Compiled templates kept in bt2c's cache directory, None when it is not writable.
+
+    Compiling the templates is a third of a transpile's time (about 0.2 s of
+    CPU); jinja2 keys each entry on the template's name and checksum, so an
+    edited template is recompiled.
+    """
+    import os
+
+    base = os.environ.get("BT2C_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "bt2c")
+    path = Path(base) / "jinja"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(path, os.W_OK):
+        return None
+    return jinja2.FileSystemBytecodeCache(str(path))
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """One shared environment: no autoescape (this is C), strict undefined names."""
@@ -41,6 +63,7 @@ def environment() -> jinja2.Environment:
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
+        bytecode_cache=_bytecode_cache(jinja2),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

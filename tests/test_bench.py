@@ -75,3 +75,45 @@ def test_quick_run(tmp_path: Path, kernel_mounts: None) -> None:
     for heading in ("Start-up", "Memory", "In-kernel cost", "End-to-end cost"):
         assert heading in res.stdout
     assert "| syscount | exec → Attached |" in res.stdout
+
+
+#: The suite's smoke mode (python3 -m bench --quick) builds 2 scripts three ways
+#: (transpile, build, bpftrace --aot) and starts 4 tracers: about 30 s.
+SUITE_TIME_LIMIT = 240.0
+
+
+def test_suite_quick(tmp_path: Path, kernel_mounts: None) -> None:
+    """``python3 -m bench --quick`` measures every section and writes the report."""
+    start = time.monotonic()
+    res = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--no-plot", "--out", str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=SUITE_TIME_LIMIT,
+        check=False,
+    )
+    assert res.returncode == 0, f"stdout:\n{res.stdout[-3000:]}\nstderr:\n{res.stderr[-3000:]}"
+    assert time.monotonic() - start < SUITE_TIME_LIMIT
+    report = (tmp_path / "benchmarks.md").read_text()
+    for heading in ("## Goals", "## Start-up and peak RSS", "## Binary size",
+                    "## In-kernel cost per event", "## Events delivered and lost",
+                    "## Transpile and build time"):
+        assert heading in report
+    data = json.loads((tmp_path / "benchmarks.json").read_text())
+    by = {(s["tracer"], s["script"]): s for s in data["start"]}
+    for tracer in (bench.BT2C, bench.BPFTRACE, "bpftrace --aot", bench.BT2C_RUN):
+        sample = by[(tracer, "counter")]
+        assert sample["error"] is None, sample
+        assert 0 < sample["attach_s"] <= sample["first_output_s"]
+        assert sample["peak_rss_kb"] > 0
+    cost = {s["tracer"]: s for s in data["cost"]}
+    for tracer in (bench.BT2C, bench.BPFTRACE):
+        assert cost[tracer]["run_cnt"] >= 20_000, "BPF run-time stats not read"
+        assert cost[tracer]["seen"] >= 20_000
+    loss = {s["tracer"]: s for s in data["loss"]}
+    for tracer in (bench.BT2C, bench.BPFTRACE):
+        assert loss[tracer]["made"] > 0
+        assert loss[tracer]["printed"] + loss[tracer]["lost_reported"] <= loss[tracer]["made"]
+    assert data["sizes"]["binary"]["bt2c:counter"] > 0
+    assert data["sizes"]["binary"]["aot:counter"] > 0

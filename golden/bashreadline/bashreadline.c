@@ -2478,10 +2478,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of bashreadline.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 643, 5 },  { 647, 7 },  { 661, 10 }, { 665, 12 }, { 669, 13 }, { 678, 16 },
-	{ 682, 17 }, { 686, 19 }, { 701, 20 }, { 709, 21 }, { 715, 24 }, { 719, 27 },
-	{ 725, 28 }, { 728, 29 }, { 734, 24 }, { 738, 27 }, { 744, 28 }, { 747, 29 },
-	{ 753, 24 }, { 757, 27 }, { 763, 28 }, { 766, 29 },
+	{ 650, 5 },  { 654, 7 },  { 668, 10 }, { 672, 12 }, { 676, 13 }, { 685, 16 },
+	{ 689, 17 }, { 693, 19 }, { 708, 20 }, { 716, 21 }, { 722, 24 }, { 726, 27 },
+	{ 732, 28 }, { 735, 29 }, { 741, 24 }, { 745, 27 }, { 751, 28 }, { 754, 29 },
+	{ 760, 24 }, { 764, 27 }, { 770, 28 }, { 773, 29 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of biolatency.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 537, 5 },  { 541, 7 },  { 555, 10 }, { 559, 12 }, { 569, 15 },
-	{ 573, 16 }, { 580, 18 }, { 591, 19 }, { 600, 22 }, { 604, 24 },
+	{ 544, 5 },  { 548, 7 },  { 562, 10 }, { 566, 12 }, { 576, 15 },
+	{ 580, 16 }, { 587, 18 }, { 598, 19 }, { 607, 22 }, { 611, 24 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of bitfield_flags.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 517, 4 }, { 524, 5 }, { 527, 7 }, { 529, 8 }, { 531, 9 }, { 551, 10 },
+	{ 524, 4 }, { 531, 5 }, { 534, 7 }, { 536, 8 }, { 538, 9 }, { 558, 10 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of casts.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 490, 4 }, { 496, 6 }, { 498, 7 }, { 513, 8 }, { 527, 9 },
+	{ 497, 4 }, { 503, 6 }, { 505, 7 }, { 520, 8 }, { 534, 9 },
 };
 
 static const char *const bt_script_lines[] = {

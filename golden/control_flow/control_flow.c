@@ -2478,9 +2478,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of control_flow.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 490, 5 },  { 499, 7 },  { 501, 8 },  { 503, 9 },  { 507, 10 }, { 509, 11 }, { 513, 14 },
-	{ 517, 17 }, { 521, 20 }, { 524, 21 }, { 527, 24 }, { 529, 25 }, { 532, 26 }, { 535, 29 },
-	{ 537, 30 }, { 550, 31 }, { 552, 32 }, { 566, 34 }, { 581, 36 }, { 585, 39 }, { 597, 40 },
+	{ 497, 5 },  { 506, 7 },  { 508, 8 },  { 510, 9 },  { 514, 10 }, { 516, 11 }, { 520, 14 },
+	{ 524, 17 }, { 528, 20 }, { 531, 21 }, { 534, 24 }, { 536, 25 }, { 539, 26 }, { 542, 29 },
+	{ 544, 30 }, { 557, 31 }, { 559, 32 }, { 573, 34 }, { 588, 36 }, { 592, 39 }, { 604, 40 },
 };
 
 static const char *const bt_script_lines[] = {

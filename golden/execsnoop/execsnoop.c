@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of execsnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 512, 4 }, { 516, 6 }, { 530, 9 }, { 534, 12 }, { 552, 9 }, { 556, 12 },
+	{ 519, 4 }, { 523, 6 }, { 537, 9 }, { 541, 12 }, { 559, 9 }, { 563, 12 },
 };
 
 static const char *const bt_script_lines[] = {

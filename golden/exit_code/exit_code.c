@@ -2478,10 +2478,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of exit_code.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 499, 4 },
-	{ 503, 5 },
-	{ 506, 7 },
-	{ 518, 8 },
+	{ 506, 4 },
+	{ 510, 5 },
+	{ 513, 7 },
+	{ 525, 8 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of fd_table.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 522, 4 },  { 526, 5 },  { 529, 7 },  { 536, 8 },
-	{ 542, 11 }, { 546, 12 }, { 553, 14 }, { 559, 15 },
+	{ 529, 4 },  { 533, 5 },  { 536, 7 },  { 543, 8 },
+	{ 549, 11 }, { 553, 12 }, { 560, 14 }, { 566, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of forksnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 536, 4 },  { 540, 6 },  { 544, 7 },  { 550, 10 }, { 554, 11 },
-	{ 558, 13 }, { 566, 14 }, { 572, 17 }, { 576, 19 },
+	{ 543, 4 },  { 547, 6 },  { 551, 7 },  { 557, 10 }, { 561, 11 },
+	{ 565, 13 }, { 573, 14 }, { 579, 17 }, { 583, 19 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of identity.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 512, 4 }, { 516, 5 }, { 519, 7 }, { 535, 9 }, { 539, 10 },
+	{ 519, 4 }, { 523, 5 }, { 526, 7 }, { 542, 9 }, { 546, 10 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of kernel_data.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 508, 13 }, { 514, 13 }, { 517, 14 }, { 519, 15 }, { 542, 16 }, { 556, 17 }, { 576, 19 },
+	{ 515, 13 }, { 521, 13 }, { 524, 14 }, { 526, 15 }, { 549, 16 }, { 563, 17 }, { 583, 19 },
 };
 
 static const char *const bt_script_lines[] = {

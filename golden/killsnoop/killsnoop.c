@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of killsnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 523, 4 },  { 527, 6 },  { 531, 7 },  { 538, 10 }, { 544, 11 },
-	{ 548, 13 }, { 550, 14 }, { 576, 16 }, { 579, 17 },
+	{ 530, 4 },  { 534, 6 },  { 538, 7 },  { 545, 10 }, { 551, 11 },
+	{ 555, 13 }, { 557, 14 }, { 583, 16 }, { 586, 17 },
 };
 
 static const char *const bt_script_lines[] = {

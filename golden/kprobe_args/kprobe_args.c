@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of kprobe_args.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 627, 2 }, { 631, 2 },	 { 634, 4 },  { 641, 5 },
-	{ 648, 8 }, { 652, 10 }, { 659, 13 }, { 663, 13 },
+	{ 634, 2 }, { 638, 2 },	 { 641, 4 },  { 648, 5 },
+	{ 655, 8 }, { 659, 10 }, { 666, 13 }, { 670, 13 },
 };
 
 static const char *const bt_script_lines[] = {

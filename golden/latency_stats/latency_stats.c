@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of latency_stats.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 547, 4 },  { 551, 6 },  { 558, 9 },  { 564, 10 }, { 568, 12 }, { 571, 13 },
-	{ 574, 14 }, { 577, 15 }, { 580, 16 }, { 583, 17 }, { 589, 20 }, { 593, 22 },
+	{ 554, 4 },  { 558, 6 },  { 565, 9 },  { 571, 10 }, { 575, 12 }, { 578, 13 },
+	{ 581, 14 }, { 584, 15 }, { 587, 16 }, { 590, 17 }, { 596, 20 }, { 600, 22 },
 };
 
 static const char *const bt_script_lines[] = {

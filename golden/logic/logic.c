@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of logic.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 514, 4 }, { 520, 5 }, { 524, 7 }, { 541, 8 }, { 546, 9 },
+	{ 521, 4 }, { 527, 5 }, { 531, 7 }, { 548, 8 }, { 553, 9 },
 };
 
 static const char *const bt_script_lines[] = {

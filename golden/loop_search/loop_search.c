@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of loop_search.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 508, 4 },  { 515, 5 },  { 518, 7 },  { 520, 8 },  { 522, 9 },
-	{ 526, 10 }, { 528, 11 }, { 530, 12 }, { 535, 16 },
+	{ 515, 4 },  { 522, 5 },  { 525, 7 },  { 527, 8 },  { 529, 9 },
+	{ 533, 10 }, { 535, 11 }, { 537, 12 }, { 542, 16 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of maplen.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 579, 5 },  { 583, 7 },  { 589, 8 },  { 596, 11 }, { 600, 13 }, { 608, 16 },
-	{ 612, 18 }, { 628, 16 }, { 632, 18 }, { 648, 16 }, { 652, 18 },
+	{ 586, 5 },  { 590, 7 },  { 596, 8 },  { 603, 11 }, { 607, 13 }, { 615, 16 },
+	{ 619, 18 }, { 635, 16 }, { 639, 18 }, { 655, 16 }, { 659, 18 },
 };
 
 static const char *const bt_script_lines[] = {

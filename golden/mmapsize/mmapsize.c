@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of mmapsize.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 515, 4 },
-	{ 519, 6 },
+	{ 522, 4 },
+	{ 526, 6 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of multi_key_loop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 514, 13 }, { 520, 14 }, { 525, 4 },  { 529, 5 },  { 532, 7 },
-	{ 541, 10 }, { 548, 12 }, { 550, 13 }, { 557, 16 },
+	{ 521, 13 }, { 527, 14 }, { 532, 4 },  { 536, 5 },  { 539, 7 },
+	{ 548, 10 }, { 555, 12 }, { 557, 13 }, { 564, 16 },
 };
 
 static const char *const bt_script_lines[] = {

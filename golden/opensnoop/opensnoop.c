@@ -2478,10 +2478,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of opensnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 535, 5 },  { 539, 7 },  { 553, 10 }, { 557, 13 }, { 564, 10 }, { 568, 13 },
-	{ 575, 16 }, { 583, 18 }, { 587, 20 }, { 589, 21 }, { 591, 22 }, { 593, 24 },
-	{ 611, 26 }, { 617, 16 }, { 625, 18 }, { 629, 20 }, { 631, 21 }, { 633, 22 },
-	{ 635, 24 }, { 653, 26 }, { 659, 29 }, { 663, 31 },
+	{ 542, 5 },  { 546, 7 },  { 560, 10 }, { 564, 13 }, { 571, 10 }, { 575, 13 },
+	{ 582, 16 }, { 590, 18 }, { 594, 20 }, { 596, 21 }, { 598, 22 }, { 600, 24 },
+	{ 618, 26 }, { 624, 16 }, { 632, 18 }, { 636, 20 }, { 638, 21 }, { 640, 22 },
+	{ 642, 24 }, { 660, 26 }, { 666, 29 }, { 670, 31 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of operators.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 490, 4 },  { 497, 6 },  { 499, 7 },  { 501, 8 },  { 517, 9 },
-	{ 533, 10 }, { 547, 11 }, { 564, 12 }, { 577, 13 },
+	{ 497, 4 },  { 504, 6 },  { 506, 7 },  { 508, 8 },  { 524, 9 },
+	{ 540, 10 }, { 554, 11 }, { 571, 12 }, { 584, 13 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of pidpersec.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 507, 4 }, { 511, 6 }, { 517, 9 }, { 521, 11 }, { 523, 12 },
+	{ 514, 4 }, { 518, 6 }, { 524, 9 }, { 528, 11 }, { 530, 12 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of positional.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 506, 4 }, { 510, 6 }, { 529, 9 }, { 533, 10 }, { 536, 12 },
+	{ 513, 4 }, { 517, 6 }, { 536, 9 }, { 540, 10 }, { 543, 12 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of print_values.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 508, 4 },  { 512, 5 },  { 515, 7 },  { 521, 10 }, { 525, 12 },
-	{ 537, 13 }, { 550, 14 }, { 567, 15 }, { 569, 16 },
+	{ 515, 4 },  { 519, 5 },  { 522, 7 },  { 528, 10 }, { 532, 12 },
+	{ 544, 13 }, { 557, 14 }, { 574, 15 }, { 576, 16 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of runqlat.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 540, 4 },  { 544, 7 },  { 551, 4 },  { 555, 7 },  { 562, 10 }, { 568, 12 }, { 570, 13 },
-	{ 575, 16 }, { 578, 17 }, { 580, 18 }, { 586, 20 }, { 592, 23 }, { 596, 25 },
+	{ 547, 4 },  { 551, 7 },  { 558, 4 },  { 562, 7 },  { 569, 10 }, { 575, 12 }, { 577, 13 },
+	{ 582, 16 }, { 585, 17 }, { 587, 18 }, { 593, 20 }, { 599, 23 }, { 603, 25 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of scoped_flags.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 530, 4 },  { 539, 5 },  { 542, 7 },  { 544, 8 },  { 546, 9 },	 { 548, 10 },
-	{ 558, 11 }, { 564, 12 }, { 567, 14 }, { 569, 15 }, { 573, 17 }, { 577, 18 },
+	{ 537, 4 },  { 546, 5 },  { 549, 7 },  { 551, 8 },  { 553, 9 },	 { 555, 10 },
+	{ 565, 11 }, { 571, 12 }, { 574, 14 }, { 576, 15 }, { 580, 17 }, { 584, 18 },
 };
 
 static const char *const bt_script_lines[] = {

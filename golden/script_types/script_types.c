@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of script_types.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 508, 8 }, { 514, 8 }, { 517, 9 }, { 519, 10 }, { 537, 11 }, { 552, 12 }, { 556, 13 },
+	{ 515, 8 }, { 521, 8 }, { 524, 9 }, { 526, 10 }, { 544, 11 }, { 559, 12 }, { 563, 13 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,10 +2478,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of sleep_hist.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 529, 4 },
-	{ 533, 6 },
-	{ 543, 9 },
-	{ 547, 11 },
+	{ 536, 4 },
+	{ 540, 6 },
+	{ 550, 9 },
+	{ 554, 11 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -3136,8 +3136,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of stacks.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 555, 5 },  { 559, 7 },  { 573, 8 },  { 585, 11 },
-	{ 589, 13 }, { 608, 14 }, { 624, 17 }, { 628, 19 },
+	{ 562, 5 },  { 566, 7 },  { 580, 8 },  { 592, 11 },
+	{ 596, 13 }, { 615, 14 }, { 631, 17 }, { 635, 19 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of strings.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 509, 4 }, { 515, 5 }, { 527, 7 }, { 531, 8 }, { 533, 9 },
+	{ 516, 4 }, { 522, 5 }, { 534, 7 }, { 538, 8 }, { 540, 9 },
 };
 
 static const char *const bt_script_lines[] = {

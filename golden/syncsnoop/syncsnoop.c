@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of syncsnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 531, 4 }, { 535, 6 },	 { 549, 9 }, { 553, 15 }, { 572, 9 }, { 576, 15 },
-	{ 595, 9 }, { 599, 15 }, { 618, 9 }, { 622, 15 }, { 641, 9 }, { 645, 15 },
+	{ 538, 4 }, { 542, 6 },	 { 556, 9 }, { 560, 15 }, { 579, 9 }, { 583, 15 },
+	{ 602, 9 }, { 606, 15 }, { 625, 9 }, { 629, 15 }, { 648, 9 }, { 652, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of top_files.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 509, 4 }, { 513, 6 }, { 521, 9 }, { 525, 11 }, { 527, 12 },
+	{ 516, 4 }, { 520, 6 }, { 528, 9 }, { 532, 11 }, { 534, 12 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of tuples.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 517, 4 }, { 523, 5 }, { 526, 7 }, { 535, 8 }, { 546, 9 }, { 551, 10 },
+	{ 524, 4 }, { 530, 5 }, { 533, 7 }, { 542, 8 }, { 553, 9 }, { 558, 10 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of unroll_sum.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 516, 4 }, { 522, 5 }, { 525, 7 }, { 527, 8 }, { 530, 9 }, { 533, 11 }, { 538, 12 },
+	{ 523, 4 }, { 529, 5 }, { 532, 7 }, { 534, 8 }, { 537, 9 }, { 540, 11 }, { 545, 12 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of vfsstat.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 529, 4 }, { 533, 8 },	 { 542, 4 },  { 546, 8 },  { 555, 4 },
-	{ 559, 8 }, { 568, 11 }, { 572, 13 }, { 574, 14 },
+	{ 536, 4 }, { 540, 8 },	 { 549, 4 },  { 553, 8 },  { 562, 4 },
+	{ 566, 8 }, { 575, 11 }, { 579, 13 }, { 581, 14 },
 };
 
 static const char *const bt_script_lines[] = {

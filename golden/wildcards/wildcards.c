@@ -2478,9 +2478,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of wildcards.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 543, 4 }, { 547, 5 }, { 550, 7 }, { 559, 4 }, { 563, 5 }, { 566, 7 },
-	{ 575, 4 }, { 579, 5 }, { 582, 7 }, { 591, 4 }, { 595, 5 }, { 598, 7 },
-	{ 607, 4 }, { 611, 5 }, { 614, 7 }, { 623, 4 }, { 627, 5 }, { 630, 7 },
+	{ 550, 4 }, { 554, 5 }, { 557, 7 }, { 566, 4 }, { 570, 5 }, { 573, 7 },
+	{ 582, 4 }, { 586, 5 }, { 589, 7 }, { 598, 4 }, { 602, 5 }, { 605, 7 },
+	{ 614, 4 }, { 618, 5 }, { 621, 7 }, { 630, 4 }, { 634, 5 }, { 637, 7 },
 };
 
 static const char *const bt_script_lines[] = {
