@@ -2478,10 +2478,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of bashreadline.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 650, 5 },  { 654, 7 },  { 668, 10 }, { 672, 12 }, { 676, 13 }, { 685, 16 },
-	{ 689, 17 }, { 693, 19 }, { 708, 20 }, { 716, 21 }, { 722, 24 }, { 726, 27 },
-	{ 732, 28 }, { 735, 29 }, { 741, 24 }, { 745, 27 }, { 751, 28 }, { 754, 29 },
-	{ 760, 24 }, { 764, 27 }, { 770, 28 }, { 773, 29 },
+	{ 675, 5 },  { 679, 7 },  { 693, 10 }, { 697, 12 }, { 701, 13 }, { 710, 16 },
+	{ 714, 17 }, { 718, 19 }, { 733, 20 }, { 741, 21 }, { 747, 24 }, { 751, 27 },
+	{ 757, 28 }, { 760, 29 }, { 766, 24 }, { 770, 27 }, { 776, 28 }, { 779, 29 },
+	{ 785, 24 }, { 789, 27 }, { 795, 28 }, { 798, 29 },
 };
 
 static const char *const bt_script_lines[] = {

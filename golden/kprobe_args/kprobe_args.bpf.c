@@ -412,50 +412,95 @@ static __always_inline __s64 bt_smod(__s64 a, __s64 b)
 
 /*
  * Register access for probes whose context is the probed function's registers
- * (kprobe, kretprobe, uprobe, uretprobe, usdt): argN, sargN and retval, through
- * libbpf's bpf_tracing.h PT_REGS_*_CORE for the architecture the build names
- * with -D__TARGET_ARCH_xxx.
+ * (kprobe, kretprobe, uprobe, uretprobe, usdt): argN, sargN and retval.
  *
- * The register struct is declared here with a CO-RE flavour suffix (___bt)
- * and relocated by field name against the running kernel's BTF, instead of
- * being taken from vmlinux.h: vmlinux.h is the build host's (cross builds use
- * it for every target), and struct pt_regs differs between architectures.
+ * On x86-64 and arm64 the registers are read straight from the context at the
+ * offsets of the architecture's register struct (x86-64's struct pt_regs and
+ * arm64's struct user_pt_regs, both uapi: the BPF context ABI of these probes,
+ * the same on every kernel), declared here because vmlinux.h is the build
+ * host's (cross builds use it for every target).  No CO-RE relocation: with one,
+ * libbpf must load and parse the kernel's BTF (4-5 MB) at start-up, which cost
+ * a uprobe tool about 55 ms and 9 MiB (bench: docs/benchmarks.md), and every
+ * read would be a bpf_probe_read_kernel() call instead of one load.  Other
+ * architectures use libbpf's bpf_tracing.h PT_REGS_*_CORE for the architecture
+ * the build names with -D__TARGET_ARCH_xxx, relocated against the kernel's BTF.
  */
 /* bpf_tracing.h is included at the top of the program (uses_regs). */
 
 struct pt_regs; /* opaque: the program context (usdt.bpf.h takes it as a pointer) */
 
 #if defined(__TARGET_ARCH_x86)
-struct pt_regs___bt {
-	unsigned long di, si, dx, cx, r8, r9, ax, sp, ip;
-} __attribute__((preserve_access_index));
-#undef __PT_REGS_CAST
-#define __PT_REGS_CAST(x) ((const struct pt_regs___bt *)(x))
+struct bt_regs { /* arch/x86/include/uapi/asm/ptrace.h, x86-64 */
+	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
+	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
+};
+#define BT_REGS(ctx) ((const struct bt_regs *)(ctx))
 #define BT_REG_ARGS 6	/* rdi rsi rdx rcx r8 r9 */
 #define BT_STACK_ARG0 1 /* the return address is at sp on entry */
-#define BT_REG_ARG5(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), r9)
+#define BT_REG_SP(ctx) (BT_REGS(ctx)->sp)
+#define BT_REG_RC(ctx) (BT_REGS(ctx)->ax)
+
+static __always_inline __u64 bt_regs_reg_arg(void *ctx, int n)
+{
+	switch (n) {
+	case 0:
+		return BT_REGS(ctx)->di;
+	case 1:
+		return BT_REGS(ctx)->si;
+	case 2:
+		return BT_REGS(ctx)->dx;
+	case 3:
+		return BT_REGS(ctx)->cx;
+	case 4:
+		return BT_REGS(ctx)->r8;
+	default:
+		return BT_REGS(ctx)->r9;
+	}
+}
 #elif defined(__TARGET_ARCH_arm64)
-struct user_pt_regs___bt {
+struct bt_regs { /* arch/arm64/include/uapi/asm/ptrace.h: struct user_pt_regs */
 	__u64 regs[31];
 	__u64 sp;
 	__u64 pc;
-} __attribute__((preserve_access_index));
-#undef __PT_REGS_CAST
-#define __PT_REGS_CAST(x) ((const struct user_pt_regs___bt *)(x))
+	__u64 pstate;
+};
+#define BT_REGS(ctx) ((const struct bt_regs *)(ctx))
 #define BT_REG_ARGS 8 /* x0..x7 */
 #define BT_STACK_ARG0 0
-#define BT_REG_ARG5(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), regs[5])
-#define BT_REG_ARG6(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), regs[6])
-#define BT_REG_ARG7(ctx) BPF_CORE_READ(__PT_REGS_CAST(ctx), regs[7])
+#define BT_REG_SP(ctx) (BT_REGS(ctx)->sp)
+#define BT_REG_RC(ctx) (BT_REGS(ctx)->regs[0])
+
+static __always_inline __u64 bt_regs_reg_arg(void *ctx, int n)
+{
+	return BT_REGS(ctx)->regs[n]; /* n < 8, a constant at every call site */
+}
 #else
 #define BT_REG_ARGS 5 /* what bpf_tracing.h names on every architecture */
 #define BT_STACK_ARG0 0
+#define BT_REG_SP(ctx) PT_REGS_SP_CORE(ctx)
+#define BT_REG_RC(ctx) PT_REGS_RC_CORE(ctx)
+
+static __always_inline __u64 bt_regs_reg_arg(void *ctx, int n)
+{
+	switch (n) {
+	case 0:
+		return PT_REGS_PARM1_CORE(ctx);
+	case 1:
+		return PT_REGS_PARM2_CORE(ctx);
+	case 2:
+		return PT_REGS_PARM3_CORE(ctx);
+	case 3:
+		return PT_REGS_PARM4_CORE(ctx);
+	default:
+		return PT_REGS_PARM5_CORE(ctx);
+	}
+}
 #endif
 
 /* A word on the probed task's stack: user (uprobe) or kernel (kprobe) memory. */
 static __always_inline __u64 bt_regs_stack_word(void *ctx, int n, int user)
 {
-	__u64 v = 0, addr = PT_REGS_SP_CORE(ctx) + 8 * n;
+	__u64 v = 0, addr = BT_REG_SP(ctx) + 8 * n;
 
 	if (user)
 		bpf_probe_read_user(&v, sizeof(v), (void *)addr);
@@ -471,28 +516,8 @@ static __always_inline __u64 bt_regs_stack_word(void *ctx, int n, int user)
  */
 static __always_inline __u64 bt_regs_arg(void *ctx, int n, int user)
 {
-	switch (n) {
-	case 0:
-		return PT_REGS_PARM1_CORE(ctx);
-	case 1:
-		return PT_REGS_PARM2_CORE(ctx);
-	case 2:
-		return PT_REGS_PARM3_CORE(ctx);
-	case 3:
-		return PT_REGS_PARM4_CORE(ctx);
-	case 4:
-		return PT_REGS_PARM5_CORE(ctx);
-#ifdef BT_REG_ARG5
-	case 5:
-		return BT_REG_ARG5(ctx);
-#endif
-#ifdef BT_REG_ARG6
-	case 6:
-		return BT_REG_ARG6(ctx);
-	case 7:
-		return BT_REG_ARG7(ctx);
-#endif
-	}
+	if (n < BT_REG_ARGS)
+		return bt_regs_reg_arg(ctx, n);
 	/* Past the argument registers: on the caller's stack, one word each. */
 	return bt_regs_stack_word(ctx, n - BT_REG_ARGS + BT_STACK_ARG0, user);
 }
@@ -507,7 +532,7 @@ static __always_inline __u64 bt_regs_sarg(void *ctx, int n, int user)
 /* The probed function's return value (kretprobe, uretprobe). */
 static __always_inline __u64 bt_regs_ret(void *ctx)
 {
-	return PT_REGS_RC_CORE(ctx);
+	return BT_REG_RC(ctx);
 }
 
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */

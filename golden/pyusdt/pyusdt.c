@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of pyusdt.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 639, 5 }, { 643, 7 }, { 649, 8 }, { 655, 11 }, { 659, 13 }, { 668, 11 }, { 672, 13 },
+	{ 664, 5 }, { 668, 7 }, { 674, 8 }, { 680, 11 }, { 684, 13 }, { 693, 11 }, { 697, 13 },
 };
 
 static const char *const bt_script_lines[] = {
