@@ -178,6 +178,23 @@ class Let(Stmt):
 @dataclass
 class Block(Node):
     stmts: list[Stmt]
+    value_last: bool = False  #: ends in an expression with no ';': the block's value
+
+
+@dataclass
+class BlockExpr(Expr):
+    """``{ stmts; expr }`` used as an expression (also what a macro call expands to)."""
+
+    block: Block
+
+    @property
+    def value(self) -> Expr | None:
+        last = self.block.stmts[-1] if self.block.stmts else None
+        return last.expr if self.block.value_last and isinstance(last, ExprStmt) else None
+
+    @property
+    def body(self) -> list[Stmt]:
+        return self.block.stmts[:-1] if self.value is not None else self.block.stmts
 
 
 @dataclass
@@ -246,6 +263,15 @@ class CDefinition(Node):
 
 
 @dataclass
+class Macro(Node):
+    """``macro name(params) { body }``: params are ``$var``, ``@map`` or expression names."""
+
+    name: str
+    params: list[str]
+    body: Block
+
+
+@dataclass
 class MapDecl(Node):
     """``let @name = KIND(max_entries);`` before the probes: the map's BPF type and size."""
 
@@ -261,3 +287,4 @@ class Program(Node):
     c_definitions: list[CDefinition] = field(default_factory=list)
     includes: list[str] = field(default_factory=list)
     map_decls: list[MapDecl] = field(default_factory=list)
+    macros: dict[str, Macro] = field(default_factory=dict)

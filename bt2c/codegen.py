@@ -500,6 +500,14 @@ class ProbeGen(CallGen, AccessGen):
     # -- expressions ----------------------------------------------------------
     def expr(self, e: ast.Expr) -> str:  # noqa: C901 - one dispatch over node kinds
         t = e.type
+        if isinstance(e, ast.BlockExpr):
+            # The statements run first, where the expression is; the value is the last
+            # expression's (variables are all declared at the top of the program).
+            self.stmts(e.body)
+            if e.value is None:
+                return ""
+            self.comment(e.block.stmts[-1])  # the value's own line (a macro's, say)
+            return self.expr(e.value)
         if isinstance(e, ast.Int):
             if e.value >= 2**63:
                 return f"{e.value}ULL"

@@ -27,6 +27,8 @@ def features(program: ast.Program) -> set[str]:
         found.add("config")
     if program.map_decls:
         found.add("let @map = hash(N)")
+    if program.macros:
+        found.add("macro")
     if program.c_definitions:
         found.add("struct/union/enum definitions")
     if program.includes:
@@ -109,6 +111,8 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
         return "offsetof()"
     if isinstance(node, ast.Index):
         return "a[i]"
+    if isinstance(node, ast.BlockExpr):
+        return "block expressions"
     if isinstance(node, ast.Let) or (isinstance(node, ast.Assign) and node.decl):
         return "let"
     if isinstance(node, ast.Assign):

@@ -93,12 +93,19 @@ class Parser:
         defs: list[ast.CDefinition] = []
         includes: list[str] = []
         decls: list[ast.MapDecl] = []
+        macros: dict[str, ast.Macro] = {}
         while True:
             self.lexer.skip_space()
             if self.lexer.pos >= len(self.source.text) and not self.buffer:
                 break
             if not self.buffer and re.match(r"let\s+@", self.source.text[self.lexer.pos:]):
                 decls.append(self.parse_map_decl())
+                continue
+            if not self.buffer and re.match(r"macro\s", self.source.text[self.lexer.pos:]):
+                macro = self.parse_macro()
+                if macro.name in macros:
+                    raise self.error(f"Redefinition of macro: {macro.name}", macro.span)
+                macros[macro.name] = macro
                 continue
             if self.source.text.startswith("config", self.lexer.pos) and not self.buffer:
                 config.update(self.parse_config())
@@ -112,7 +119,33 @@ class Parser:
             raise Bt2cError("no probes in program", Span(0, max(1, len(self.source.text))),
                             self.source)
         start = probes[0].span
-        return ast.Program(start.to(probes[-1].span), probes, config, defs, includes, decls)
+        program = ast.Program(start.to(probes[-1].span), probes, config, defs, includes, decls,
+                              macros)
+        if macros:
+            from bt2c.macros import expand_macros
+
+            expand_macros(program, self.source)
+        return program
+
+    def parse_macro(self) -> ast.Macro:
+        """``macro name(p1, p2) { body }`` or ``macro name { body }``."""
+        start = self.expect("macro").span
+        name = self.advance()
+        if name.kind != Kind.IDENT:
+            raise self.error("syntax: expected a macro name", name.span)
+        params: list[str] = []
+        if self.accept("("):
+            while not self.at(")"):
+                p = self.advance()
+                if p.kind not in (Kind.VAR, Kind.MAP, Kind.IDENT):
+                    raise self.error("syntax: macro parameters are $variables, @maps or names",
+                                     p.span)
+                params.append(p.text)
+                if not self.accept(","):
+                    break
+            self.expect(")")
+        body = self.parse_block()
+        return ast.Macro(start.to(body.span), name.text, params, body)
 
     def parse_map_decl(self) -> ast.MapDecl:
         """``let @name = KIND(N);`` (the kind is checked by the semantic pass)."""
@@ -241,8 +274,10 @@ class Parser:
             if not self.at("}") and not isinstance(stmt, (ast.If, ast.Unroll, ast.While,
                                                              ast.ForRange, ast.ForMap)):
                 self.expect(";")
+        value_last = bool(stmts) and isinstance(stmts[-1], ast.ExprStmt) and \
+            not self.source.text[:self.peek().span.start].rstrip().endswith(";")
         end = self.advance().span
-        return ast.Block(start.to(end), stmts)
+        return ast.Block(start.to(end), stmts, value_last)
 
     def parse_stmt(self) -> ast.Stmt:
         tok = self.peek()
@@ -283,6 +318,11 @@ class Parser:
                     return ast.Assign(tok.span.to(value.span), var, None, value, decl=True,
                                       decl_type=type_name)
                 return ast.Let(tok.span.to(var.span), var, type_name)
+        if tok.kind == Kind.IDENT and tok.text == "_" and self.at("=", 1):
+            self.advance()
+            self.advance()
+            value = self.parse_expr()  # `_ = expr`: evaluate, discard the value
+            return ast.ExprStmt(tok.span.to(value.span), value)
         expr = self.parse_expr()
         op = self.peek()
         if op.kind == Kind.OP and (op.text == "=" or op.text in _COMPOUND) and \
@@ -495,6 +535,10 @@ class Parser:
                         break
                 span = span.to(self.expect("]").span)
             return ast.Map(span, tok.text, keys)
+        if tok.kind == Kind.OP and tok.text == "{":
+            self.buffer.insert(0, tok)  # parse_block expects the brace
+            block = self.parse_block()
+            return ast.BlockExpr(block.span, block)
         if tok.kind == Kind.IDENT:
             if tok.text == "sizeof" and self.at("("):
                 self.advance()

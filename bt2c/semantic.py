@@ -334,6 +334,10 @@ class Analyzer:
         self.scopes.append([])
         for stmt in block.stmts:
             self.stmt(stmt)
+        self.end_scope()
+
+    def end_scope(self) -> None:
+        """Forget the variables the innermost block declared."""
         for user, saved in reversed(self.scopes.pop()):
             if saved is None:
                 self.renames.pop(user, None)
@@ -575,6 +579,13 @@ class Analyzer:
         return t
 
     def _expr(self, e: ast.Expr) -> Type:  # noqa: C901 - one dispatch over node kinds
+        if isinstance(e, ast.BlockExpr):
+            self.scopes.append([])
+            for st in e.body:
+                self.stmt(st)
+            t = self.expr(e.value) if e.value is not None else VOID
+            self.end_scope()
+            return t
         if isinstance(e, ast.Int):
             return INT64 if e.value < 2**63 else UINT64
         if isinstance(e, ast.Str):
