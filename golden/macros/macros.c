@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of macros.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 527, 8 }, { 531, 10 }, { 532, 5 }, { 539, 13 }, { 546, 14 }, { 550, 16 },
-	{ 551, 6 }, { 552, 6 },	 { 555, 6 }, { 558, 4 },  { 564, 17 }, { 568, 18 },
+	{ 534, 8 }, { 538, 10 }, { 539, 5 }, { 546, 13 }, { 553, 14 }, { 557, 16 },
+	{ 558, 6 }, { 559, 6 },	 { 562, 6 }, { 565, 4 },  { 571, 17 }, { 575, 18 },
 };
 
 static const char *const bt_script_lines[] = {
