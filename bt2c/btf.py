@@ -74,8 +74,9 @@ class BtfType:
     ``size`` is set for int/struct/union/enum/float; ``ref`` is the referenced type of
     ptr/typedef/const/volatile/restrict/func/var (for func: its func_proto) and the
     return type of func_proto; arrays have ``ref`` (element) and ``nelems``.
-    ``members`` holds struct/union members, func_proto params, enumerators.
-    int types have ``int_bits``/``int_signed``.
+    ``members`` holds struct/union members, func_proto params, enumerators, and a
+    datasec's variables.  int types have ``int_bits``/``int_signed``; a var has its
+    ``linkage`` (0 static, 1 global).
     """
 
     id: int
@@ -88,6 +89,7 @@ class BtfType:
     int_bits: int = 0
     int_signed: bool = False
     kind_flag: bool = False
+    linkage: int = 0
 
 
 class Btf:
@@ -97,10 +99,13 @@ class Btf:
                  names: dict[str, list[int]] | None = None):
         if len(data) < 24:
             raise BtfError("BTF too short")
-        magic, version, _flags, hdr_len = struct.unpack_from("<HBBI", data, 0)
+        # BTF is in its producer's byte order: a big-endian (s390x) object's .BTF
+        # section reads as the magic byte-swapped.
+        self.e = "<" if struct.unpack_from("<H", data, 0)[0] == MAGIC else ">"
+        magic, version, _flags, hdr_len = struct.unpack_from(self.e + "HBBI", data, 0)
         if magic != MAGIC or version != 1:
             raise BtfError("not BTF (bad magic or version)")
-        type_off, type_len, str_off, str_len = struct.unpack_from("<IIII", data, 8)
+        type_off, type_len, str_off, str_len = struct.unpack_from(self.e + "IIII", data, 8)
         self.data = data
         self.types_start = hdr_len + type_off
         self.types_end = self.types_start + type_len
@@ -126,7 +131,7 @@ class Btf:
         while pos < end:
             tid += 1
             offsets.append(pos)
-            name_off, info = unpack("<II", data, pos)
+            name_off, info = unpack(self.e + "II", data, pos)
             kind = (info >> 24) & 0x1F
             vlen = info & 0xFFFF
             if name_off and kind in indexed:
@@ -172,22 +177,22 @@ class Btf:
         if not 0 < tid < len(self.offsets):
             raise BtfError(f"type id {tid} out of range")
         data, pos = self.data, self.offsets[tid]
-        name_off, info, size_or_type = struct.unpack_from("<III", data, pos)
+        name_off, info, size_or_type = struct.unpack_from(self.e + "III", data, pos)
         kind = KINDS.get((info >> 24) & 0x1F, "unknown")
         vlen, kflag = info & 0xFFFF, bool(info >> 31)
         name = self.string(name_off) if name_off else ""
         body = pos + 12
         if kind == "int":
-            (enc,) = struct.unpack_from("<I", data, body)
+            (enc,) = struct.unpack_from(self.e + "I", data, body)
             return BtfType(tid, kind, name, size=size_or_type, int_bits=enc & 0xFF,
                            int_signed=bool((enc >> 24) & 1))
         if kind == "array":
-            elem, _index, nelems = struct.unpack_from("<III", data, body)
+            elem, _index, nelems = struct.unpack_from(self.e + "III", data, body)
             return BtfType(tid, kind, name, ref=elem, nelems=nelems)
         if kind in ("struct", "union"):
             members = []
             for i in range(vlen):
-                m_name, m_type, m_off = struct.unpack_from("<III", data, body + 12 * i)
+                m_name, m_type, m_off = struct.unpack_from(self.e + "III", data, body + 12 * i)
                 bits = m_off >> 24 if kflag else 0
                 bit_off = m_off & 0xFFFFFF if kflag else m_off
                 members.append(Member(self.string(m_name) if m_name else "", m_type,
@@ -198,9 +203,10 @@ class Btf:
             members = []
             for i in range(vlen):
                 if kind == "enum":
-                    e_name, val = struct.unpack_from("<Ii" if kflag else "<II", data, body + 8 * i)
+                    fmt = self.e + ("Ii" if kflag else "II")
+                    e_name, val = struct.unpack_from(fmt, data, body + 8 * i)
                 else:
-                    e_name, lo, hi = struct.unpack_from("<III", data, body + 12 * i)
+                    e_name, lo, hi = struct.unpack_from(self.e + "III", data, body + 12 * i)
                     val = lo | hi << 32
                     if kflag and val >= 1 << 63:
                         val -= 1 << 64
@@ -210,15 +216,24 @@ class Btf:
         if kind == "func_proto":
             params = []
             for i in range(vlen):
-                p_name, p_type = struct.unpack_from("<II", data, body + 8 * i)
+                p_name, p_type = struct.unpack_from(self.e + "II", data, body + 8 * i)
                 params.append(Member(self.string(p_name) if p_name else "", p_type))
             return BtfType(tid, kind, name, ref=size_or_type, members=tuple(params))
         if kind in ("float",):
             return BtfType(tid, kind, name, size=size_or_type)
         if kind == "fwd":
             return BtfType(tid, kind, name, kind_flag=kflag)
-        if kind in ("datasec",):
-            return BtfType(tid, kind, name, size=size_or_type)
+        if kind == "datasec":
+            # Each variable: Member(name, var type id, bit_offset=8*offset, value=size).
+            members = []
+            for i in range(vlen):
+                v_type, v_off, v_size = struct.unpack_from(self.e + "III", data, body + 12 * i)
+                members.append(Member(self.type(v_type).name, v_type, 8 * v_off,
+                                      value=v_size))
+            return BtfType(tid, kind, name, size=size_or_type, members=tuple(members))
+        if kind == "var":
+            (linkage,) = struct.unpack_from(self.e + "I", data, body)
+            return BtfType(tid, kind, name, ref=size_or_type, linkage=linkage)
         return BtfType(tid, kind, name, ref=size_or_type, kind_flag=kflag)
 
     def resolve(self, tid: int) -> BtfType:

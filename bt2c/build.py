@@ -1,4 +1,5 @@
-"""Build: clang for the BPF object, bpftool for vmlinux.h and the skeleton, cc for the loader.
+"""Build: clang for the BPF objects, bpftool for vmlinux.h, bt2c for the skeletons, cc for
+the loaders.
 
 The commands are the same as the generated Makefile's, run from Python so that
 a missing tool is named with its Debian package and ``-v`` can show each one.
@@ -6,6 +7,7 @@ a missing tool is named with its Debian package and ``-v`` can show each one.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import os
 import platform
@@ -13,9 +15,10 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
-from bt2c.cross import check_target_libs, find_cc, resolve_target
+from bt2c.cross import Target, check_target_libs, find_cc, resolve_targets
 from bt2c.diagnostics import Bt2cError, ToolMissingError
 
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
@@ -72,20 +75,28 @@ def toolchain_id() -> str:
 
 
 class Builder:
-    """Runs the build steps in one output directory.
+    """Runs the build steps in one output directory, for one or more architectures.
 
-    ``arch`` (a :mod:`bt2c.cross` target name, None for this machine) selects
-    the BPF arch macro and the loader's compiler and libraries; ``static``
-    links the loader statically, so the one file runs on any target kernel.
+    ``arch`` is what ``--arch`` says: a :mod:`bt2c.cross` target name, a
+    comma-separated list, ``all``, or None for this machine.  Each target gets
+    NAME.ARCH.bpf.o (clang: its byte order and register layout) and
+    NAME.ARCH.skel.h (bt2c.skeleton), and a loader where its C compiler and
+    libraries are installed: NAME for this machine, NAME.ARCH for another.
+    ``static`` links the loaders statically, so one file runs on any target
+    kernel.  NAME.skel.h (written by transpile) picks the skeleton of the
+    architecture the loader is compiled for.
     """
 
     def __init__(self, out_dir: Path, name: str, verbose: bool = False, static: bool = False,
-                 arch: str | None = None):
+                 arch: str | None = None, progress: bool = False):
         self.out = out_dir
         self.name = name
         self.verbose = verbose
         self.static = static
-        self.target = resolve_target(arch)
+        self.targets = resolve_targets(arch)
+        self.target = self.targets[0]
+        self.progress = progress
+        self.notes: list[str] = []  #: loaders that were not built, and why
 
     def run(self, cmd: list[str], what: str, stdout: Path | None = None) -> None:
         if self.verbose:
@@ -107,7 +118,11 @@ class Builder:
             print(proc.stderr, file=sys.stderr, end="")
 
     def vmlinux_h(self) -> None:
-        """vmlinux.h from this kernel's BTF, cached per kernel build."""
+        """vmlinux.h from this kernel's BTF, cached per kernel build.
+
+        The same for every target: the generated BPF C takes only
+        arch-independent types from it (bt2c/cross.py).
+        """
         target = self.out / "vmlinux.h"
         if target.exists():
             return
@@ -126,40 +141,111 @@ class Builder:
             os.replace(tmp, cache)
         shutil.copyfile(cache, target)
 
-    def bpf_object(self, arch: str | None = None) -> None:
+    def object_name(self, target: Target) -> str:
+        return f"{self.name}.{target.name}.bpf.o"
+
+    def skeleton_name(self, target: Target) -> str:
+        return f"{self.name}.{target.name}.skel.h"
+
+    def loader_path(self, target: Target) -> Path:
+        """NAME for this machine, NAME.ARCH for another (as the Makefile names them)."""
+        return self.out / (self.name if target.is_host() else f"{self.name}.{target.name}")
+
+    def bpf_object(self, target: Target) -> None:
+        """NAME.ARCH.bpf.o: BTF and CO-RE relocations (-g), in the target's byte order."""
         clang = find_clang()
-        arch = arch or self.target.bpf_arch
-        n = self.name
         extra: list[str] = []
-        if "<bpf/usdt.bpf.h>" in (self.out / f"{n}.bpf.c").read_text():
+        if "<bpf/usdt.bpf.h>" in (self.out / f"{self.name}.bpf.c").read_text():
             extra = bpf_sys_includes(clang)
-        self.run([clang, "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", *extra,
-                  "-c", f"{n}.bpf.c", "-o", f"{n}.bpf.o"], "clang (BPF object)")
+        self.run([clang, "-g", "-O2", "-target", target.clang_target,
+                  f"-D__TARGET_ARCH_{target.bpf_arch}", *extra, "-c", f"{self.name}.bpf.c",
+                  "-o", self.object_name(target)], f"clang (BPF object for {target.name})")
 
-    def skeleton(self) -> None:
-        bpftool = find_tool("bpftool", "bpftool")
-        n = self.name
-        self.run([bpftool, "gen", "skeleton", f"{n}.bpf.o", "name", f"{n}_bpf"],
-                 "bpftool gen skeleton", stdout=self.out / f"{n}.skel.h")
+    def skeleton(self, target: Target) -> None:
+        """NAME.ARCH.skel.h, written by bt2c from the object (any byte order)."""
+        from bt2c.skeleton import generate
 
-    def loader(self) -> None:
-        cc = find_cc(self.target)
-        check_target_libs(self.target, self.static)
-        n = self.name
+        text = generate(self.out / self.object_name(target), self.name)
+        (self.out / self.skeleton_name(target)).write_text(text)
+
+    def bpf_objects(self) -> None:
+        """Every target's object and skeleton, clang running in parallel."""
+        jobs = min(len(self.targets), os.cpu_count() or 1)
+        shown = Progress(len(self.targets), "BPF objects") if self.progress else None
+
+        def one(target: Target) -> None:
+            self.bpf_object(target)
+            self.skeleton(target)
+            if shown:
+                shown.done(target.name)
+
+        if jobs == 1:
+            for t in self.targets:
+                one(t)
+        else:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+                for f in [pool.submit(one, t) for t in self.targets]:
+                    f.result()
+        if shown:
+            shown.finish()
+
+    def loader(self, target: Target | None = None) -> Path:
+        """The loader for ``target`` (default: the first one); returns its path."""
+        target = target or self.target
+        cc = find_cc(target)
+        check_target_libs(target, self.static)
+        out = self.loader_path(target)
         # No -I.: a tool named like a system header (strings.h) must not shadow it.
-        cmd = [cc, "-O2", "-g", "-Wall", f"{n}.c", "-o", n]
+        cmd = [cc, "-O2", "-g", "-Wall", f"{self.name}.c", "-o", out.name]
         if self.static:
             cmd.insert(1, "-static")
-        self.run(cmd + ["-lbpf", "-lelf", "-lz"], "cc (loader)")
+        self.run(cmd + ["-lbpf", "-lelf", "-lz"], f"cc (loader for {target.name})")
+        return out
+
+    def loaders(self) -> list[Path]:
+        """Every target's loader.  With several targets, one whose compiler or libraries
+        are missing is skipped with a note (its skeleton can be built on the target);
+        with one target that is an error."""
+        built = []
+        for t in self.targets:
+            try:
+                built.append(self.loader(t))
+            except ToolMissingError as e:
+                if len(self.targets) == 1:
+                    raise
+                self.notes.append(f"{t.name}: no loader built here ({e.message}); "
+                                  f"run `make` on a {t.name} machine")
+        return built
 
     def all(self) -> Path:
-        """Every step; returns the loader binary."""
+        """Every step; returns the (first) loader binary."""
         check_headers()
         self.vmlinux_h()
-        self.bpf_object()
-        self.skeleton()
-        self.loader()
-        return self.out / self.name
+        self.bpf_objects()
+        built = self.loaders()
+        return built[0] if built else self.out / self.skeleton_name(self.target)
+
+
+class Progress:
+    """A one-line progress display on a terminal: ``BPF objects [3/6] s390x``."""
+
+    def __init__(self, total: int, what: str):
+        self.total = total
+        self.what = what
+        self.count = 0
+        self.lock = threading.Lock()
+        self.tty = sys.stderr.isatty()
+
+    def done(self, item: str) -> None:
+        with self.lock:
+            self.count += 1
+            if self.tty:
+                print(f"\r\033[K{self.what} [{self.count}/{self.total}] {item}",
+                      end="", file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        if self.tty:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
 def bpf_sys_includes(clang: str) -> list[str]:

@@ -46,23 +46,34 @@ def build_cmd(
     out: Path = typer.Option(Path("out"), "-o", "--output", help="output directory"),
     static: bool = typer.Option(False, "--static", help="link the loader statically"),
     arch: Optional[str] = typer.Option(  # noqa: UP045 - typer needs Optional on py3.9
-        None, "--arch", help="build for another architecture: x86_64 or arm64"),
+        None, "--arch", help="architectures to build for, comma-separated, or all: "
+                             "x86_64, arm64, riscv64, s390x, powerpc64le, loongarch64 "
+                             "(default: this machine's)"),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="show build commands"),
 ) -> None:
-    """Transpile, then build NAME.bpf.o, NAME.skel.h and the NAME loader in OUT."""
+    """Transpile, then build NAME.ARCH.bpf.o and NAME.ARCH.skel.h for each architecture
+    and the loaders (NAME here, NAME.ARCH for others where a cross compiler is installed)."""
     from bt2c.build import Builder
     from bt2c.transpile import transpile
 
     result = transpile(_read(script), str(script))
     fresh = not out.exists()
     result.write(out)
+    builder = Builder(out, result.name, verbose=verbose, static=static, arch=arch,
+                      progress=True)
     try:
-        binary = Builder(out, result.name, verbose=verbose, static=static, arch=arch).all()
+        builder.all()
     except BaseException:
         if fresh:
             shutil.rmtree(out, ignore_errors=True)
         raise
-    typer.echo(str(binary))
+    for t in builder.targets:
+        for path in (out / builder.object_name(t), out / builder.skeleton_name(t),
+                     builder.loader_path(t)):
+            if path.exists():
+                typer.echo(str(path))
+    for note in builder.notes:
+        typer.echo(f"note: {note}", err=True)
 
 
 @app.command("run", context_settings={"allow_extra_args": True,

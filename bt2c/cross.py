@@ -1,22 +1,26 @@
-"""Target architectures: which compiler, libraries and BPF arch macro build a tool for each.
+"""Target architectures: which compiler, libraries and BPF flags build a tool for each.
 
 A generated tool has two halves with different portability.  The BPF object
-is bytecode for the (little-endian) BPF machine; the only arch-specific input
-is ``-D__TARGET_ARCH_xxx``, which libbpf's ``bpf_tracing.h`` uses for register
-access (PT_REGS_*).  The loader is ordinary C for the target CPU, linked
-against that architecture's libbpf, libelf and zlib.
+is bytecode for the BPF machine in the target's byte order (``-target bpfel``,
+or ``bpfeb`` for big-endian s390x); the only other arch-specific input is
+``-D__TARGET_ARCH_xxx``, which selects the register layout in
+templates/bpf/regs.h (argN, retval).  The loader is ordinary C for the target
+CPU, linked against that architecture's libbpf, libelf and zlib.
 
 ``vmlinux.h`` is deliberately *not* per-arch: the generated BPF C only uses
 types that are the same on every architecture (the ``__u64``-style integer
-types, the ``BPF_MAP_TYPE_*``/``BPF_ANY`` UAPI enums, and its own tracepoint
-record structs emitted from the tracefs format), so the host's BTF dump
+types, the ``BPF_MAP_TYPE_*``/``BPF_ANY`` UAPI enums, its own tracepoint
+record structs emitted from the tracefs format, and its own register structs
+from regs.h; kernel structs are read with CO-RE), so the host's BTF dump
 serves every target.  tests/test_cross.py checks that claim against the
-generated C, so the day a probe type needs ``struct pt_regs`` (whose layout
-differs per arch) that test says the build must take the target's BTF.
+generated C.
 
-On Debian the cross pieces are ``gcc-aarch64-linux-gnu`` and the multiarch
-``libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64`` (``.ci/install``
-installs them); a missing one is reported with the package to install.
+On Debian the cross pieces are ``gcc-TRIPLET`` and the multiarch
+``libbpf-dev:ARCH libelf-dev:ARCH zlib1g-dev:ARCH`` (``.ci/install``
+installs them for arm64, s390x and ppc64el); a missing one is reported with
+the package to install.  Debian 12 has no riscv64 or loongarch64 libraries,
+so those targets get their BPF objects and skeletons, and the loader is
+built on the target itself (the generated Makefile).
 """
 
 from __future__ import annotations
@@ -35,12 +39,30 @@ from bt2c.diagnostics import Bt2cError, ToolMissingError
 class Target:
     """One architecture a tool can be built for."""
 
-    name: str  #: bt2c's name for it (``--arch``): x86_64, arm64
+    name: str  #: bt2c's name for it (``--arch``): x86_64, arm64, s390x...
     machine: str  #: ``uname -m`` on that architecture
-    bpf_arch: str  #: the ``__TARGET_ARCH_xxx`` suffix libbpf's bpf_tracing.h expects
+    bpf_arch: str  #: the ``__TARGET_ARCH_xxx`` suffix regs.h (and bpf_tracing.h) expects
     debian_arch: str  #: Debian's architecture name (packages, multiarch)
     triplet: str  #: GNU multiarch triplet: the cross compiler's prefix and library dir
     elf_machine: int  #: ELF e_machine of its binaries (to check what was built)
+    big_endian: bool = False  #: byte order of the CPU, hence of its BPF objects
+
+    @property
+    def cpp_test(self) -> str:
+        """The preprocessor test that is true when compiling for this architecture."""
+        return {
+            "x86_64": "defined(__x86_64__)",
+            "arm64": "defined(__aarch64__)",
+            "riscv64": "defined(__riscv) && __riscv_xlen == 64",
+            "s390x": "defined(__s390x__)",
+            "powerpc64le": "defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__",
+            "loongarch64": "defined(__loongarch64)",
+        }.get(self.name, f"defined(__{self.machine}__)")
+
+    @property
+    def clang_target(self) -> str:
+        """clang's BPF target in this architecture's byte order (the kernel's BPF is native)."""
+        return "bpfeb" if self.big_endian else "bpfel"
 
     @property
     def libdir(self) -> Path:
@@ -57,11 +79,42 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target("x86_64", "x86_64", "x86", "amd64", "x86_64-linux-gnu", 62),
         Target("arm64", "aarch64", "arm64", "arm64", "aarch64-linux-gnu", 183),
+        Target("riscv64", "riscv64", "riscv", "riscv64", "riscv64-linux-gnu", 243),
+        Target("s390x", "s390x", "s390", "s390x", "s390x-linux-gnu", 22, big_endian=True),
+        Target("powerpc64le", "ppc64le", "powerpc", "ppc64el", "powerpc64le-linux-gnu", 21),
+        Target("loongarch64", "loongarch64", "loongarch", "loong64", "loongarch64-linux-gnu",
+               258),
     )
 }
 
+#: Targets whose libbpf, libelf and zlib Debian 12 does not package (not a release
+#: architecture there): their loaders are built on the target, with its Makefile.
+NO_CROSS_LIBS = frozenset({"riscv64", "loongarch64"})
+
 #: Other spellings people use for the same architectures.
-ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "aarch64": "arm64"}
+ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "x86": "x86_64", "aarch64": "arm64",
+           "riscv": "riscv64", "s390": "s390x", "ppc64le": "powerpc64le",
+           "ppc64el": "powerpc64le", "powerpc": "powerpc64le", "loong64": "loongarch64",
+           "loongarch": "loongarch64"}
+
+
+def resolve_targets(spec: str | None) -> list[Target]:
+    """``--arch`` as given: one name, a comma-separated list, or ``all`` (every target).
+
+    Order is the user's, duplicates (also through aliases) are dropped.
+    """
+    if spec is None:
+        return [host_target()]
+    names = list(TARGETS) if spec.strip().lower() == "all" else \
+        [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise Bt2cError("--arch needs an architecture: " + ", ".join(TARGETS) + " or all")
+    out: list[Target] = []
+    for n in names:
+        t = resolve_target(n)
+        if t not in out:
+            out.append(t)
+    return out
 
 
 def resolve_target(name: str | None) -> Target:
@@ -70,7 +123,8 @@ def resolve_target(name: str | None) -> Target:
         return host_target()
     key = ALIASES.get(name.lower(), name.lower())
     if key not in TARGETS:
-        raise Bt2cError(f"unknown architecture {name!r}: choose one of {', '.join(TARGETS)}")
+        raise Bt2cError(f"unknown architecture {name!r}: choose one of {', '.join(TARGETS)}"
+                        " (or all)")
     return TARGETS[key]
 
 
@@ -131,19 +185,20 @@ class ElfInfo:
 
 
 def elf_info(path: Path) -> ElfInfo:
-    """Read the ELF header and program headers of ``path`` (64-bit little-endian only).
+    """Read the ELF header and program headers of ``path`` (64-bit, either byte order).
 
     A binary is static when it has no PT_INTERP segment: the kernel then runs
     it without ld.so, which is what lets one file be copied to any target
     (and run in an initramfs that holds nothing else).
     """
     data = path.read_bytes()
-    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        raise Bt2cError(f"{path}: not a 64-bit little-endian ELF file")
-    machine = struct.unpack_from("<H", data, 18)[0]
-    phoff = struct.unpack_from("<Q", data, 32)[0]
-    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] not in (1, 2):
+        raise Bt2cError(f"{path}: not a 64-bit ELF file")
+    e = "<" if data[5] == 1 else ">"
+    machine = struct.unpack_from(e + "H", data, 18)[0]
+    phoff = struct.unpack_from(e + "Q", data, 32)[0]
+    phentsize, phnum = struct.unpack_from(e + "HH", data, 54)
     pt_interp = 3
-    has_interp = any(struct.unpack_from("<I", data, phoff + i * phentsize)[0] == pt_interp
+    has_interp = any(struct.unpack_from(e + "I", data, phoff + i * phentsize)[0] == pt_interp
                      for i in range(phnum))
     return ElfInfo(machine, not has_interp)

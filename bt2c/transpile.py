@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bt2c import __version__, loader_format
 from bt2c.codegen import CodeGen
+from bt2c.cross import TARGETS
 from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
 from bt2c.formatting import format_c
@@ -159,6 +160,7 @@ def _transpile(text: str, script: str, name: str | None) -> Output:
         "stack_entries": 2 * int(program.config.get("max_map_keys", MAX_MAP_KEYS)),
         "kaddrs": analysis.kaddrs,
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
+        "targets": list(TARGETS.values()),
     }
     bpf_c = format_c(render("program.bpf.c.j2", **ctx), f"{name}.bpf.c")
     ctx["line_map"] = script_line_map(bpf_c)
@@ -167,6 +169,7 @@ def _transpile(text: str, script: str, name: str | None) -> Output:
         f"{name}.bpf.c": bpf_c,
         f"{name}.h": format_c(render("program.h.j2", **ctx), f"{name}.h"),
         f"{name}.c": format_c(render("loader.c.j2", **ctx), f"{name}.c"),
+        f"{name}.skel.h": render("skel.h.j2", **ctx),
         "Makefile": render("Makefile.j2", **ctx),
     }
     return Output(name, files)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bt2c.cross import host_target
+
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 
@@ -32,7 +34,8 @@ def test_transpile_writes_four_files(tmp_path: Path) -> None:
     proc = bt2c("transpile", str(GOLDEN / "opensnoop.bt"), "-o", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["Makefile", "opensnoop.bpf.c", "opensnoop.c", "opensnoop.h"]
+    assert names == ["Makefile", "opensnoop.bpf.c", "opensnoop.c", "opensnoop.h",
+                     "opensnoop.skel.h"]
     bpf = (tmp_path / "out" / "opensnoop.bpf.c").read_text()
     assert 'SEC(".maps")' in bpf and "BPF_MAP_TYPE_RINGBUF" in bpf
     assert "/* line 13: @filename[tid] = args.filename */" in bpf
@@ -43,10 +46,12 @@ def test_build_produces_object_skeleton_and_binary(tmp_path: Path) -> None:
     proc = bt2c("build", str(GOLDEN / "opensnoop.bt"), "-o", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "out"
-    for name in ("opensnoop.bpf.o", "opensnoop.skel.h", "opensnoop"):
+    arch = host_target().name
+    for name in (f"opensnoop.{arch}.bpf.o", f"opensnoop.{arch}.skel.h", "opensnoop"):
         assert (out / name).exists(), name
     assert os.access(out / "opensnoop", os.X_OK)
-    assert "opensnoop_bpf__open" in (out / "opensnoop.skel.h").read_text()
+    assert "opensnoop_bpf__open" in (out / f"opensnoop.{arch}.skel.h").read_text()
+    assert f'#include "opensnoop.{arch}.skel.h"' in (out / "opensnoop.skel.h").read_text()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root for BTF and tracefs")
@@ -90,7 +95,8 @@ def test_wildcard_targets_missing_on_the_running_kernel_are_skipped(tmp_path: Pa
 def test_generated_makefile_cross_builds_a_static_arm64_tool(tmp_path: Path) -> None:
     proc = bt2c("transpile", str(GOLDEN / "syscount.bt"), "-o", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    make(tmp_path / "out", "ARCH=arm64", "CC=aarch64-linux-gnu-gcc", "LDFLAGS=-static")
-    header = (tmp_path / "out" / "syscount").read_bytes()[:20]
+    make(tmp_path / "out", "CC=aarch64-linux-gnu-gcc", "LDFLAGS=-static")
+    assert (tmp_path / "out" / "syscount.arm64.skel.h").exists()  # ARCH from $(CC)
+    header = (tmp_path / "out" / "syscount.arm64").read_bytes()[:20]
     assert header[:4] == b"\x7fELF"
     assert int.from_bytes(header[18:20], "little") == 183  # e_machine: EM_AARCH64

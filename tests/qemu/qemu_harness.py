@@ -554,8 +554,7 @@ def build_tool(case: e2e.Case, target: Target, root: Path | None = None) -> Buil
     try:
         out = transpile(text, str(case.script))
         out.write(work)
-        Builder(work, out.name, static=True, arch=target.name).all()
-        built = work / out.name
+        built = Builder(work, out.name, static=True, arch=target.name).all()
         keep = work / ".keep"
         keep.mkdir()
         os.replace(built, keep / case.name)
