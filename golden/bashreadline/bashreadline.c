@@ -2478,10 +2478,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of bashreadline.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 675, 5 },  { 679, 7 },  { 693, 10 }, { 697, 12 }, { 701, 13 }, { 710, 16 },
-	{ 714, 17 }, { 718, 19 }, { 733, 20 }, { 741, 21 }, { 747, 24 }, { 751, 27 },
-	{ 757, 28 }, { 760, 29 }, { 766, 24 }, { 770, 27 }, { 776, 28 }, { 779, 29 },
-	{ 785, 24 }, { 789, 27 }, { 795, 28 }, { 798, 29 },
+	{ 698, 5 },  { 702, 7 },  { 716, 10 }, { 720, 12 }, { 724, 13 }, { 733, 16 },
+	{ 737, 17 }, { 741, 19 }, { 756, 20 }, { 764, 21 }, { 770, 24 }, { 774, 27 },
+	{ 780, 28 }, { 783, 29 }, { 789, 24 }, { 793, 27 }, { 799, 28 }, { 802, 29 },
+	{ 808, 24 }, { 812, 27 }, { 818, 28 }, { 821, 29 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,9 +2478,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of fentry_fexit.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 697, 3 },  { 701, 3 },  { 704, 5 },  { 714, 3 },  { 718, 3 },
-	{ 721, 5 },  { 731, 8 },  { 735, 10 }, { 742, 8 },  { 750, 8 },
-	{ 759, 10 }, { 766, 13 }, { 770, 15 }, { 776, 13 }, { 780, 15 },
+	{ 720, 3 },  { 724, 3 },  { 727, 5 },  { 737, 3 },  { 741, 3 },
+	{ 744, 5 },  { 754, 8 },  { 758, 10 }, { 765, 8 },  { 773, 8 },
+	{ 782, 10 }, { 789, 13 }, { 793, 15 }, { 799, 13 }, { 803, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of kprobe_args.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 659, 2 }, { 663, 2 },	 { 666, 4 },  { 673, 5 },
-	{ 680, 8 }, { 684, 10 }, { 691, 13 }, { 695, 13 },
+	{ 682, 2 }, { 686, 2 },	 { 689, 4 },  { 696, 5 },
+	{ 703, 8 }, { 707, 10 }, { 714, 13 }, { 718, 13 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -402,93 +402,112 @@ static __always_inline __s64 bt_smod(__s64 a, __s64 b)
  * Register access for probes whose context is the probed function's registers
  * (kprobe, kretprobe, uprobe, uretprobe, usdt): argN, sargN and retval.
  *
- * On x86-64 and arm64 the registers are read straight from the context at the
- * offsets of the architecture's register struct (x86-64's struct pt_regs and
- * arm64's struct user_pt_regs, both uapi: the BPF context ABI of these probes,
- * the same on every kernel), declared here because vmlinux.h is the build
- * host's (cross builds use it for every target).  No CO-RE relocation: with one,
- * libbpf must load and parse the kernel's BTF (4-5 MB) at start-up, which cost
- * a uprobe tool about 55 ms and 9 MiB (bench: docs/benchmarks.md), and every
- * read would be a bpf_probe_read_kernel() call instead of one load.  Other
- * architectures use libbpf's bpf_tracing.h PT_REGS_*_CORE for the architecture
- * the build names with -D__TARGET_ARCH_xxx, relocated against the kernel's BTF.
+ * ctx points at the kernel's struct pt_regs, whose leading words are the
+ * architecture's user-visible register set: a layout fixed by the kernel ABI
+ * (ptrace and perf depend on it).  bt2c describes that part for each
+ * architecture below and -D__TARGET_ARCH_xxx picks one, so one .bpf.c builds
+ * for every architecture with nothing from the target's kernel headers (and
+ * with loongarch, which libbpf 1.1's bpf_tracing.h lacks).  Each register is
+ * one load from the context: no helper call and no CO-RE relocation, so the
+ * programs also load on kernels without BTF.
+ *
+ * BT_REG_ARGS: arguments passed in registers; past them, argument n is the
+ * word at sp + 8 * (n - BT_REG_ARGS + BT_STACK_ARG0) at the function's entry.
  */
-/* bpf_tracing.h is included at the top of the program (uses_regs). */
 
 struct pt_regs; /* opaque: the program context (usdt.bpf.h takes it as a pointer) */
-
 #if defined(__TARGET_ARCH_x86)
-struct bt_regs { /* arch/x86/include/uapi/asm/ptrace.h, x86-64 */
-	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
-	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
+/* x86_64: struct pt_regs; arguments in rdi rsi rdx rcx r8 r9, result in rax. */
+struct bt_regs {
+	__u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
+	__u64 ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
 };
-#define BT_REGS(ctx) ((const struct bt_regs *)(ctx))
-#define BT_REG_ARGS 6	/* rdi rsi rdx rcx r8 r9 */
+#define BT_REG_ARGS 6
 #define BT_STACK_ARG0 1 /* the return address is at sp on entry */
-#define BT_REG_SP(ctx) (BT_REGS(ctx)->sp)
-#define BT_REG_RC(ctx) (BT_REGS(ctx)->ax)
-
-static __always_inline __u64 bt_regs_reg_arg(void *ctx, int n)
-{
-	switch (n) {
-	case 0:
-		return BT_REGS(ctx)->di;
-	case 1:
-		return BT_REGS(ctx)->si;
-	case 2:
-		return BT_REGS(ctx)->dx;
-	case 3:
-		return BT_REGS(ctx)->cx;
-	case 4:
-		return BT_REGS(ctx)->r8;
-	default:
-		return BT_REGS(ctx)->r9;
-	}
-}
+#define BT_REG_RET(r) ((r)->ax)
+#define BT_REG_IP(r) ((r)->ip)
+#define BT_REG_SP(r) ((r)->sp)
+#define BT_REG_ARG(r, n)      \
+	((n) == 0 ? (r)->di : \
+	 (n) == 1 ? (r)->si : \
+	 (n) == 2 ? (r)->dx : \
+	 (n) == 3 ? (r)->cx : \
+	 (n) == 4 ? (r)->r8 : \
+		    (r)->r9)
 #elif defined(__TARGET_ARCH_arm64)
-struct bt_regs { /* arch/arm64/include/uapi/asm/ptrace.h: struct user_pt_regs */
-	__u64 regs[31];
-	__u64 sp;
-	__u64 pc;
-	__u64 pstate;
+/* arm64: struct user_pt_regs; arguments in x0..x7, result in x0. */
+struct bt_regs {
+	__u64 regs[31], sp, pc, pstate;
 };
-#define BT_REGS(ctx) ((const struct bt_regs *)(ctx))
-#define BT_REG_ARGS 8 /* x0..x7 */
+#define BT_REG_ARGS 8
 #define BT_STACK_ARG0 0
-#define BT_REG_SP(ctx) (BT_REGS(ctx)->sp)
-#define BT_REG_RC(ctx) (BT_REGS(ctx)->regs[0])
-
-static __always_inline __u64 bt_regs_reg_arg(void *ctx, int n)
-{
-	return BT_REGS(ctx)->regs[n]; /* n < 8, a constant at every call site */
-}
+#define BT_REG_RET(r) ((r)->regs[0])
+#define BT_REG_IP(r) ((r)->pc)
+#define BT_REG_SP(r) ((r)->sp)
+#define BT_REG_ARG(r, n) ((r)->regs[(n)])
+#elif defined(__TARGET_ARCH_riscv)
+/* riscv64: struct user_regs_struct; arguments in a0..a7, result in a0. */
+struct bt_regs {
+	__u64 pc, ra, sp, gp, tp, t0, t1, t2, s0, s1;
+	__u64 a[8]; /* a0..a7 */
+};
+#define BT_REG_ARGS 8
+#define BT_STACK_ARG0 0
+#define BT_REG_RET(r) ((r)->a[0])
+#define BT_REG_IP(r) ((r)->pc)
+#define BT_REG_SP(r) ((r)->sp)
+#define BT_REG_ARG(r, n) ((r)->a[(n)])
+#elif defined(__TARGET_ARCH_s390)
+/* s390x: user_pt_regs; arguments in r2..r6, result in r2, sp is r15. */
+struct bt_regs {
+	__u64 args[1];
+	__u64 psw_mask, psw_addr;
+	__u64 gprs[16];
+};
+#define BT_REG_ARGS 5
+#define BT_STACK_ARG0 20 /* past the caller's 160-byte register save area */
+#define BT_REG_RET(r) ((r)->gprs[2])
+#define BT_REG_IP(r) ((r)->psw_addr)
+#define BT_REG_SP(r) ((r)->gprs[15])
+#define BT_REG_ARG(r, n) ((r)->gprs[2 + (n)])
+#elif defined(__TARGET_ARCH_powerpc)
+/* powerpc64le: struct user_pt_regs; arguments in r3..r10, result in r3, sp is r1. */
+struct bt_regs {
+	__u64 gpr[32], nip;
+};
+#define BT_REG_ARGS 8
+#define BT_STACK_ARG0 12 /* ELFv2: 32-byte frame header, then the 8 register args' slots */
+#define BT_REG_RET(r) ((r)->gpr[3])
+#define BT_REG_IP(r) ((r)->nip)
+#define BT_REG_SP(r) ((r)->gpr[1])
+#define BT_REG_ARG(r, n) ((r)->gpr[3 + (n)])
+#elif defined(__TARGET_ARCH_loongarch)
+/* loongarch64: struct user_pt_regs; arguments in a0..a7 (r4..r11), result in a0. */
+struct bt_regs {
+	__u64 regs[32], orig_a0, csr_era;
+};
+#define BT_REG_ARGS 8
+#define BT_STACK_ARG0 0
+#define BT_REG_RET(r) ((r)->regs[4])
+#define BT_REG_IP(r) ((r)->csr_era)
+#define BT_REG_SP(r) ((r)->regs[3])
+#define BT_REG_ARG(r, n) ((r)->regs[4 + (n)])
 #else
-#define BT_REG_ARGS 5 /* what bpf_tracing.h names on every architecture */
-#define BT_STACK_ARG0 0
-#define BT_REG_SP(ctx) PT_REGS_SP_CORE(ctx)
-#define BT_REG_RC(ctx) PT_REGS_RC_CORE(ctx)
-
-static __always_inline __u64 bt_regs_reg_arg(void *ctx, int n)
-{
-	switch (n) {
-	case 0:
-		return PT_REGS_PARM1_CORE(ctx);
-	case 1:
-		return PT_REGS_PARM2_CORE(ctx);
-	case 2:
-		return PT_REGS_PARM3_CORE(ctx);
-	case 3:
-		return PT_REGS_PARM4_CORE(ctx);
-	default:
-		return PT_REGS_PARM5_CORE(ctx);
-	}
-}
+#error "bt2c: build with -D__TARGET_ARCH_x86, arm64, riscv, s390, powerpc or loongarch"
 #endif
+
+/*
+ * usdt.bpf.h reads the probe's address with PT_REGS_IP: take it from the
+ * struct above, which also covers loongarch where libbpf 1.1 has no layout.
+ */
+#undef PT_REGS_IP
+#define PT_REGS_IP(x) BT_REG_IP((const struct bt_regs *)(x))
 
 /* A word on the probed task's stack: user (uprobe) or kernel (kprobe) memory. */
 static __always_inline __u64 bt_regs_stack_word(void *ctx, int n, int user)
 {
-	__u64 v = 0, addr = BT_REG_SP(ctx) + 8 * n;
+	const struct bt_regs *r = ctx;
+	__u64 v = 0, addr = BT_REG_SP(r) + 8 * n;
 
 	if (user)
 		bpf_probe_read_user(&v, sizeof(v), (void *)addr);
@@ -499,13 +518,15 @@ static __always_inline __u64 bt_regs_stack_word(void *ctx, int n, int user)
 
 /*
  * Argument n (from 0) of the probed function at its entry.  n is a constant at
- * every call site, so the switch folds to one register read.  user: the
- * registers are a user process's (uprobe), so stack arguments are user memory.
+ * every call site, so this folds to one load.  user: the registers are a user
+ * process's (uprobe), so stack arguments are user memory.
  */
 static __always_inline __u64 bt_regs_arg(void *ctx, int n, int user)
 {
+	const struct bt_regs *r = ctx;
+
 	if (n < BT_REG_ARGS)
-		return bt_regs_reg_arg(ctx, n);
+		return BT_REG_ARG(r, n);
 	/* Past the argument registers: on the caller's stack, one word each. */
 	return bt_regs_stack_word(ctx, n - BT_REG_ARGS + BT_STACK_ARG0, user);
 }
@@ -520,7 +541,9 @@ static __always_inline __u64 bt_regs_sarg(void *ctx, int n, int user)
 /* The probed function's return value (kretprobe, uretprobe). */
 static __always_inline __u64 bt_regs_ret(void *ctx)
 {
-	return BT_REG_RC(ctx);
+	const struct bt_regs *r = ctx;
+
+	return BT_REG_RET(r);
 }
 
 /*

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of pyusdt.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 664, 5 }, { 668, 7 }, { 674, 8 }, { 680, 11 }, { 684, 13 }, { 693, 11 }, { 697, 13 },
+	{ 687, 5 }, { 691, 7 }, { 697, 8 }, { 703, 11 }, { 707, 13 }, { 716, 11 }, { 720, 13 },
 };
 
 static const char *const bt_script_lines[] = {
