@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from bt2c.build import Builder, find_clang, find_tool
+from bt2c.bpf_elf import EM_BPF
+from bt2c.bpf_elf import read as read_elf
+from bt2c.build import Builder, bpf_sys_includes, find_clang, find_tool
 from bt2c.cross import TARGETS, Target
-from bt2c.elf import EM_BPF
-from bt2c.elf import read as read_elf
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "e2e" / "cases"
@@ -172,13 +172,15 @@ def test_every_case_builds_for_every_arch(tmp_path: Path, kernel_mounts: None) -
         subprocess.run([clang, "-g", "-O2", "-target", order, "-x", "c-header",
                         str(base / "vmlinux.h"), "-o", str(pch[order])], check=True)
     scripts = sorted(CASES.glob("*.bt"))
+    sys_includes = bpf_sys_includes(clang)
 
     def build(script: Path, target: Target) -> str:
         work = tmp_path / script.stem
         name = names[script]
         obj = work / f"{name}.{target.name}.bpf.o"
+        extra = sys_includes if "usdt.bpf.h" in (work / f"{name}.bpf.c").read_text() else []
         proc = subprocess.run([clang, "-g", "-O2", "-target", target.clang_target,
-                               f"-D__TARGET_ARCH_{target.bpf_arch}", "-include-pch",
+                               f"-D__TARGET_ARCH_{target.bpf_arch}", *extra, "-include-pch",
                                str(pch[target.clang_target]), "-c", str(work / f"{name}.bpf.c"),
                                "-o", str(obj)], capture_output=True, text=True)
         if proc.returncode:
