@@ -103,6 +103,7 @@ class Ternary(Expr):
 @dataclass
 class Tuple(Expr):
     items: list[Expr]
+    names: list[str] | None = None  #: a record, ``(a=1, b="x")``
 
 
 @dataclass

@@ -98,7 +98,7 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
     if isinstance(node, ast.Ternary):
         return "?:"
     if isinstance(node, ast.Tuple):
-        return "tuples"
+        return "records" if node.names else "tuples"
     if isinstance(node, ast.Field):
         if node.arrow:
             return "->"

@@ -109,8 +109,10 @@ def value_format(t: Type, expr: str) -> tuple[str, list[str]]:
     parts, args = [], []
     for i, e in enumerate(t.elems):
         f, a = value_format(e, f"{expr}.f{i}")
-        parts.append(f)
+        parts.append(f".{t.names[i]} = {f}" if t.names else f)
         args.extend(a)
+    if t.names:  # a record prints like a struct
+        return "{ " + ", ".join(parts) + " }", args
     return "(" + ", ".join(parts) + ")", args
 
 
@@ -127,6 +129,13 @@ def json_value_code(t: Type, expr: str, out: str = "bt_out") -> list[str]:
     if isinstance(t, (StackType, SymType)):
         return [f"bt_json_text({out}, {symbolic_text(t, expr)});"]
     assert isinstance(t, TupleType)
+    if t.names:  # a record is a JSON object, like a struct
+        code = [f"fputc('{{', {out});"]
+        for i, (n, e) in enumerate(zip(t.names, t.elems)):
+            code.append(f'fputs("{", " if i else ""}\\"{n}\\": ", {out});')
+            code.extend(json_value_code(e, f"{expr}.f{i}", out))
+        code.append(f"fputc('}}', {out});")
+        return code
     code = [f"fputc('[', {out});"]
     for i, e in enumerate(t.elems):
         if i:

@@ -147,6 +147,12 @@ class Parser:
         body = self.parse_block()
         return ast.Macro(start.to(body.span), name.text, params, body)
 
+    def parse_record(self, open_paren: Token) -> ast.Tuple:
+        """``(name=expr, ...)``: a record, a tuple whose members have names."""
+        names, items = _record_items(self)
+        end = self.expect(")").span
+        return ast.Tuple(open_paren.span.to(end), items, names)
+
     def parse_map_decl(self) -> ast.MapDecl:
         """``let @name = KIND(N);`` (the kind is checked by the semantic pass)."""
         start = self.expect("let").span
@@ -563,6 +569,8 @@ class Parser:
                 return ast.Call(tok.span.to(end), tok.text, args)
             return ast.Builtin(tok.span, tok.text)
         if tok.kind == Kind.OP and tok.text == "(":
+            if self.peek().kind == Kind.IDENT and self.at("=", 1):
+                return self.parse_record(tok)
             first = self.parse_expr()
             if self.accept(","):
                 items = [first]
@@ -575,6 +583,23 @@ class Parser:
             self.expect(")")
             return first
         raise self.error("syntax: expected expression", tok.span)
+
+
+def _record_items(parser: Parser) -> tuple[list[str], list[ast.Expr]]:
+    names: list[str] = []
+    items: list[ast.Expr] = []
+    while not parser.at(")"):
+        name = parser.advance()
+        if name.kind != Kind.IDENT:
+            raise parser.error("syntax: expected a record field name", name.span)
+        if name.text in names:
+            raise parser.error(f"Duplicate field name in record: {name.text}", name.span)
+        parser.expect("=")
+        names.append(name.text)
+        items.append(parser.parse_expr())
+        if not parser.accept(","):
+            break
+    return names, items
 
 
 def parse(source: Source) -> ast.Program:

@@ -121,11 +121,12 @@ def unify(a: Type, b: Type) -> Type | None:
         return IntType(64, a.signed)
     if isinstance(a, StringType) and isinstance(b, StringType):
         return StringType(max(a.length, b.length))
-    if isinstance(a, TupleType) and isinstance(b, TupleType) and len(a.elems) == len(b.elems):
+    if isinstance(a, TupleType) and isinstance(b, TupleType) and len(a.elems) == len(b.elems) \
+            and a.names == b.names:
         elems = [unify(x, y) for x, y in zip(a.elems, b.elems)]
         if any(e is None for e in elems):
             return None
-        return TupleType(tuple(elems))  # type: ignore[arg-type]
+        return TupleType(tuple(elems), a.names)  # type: ignore[arg-type]
     if isinstance(a, AggType) and isinstance(b, AggType) and a.kind == b.kind:
         return a
     if isinstance(a, (StackType, SymType)) and a == b:
@@ -137,6 +138,11 @@ def unify(a: Type, b: Type) -> Type | None:
 MAP_KINDS = {"hash": "BPF_MAP_TYPE_HASH", "lruhash": "BPF_MAP_TYPE_LRU_HASH",
              "percpuhash": "BPF_MAP_TYPE_PERCPU_HASH",
              "percpulruhash": "BPF_MAP_TYPE_LRU_PERCPU_HASH"}
+
+
+def _has_record(t: Type) -> bool:
+    """Whether a record is part of ``t`` (the map printer has no record layout yet)."""
+    return isinstance(t, TupleType) and (bool(t.names) or any(map(_has_record, t.elems)))
 
 
 def _user(name: str) -> str:
@@ -156,7 +162,7 @@ def storage_type(t: Type) -> Type:
     if isinstance(t, IntType):
         return IntType(64, t.signed)
     if isinstance(t, TupleType):
-        return TupleType(tuple(storage_type(e) for e in t.elems))
+        return TupleType(tuple(storage_type(e) for e in t.elems), t.names)
     return t
 
 
@@ -510,7 +516,7 @@ class Analyzer:
 
     def set_map_value(self, info: MapInfo, t: Type, span: Span) -> None:
         t = storage_type(t)
-        if isinstance(t, (StructType, ArrayType)):
+        if isinstance(t, (StructType, ArrayType)) or _has_record(t):
             raise self.error(f"bt2c cannot store a value of type '{t}' in a map yet", span)
         if info.value is None:
             info.value = t
@@ -533,6 +539,8 @@ class Analyzer:
             t = self.expr(k)
             if not isinstance(t, KEYABLE):
                 raise self.error(f"Invalid map key type: {t}", k.span)
+            if _has_record(t):
+                raise self.error("bt2c cannot use a record as a map key yet", k.span)
             keys.append(storage_type(t))
         # @m[(a, b)] and @m[$tuple] are the same map as @m[a, b]: the tuple struct
         # and the multi-key struct have one layout.
@@ -662,7 +670,8 @@ class Analyzer:
             for item, t in zip(e.items, elems):
                 if not isinstance(t, KEYABLE):
                     raise self.error(f"Invalid tuple element type: {t}", item.span)
-            return TupleType(tuple(storage_type(t) for t in elems))
+            names = tuple(e.names) if e.names else None
+            return TupleType(tuple(storage_type(t) for t in elems), names)
         if isinstance(e, ast.Field):
             return self.field(e)
         if isinstance(e, ast.Cast):
@@ -877,6 +886,9 @@ class Analyzer:
                     raise self.error(f"Can't find field '{e.name}' in tracepoint "
                                      f"{tp.category}:{tp.name}", e.span)
             return t
+        if isinstance(base, TupleType) and base.names and e.name in base.names:
+            e.name = str(base.names.index(e.name))  # a record member is its tuple element
+            return base.elems[int(e.name)]
         if isinstance(base, TupleType):
             if not e.name.isdigit() or int(e.name) >= len(base.elems):
                 raise self.error(f"Invalid tuple index: {e.name}. Found {len(base.elems)} "

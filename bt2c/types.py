@@ -70,6 +70,7 @@ class TupleType(Type):
     """An ordered group of values; a C struct with fields ``f0``, ``f1``, ..."""
 
     elems: tuple[Type, ...]
+    names: tuple[str, ...] | None = None  #: a record's member names
 
     def c_decl(self, name: str) -> str:
         return f"{self.struct_name()} {name}"
@@ -83,6 +84,8 @@ class TupleType(Type):
         return sum(_aligned(e) for e in self.elems)
 
     def __str__(self) -> str:
+        if self.names:
+            return "record(" + ",".join(f"{n}={e}" for n, e in zip(self.names, self.elems)) + ")"
         return "(" + ",".join(str(e) for e in self.elems) + ")"
 
 
@@ -100,6 +103,8 @@ def tuple_tag(t: Type) -> str:
     if isinstance(t, StringType):
         return f"str{t.length}"
     if isinstance(t, TupleType):
+        if t.names:
+            return "record_" + "_".join(f"{n}_{tuple_tag(e)}" for n, e in zip(t.names, t.elems))
         return "tuple_" + "_".join(tuple_tag(e) for e in t.elems)
     if isinstance(t, StackType):
         return "stack"
