@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -169,6 +170,38 @@ def check(script: str, verbose: bool = False) -> int:
     return 0  # pragma: no cover
 
 
+_ATTACH_PARAM = re.compile(r"\$(\d+)")
+
+
+def bind_attach_params(text: str, params: list[str]) -> str:
+    """Substitute positional parameters inside attach points (``uprobe:$1:main``).
+
+    bpftrace reads them when it parses; a bt2c tool's probes are fixed when it is built,
+    so ``bt2c run`` builds one tool per value (the cache keys on the text).  Elsewhere
+    parameters stay run-time values.  An absent parameter becomes empty, as in bpftrace.
+    Only the text of attach points changes: a script that does not parse is left as it
+    is, for the build to report.
+    """
+    if "$" not in text:
+        return text
+    from bt2c.diagnostics import Source
+    from bt2c.parser import parse
+
+    try:
+        program = parse(Source("script", text))
+    except Bt2cError:
+        return text
+    spans = [ap.span for probe in program.probes for ap in probe.attach_points
+             if "$" in ap.raw]
+    for span in sorted(spans, key=lambda sp: sp.start, reverse=True):
+        raw = text[span.start:span.end]
+        bound = _ATTACH_PARAM.sub(
+            lambda m: params[int(m.group(1)) - 1] if 0 < int(m.group(1)) <= len(params)
+            else "", raw)
+        text = text[:span.start] + bound + text[span.end:]
+    return text
+
+
 def run(argv: list[str]) -> int:
     """Build (or reuse) the tool for a script and exec it with bpftrace's options."""
     opts = parse_run_args(argv)
@@ -181,6 +214,7 @@ def run(argv: list[str]) -> int:
         except OSError as e:
             raise Bt2cError(f"failed to open {opts.script}: {e.strerror}") from None
         name = opts.script
+    text = bind_attach_params(text, opts.params)
     binary = build_cached(text, name, opts.verbose, "prog" if name == "stdin" else None)
     cmd = tool_argv(str(binary), opts)
     sys.stdout.flush()

@@ -234,6 +234,10 @@ class Analyzer:
     def resolve_targets(self, probe: ast.Probe) -> list[ProbeTarget]:
         out: list[ProbeTarget] = []
         for ap in probe.attach_points:
+            if re.search(r"\$\d", ap.raw):
+                raise self.error("a positional parameter in an attach point is bound when the "
+                                 "tool is built: run the script with `bt2c run SCRIPT ARGS...`",
+                                 ap.span)
             if ap.provider in ("begin", "end"):
                 out.append(ProbeTarget(ap.provider, [], ap.raw))
             elif ap.provider == "interval":

@@ -190,8 +190,11 @@ def test_every_case_builds_for_every_arch(tmp_path: Path, kernel_mounts: None) -
 
     # Transpile each script once (serially: tracefs and the BTF cache), then compile.
     names = {}
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    from harness import load_case
+
     for script in scripts:
-        out = transpile(script.read_text(), str(script))
+        out = transpile(load_case(script).script_text(), str(script))
         out.write(tmp_path / script.stem)
         (tmp_path / script.stem / "vmlinux.h").symlink_to(base / "vmlinux.h")
         names[script] = out.name

@@ -161,8 +161,12 @@ def test_bpf_c_is_arch_independent(tmp_path: Path, kernel_mounts: None,
     header = portable_vmlinux_h(tmp_path)
     full_header = (tmp_path / "host" / "vmlinux.h").read_text()
 
+    from harness import load_case
+
     def compile_one(script: Path) -> str:
-        out = transpile(script.read_text(), str(script))
+        text = load_case(script).script_text() if script.parent.name == "cases" else \
+            script.read_text()
+        out = transpile(text, str(script))
         work = tmp_path / script.stem
         out.write(work)
         bpf_c = out.files[f"{out.name}.bpf.c"]

@@ -80,6 +80,18 @@ class Case:
                 out.append(tok.replace(WORKLOAD_TOKEN, str(workload)))
         return out
 
+    def params(self) -> list[str]:
+        """The positional parameters the header passes after SCRIPT (after ``--`` too)."""
+        rest = list(self.run_tokens[self.run_tokens.index(SCRIPT_TOKEN) + 1:])
+        return [t for t in rest if t != "--"]
+
+    def script_text(self) -> str:
+        """The script as `bt2c run` builds it: attach-point parameters bound to the case's
+        parameters (for tests that transpile the cases directly)."""
+        from bt2c.runner import bind_attach_params
+
+        return bind_attach_params(self.script.read_text(), self.params())
+
     def uses_workload(self) -> bool:
         """Whether the workload binary must exist for this case to run."""
         return any(WORKLOAD_TOKEN in tok for tok in self.run_tokens)
