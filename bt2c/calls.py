@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from bt2c import ast
 from bt2c.formats import c_string_literal, conversions
 from bt2c.resources import CField, flat_fields
-from bt2c.types import IntType, StackType, StringType, TupleType
+from bt2c.semantic import CALLABLE_BUILTINS, JOIN_ARGNUM, JOIN_ARGSIZE
+from bt2c.types import FormattedInt, IntType, StackType, StringType, TupleType
 
 if TYPE_CHECKING:
     from bt2c.codegen import ProbeGen
@@ -38,12 +39,16 @@ class CallGen:
         name = e.name
         res = self.gen.res
         line = self.line_of(e)
-        if name == "printf":
+        if name in CALLABLE_BUILTINS and not e.args:
+            return self.builtin(ast.Builtin(e.span, name))
+        if name == "debugf":
+            return self.debugf(e)
+        if name in ("printf", "cat", "system", "errorf", "warnf"):
             fmt_node = e.args[0]
             assert isinstance(fmt_node, ast.Str)
             fmt, convs = conversions(fmt_node.value, {
                 i: a.type for i, a in enumerate(e.args[1:])
-                if isinstance(a.type, IntType)})
+                if isinstance(a.type, IntType) and not isinstance(a.type, FormattedInt)})
             # String literals go straight into the loader's printf call and comm is
             # written in place: neither is copied through the stack.
             fields, values, nodes, literals = [], [], [], {}
@@ -64,9 +69,12 @@ class CallGen:
                     values.append(self.expr(a))
                 fields.append(flat_fields(a.type, f"a{i}")[0])  # type: ignore[arg-type]
                 nodes.append(a)
+            formatted = {i: a.type for i, a in enumerate(e.args[1:])
+                         if isinstance(a.type, FormattedInt)}
             ev = res.add_event("printf", line, fields, site=e.span.start, fmt=fmt,
                                casts=[c.c_cast() for c in convs], literals=literals,
-                               arg_types=[a.type for a in e.args[1:]])
+                               arg_types=[a.type for a in e.args[1:]],
+                               sink=name, where=self.where(e), formatted=formatted)
             self.send(ev.enum, ev.struct.name, fields, values, nodes)  # type: ignore[union-attr]
             return ""
         if name == "print":
@@ -171,7 +179,76 @@ class CallGen:
             a, b = self.expr(e.args[0]), self.expr(e.args[1])
             n = e.args[2].value  # type: ignore[attr-defined]
             return f"bt_strncmp({a}, {b}, {n})"
+        return self.stdlib_call(e)
+
+    def stdlib_call(self: ProbeGen, e: ast.Call) -> str:
+        """time, strftime, join, strerror, bswap, assert."""
+        name = e.name
+        res = self.gen.res
+        line = self.line_of(e)
+        if name == "time":
+            fmt = e.args[0].value if e.args else "%H:%M:%S\n"  # type: ignore[attr-defined]
+            ev = res.add_event("time", line, [], site=e.span.start, fmt=fmt)
+            self.send(ev.enum, ev.struct.name, [], [], [])  # type: ignore[union-attr]
+            return ""
+        if name == "strftime":
+            return f"((__u64)({self.expr(e.args[1])}))"
+        if name == "join":
+            sep = e.args[1].value if len(e.args) > 1 else " "  # type: ignore[attr-defined]
+            fields = [CField("argv", f"char argv[{JOIN_ARGNUM}][{JOIN_ARGSIZE}]", "BT_KIND_BYTES",
+                             JOIN_ARGNUM * JOIN_ARGSIZE, 0)]
+            ev = res.add_event("join", line, fields, site=e.span.start, fmt=sep)
+            self.emit(self.s.join_event(ev.struct.name, ev.enum,  # type: ignore[union-attr]
+                                        self.expr(e.args[0]), self.user_memory(), JOIN_ARGNUM))
+            return ""
+        if name == "strerror":
+            self.gen.uses_strerror = True
+            tmp = self.temp("err")
+            self.emit(f"char {tmp}[64];\nbt_strerror({tmp}, {self.expr(e.args[0])});")
+            return tmp
+        if name == "bswap":
+            t = e.type
+            assert isinstance(t, IntType)
+            value = f"(({t.c_name()})({self.expr(e.args[0])}))"
+            return value if t.bits == 8 else f"__builtin_bswap{t.bits}({value})"
+        if name == "assert":
+            # bpftrace's assert is a macro: errorf("assert failed: %s", msg); exit(1);
+            cond = self.expr(e.args[0])
+            msg = e.args[1]
+            assert isinstance(msg, ast.Str)
+            ev = res.add_event("printf", line, [], site=e.span.start,
+                               fmt="assert failed: %s", casts=[""],
+                               literals={0: c_string_literal(msg.value)}, sink="errorf",
+                               where="stdlib/base.bt:6:5-37", expanded=self.expanded_from(e))
+            body = self.nested(lambda: (
+                self.send(ev.enum, ev.struct.name, [], [], []),  # type: ignore[union-attr]
+                self.emit(self.s.event_simple("EVENT_EXIT", "1"))))
+            self.emit(f"if (!({cond})) {{")
+            self.block.lines.extend(body)
+            self.emit("}")
+            return ""
         raise self.error(f"function {name}() is not supported here", e)
+
+    def where(self: ProbeGen, e: ast.Call) -> str:
+        """``FILE:LINE:COL-END``: where errorf()/warnf() report from, as bpftrace does."""
+        line, col = self.gen.source.position(e.span.start)
+        return f"{self.gen.source.name}:{line}:{col}-{col + e.span.end - e.span.start}"
+
+    def expanded_from(self: ProbeGen, e: ast.Call) -> str:
+        """bpftrace's second line of a failed assert: the call, quoted and underlined."""
+        line, col = self.gen.source.position(e.span.start)
+        text = self.gen.source.line(line)
+        width = max(1, min(e.span.end - e.span.start, len(text) - col + 1))
+        return (f"{self.where(e)}: ERROR: expanded from\n{text}\n"
+                f"{' ' * (col - 1)}{'~' * width}\n")
+
+    def debugf(self: ProbeGen, e: ast.Call) -> str:
+        """debugf(): bpf_trace_printk, read from the kernel's trace_pipe (not the output)."""
+        fmt = e.args[0]
+        assert isinstance(fmt, ast.Str)
+        args = [self.expr(a) for a in e.args[1:]]
+        self.emit(f"bpf_printk({', '.join([c_string_literal(fmt.value), *args])});")
+        return ""
 
     def send(self: ProbeGen, enum: str, struct: str, fields: list[CField],
              values: list[str | InPlace], nodes: list[ast.Expr]) -> None:

@@ -30,11 +30,12 @@ def _read(script: Path) -> str:
 def transpile_cmd(
     script: Path = typer.Argument(..., help="bpftrace script (.bt)"),
     out: Path = typer.Option(Path("out"), "-o", "--output", help="output directory"),
+    unsafe: bool = typer.Option(False, "--unsafe", help="allow system(), as bpftrace's --unsafe"),
 ) -> None:
     """Write NAME.bpf.c, NAME.c, NAME.h and a Makefile into OUT."""
     from bt2c.transpile import transpile
 
-    result = transpile(_read(script), str(script))
+    result = transpile(_read(script), str(script), unsafe=unsafe)
     result.write(out)
     for name in result.files:
         typer.echo(str(out / name))
@@ -50,13 +51,14 @@ def build_cmd(
                              "x86_64, arm64, riscv64, s390x, powerpc64le, loongarch64 "
                              "(default: this machine's)"),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="show build commands"),
+    unsafe: bool = typer.Option(False, "--unsafe", help="allow system(), as bpftrace's --unsafe"),
 ) -> None:
     """Transpile, then build NAME.ARCH.bpf.o and NAME.ARCH.skel.h for each architecture
     and the loaders (NAME here, NAME.ARCH for others where a cross compiler is installed)."""
     from bt2c.build import Builder
     from bt2c.transpile import transpile
 
-    result = transpile(_read(script), str(script))
+    result = transpile(_read(script), str(script), unsafe=unsafe)
     fresh = not out.exists()
     result.write(out)
     builder = Builder(out, result.name, verbose=verbose, static=static, arch=arch,

@@ -680,12 +680,17 @@ class ProbeGen(CallGen, AccessGen):
             "rand": "bpf_get_prandom_u32()",
             "numaid": "bpf_get_numa_node_id()",
             "curtask": "bpf_get_current_task()",
+            "jiffies": "bpf_jiffies64()",
+            "ncpus": "((__u64)bt_ncpus)",
+            "username": "((__u32)bpf_get_current_uid_gid())",
         }
         if name in simple:
             return simple[name]
         enums = self.gen.analysis.types.enums
         if name in enums:
             return f"{enums[name]}LL"
+        if name == "usermode":
+            return self.usermode()
         if name == "comm":
             tmp = self.temp("comm")
             # Zeroed first: older kernels leave the bytes after the NUL as they were,
@@ -705,6 +710,24 @@ class ProbeGen(CallGen, AccessGen):
             self.emit(f"char {tmp}[{e.type.length}] = {c_string_literal(self.target.name)};")
             return tmp
         raise self.error(f"builtin {name} is not supported here", e)
+
+    def usermode(self) -> str:
+        """Whether the probe interrupted user code: the saved registers' privilege level.
+
+        Only probes whose context holds the interrupted registers can tell (kprobes,
+        uprobes, profile, software and hardware events); everything else runs inside
+        the kernel on the task's behalf, so it is 0 there.
+        """
+        if self.in_callback:
+            return "0"
+        t = self.target
+        if t.perf is not None:
+            self.gen.uses_regs = True
+            return "bt_regs_usermode(&ctx->regs)"
+        if t.provider in ("kprobe", "kretprobe") or t.user is not None:
+            self.gen.uses_regs = True
+            return "bt_regs_usermode(ctx)"
+        return "0"
 
     def user_builtin(self, e: ast.Builtin) -> str:
         """argN, sargN, retval, func of uprobe/uretprobe/usdt (regs.h, usdt.bpf.h)."""
@@ -801,6 +824,7 @@ class CodeGen:
         self.max_param = analysis.max_param
         self.uses_len = False
         self.uses_regs = False   # argN/retval from registers: include bpf/regs.h
+        self.uses_strerror = False   # strerror(): the errno message table
         self.fexit_entries: list[str] = []   # kprobes saving args for fexit's kretprobes
         self.fexit_nargs = 0
         self.len_sites: list[tuple[str, int]] = []   # (map, script line) of each len()

@@ -14,6 +14,7 @@ import dataclasses
 import re
 
 from bt2c import ast
+from bt2c.semantic import CALLABLE_BUILTINS
 
 #: Probe providers as the table writes them.
 _PROBE_NAMES = {"begin": "BEGIN", "end": "END"}
@@ -86,6 +87,8 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
     if isinstance(node, ast.Builtin):
         return re.sub(r"^(s?arg)\d+$", r"\1N", node.name)
     if isinstance(node, ast.Call):
+        if node.name in CALLABLE_BUILTINS and not node.args:
+            return node.name   # ncpus() is ncpus
         return f"{node.name}()"
     if isinstance(node, (ast.Binary, ast.Unary)):
         if isinstance(node, ast.Unary) and node.op == "-":

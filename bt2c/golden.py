@@ -118,7 +118,8 @@ def generate(script: Path) -> dict[str, str]:
         text = script.read_text()
     except OSError as e:
         raise Bt2cError(f"failed to open {script}: {e.strerror}") from None
-    out = transpile(text, script.name)
+    # A script that needs bpftrace's --unsafe (system()) says so on a comment line.
+    out = transpile(text, script.name, unsafe="// golden: --unsafe" in text)
     return {f"{script.stem}/{fname}": body for fname, body in out.files.items()}
 
 

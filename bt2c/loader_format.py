@@ -14,6 +14,7 @@ from bt2c.resources import Event, stack_mode, symbolic_kind
 from bt2c.types import (
     ArrayType,
     BoolType,
+    FormattedInt,
     IntType,
     PointerType,
     StackType,
@@ -87,10 +88,17 @@ def symbolic_text(t: StackType | SymType, expr: str) -> str:
     return f"bt_sym_format(&{expr}, {symbolic_kind(t)}, 0, 0)"
 
 
+def formatted(t: FormattedInt, expr: str) -> str:
+    """C expression of the text the loader makes of a strftime() or username value."""
+    if t.kind == "timestamp":
+        return f"bt_fmt_timestamp({c_string_literal(t.fmt)}, {expr})"
+    return f"bt_fmt_username({expr})"
 
 
 def value_format(t: Type, expr: str) -> tuple[str, list[str]]:
     """printf text and arguments that print a value of type ``t`` held in ``expr``."""
+    if isinstance(t, FormattedInt):
+        return "%s", [formatted(t, expr)]
     if isinstance(t, (StructType, ArrayType)):
         return _bytes_format(t, f"((const unsigned char *){expr})")
     if isinstance(t, PointerType):
@@ -120,6 +128,9 @@ def json_value_code(t: Type, expr: str, out: str = "bt_out") -> list[str]:
     """C statements that write a value of type ``t`` held in ``expr`` as JSON."""
     if isinstance(t, BoolType):
         return [f'fputs({expr} ? "true" : "false", {out});']
+    if isinstance(t, FormattedInt):
+        text = formatted(t, expr)
+        return [f"bt_json_string({out}, {text}, strlen({text}));"]
     if isinstance(t, IntType):
         return [f"bt_json_{'i' if t.signed else 'u'}64({out}, {expr});"]
     if isinstance(t, StringType):
@@ -159,12 +170,15 @@ def event_format(ev: Event) -> tuple[str, list[str]]:
                 args.append(symbolic_text(t, f"e->a{i}"))
             elif cast == "bool":
                 args.append(f'(e->a{i} ? "true" : "false")')
+            elif i in ev.formatted:
+                args.append(formatted(ev.formatted[i], f"e->a{i}"))  # type: ignore[arg-type]
             elif fields[f"a{i}"].kind == "BT_KIND_STR" or not cast:
                 args.append(f"e->a{i}")
             else:
                 args.append(f"({cast})e->a{i}")
         return c_string_literal(ev.fmt), args
-    assert ev.value_type is not None
+    if ev.value_type is None:   # time, join: no value
+        return "", []
     fmt, args = value_format(ev.value_type, "e->value")
     return c_string_literal(fmt + "\n"), args
 
@@ -186,3 +200,11 @@ def _json_struct(t: StructType, base: str, out: str) -> list[str]:
             code.append(f'fputs("null", {out});')
     code.append(f"fputc('}}', {out});")
     return code
+
+
+def diag_args(ev: Event) -> str:
+    """bt_diag()'s location arguments for an errorf/warnf event: file, line, columns,
+    and what the call was expanded from (assert)."""
+    file, line, cols = ev.where.rsplit(":", 2)
+    col, end = cols.split("-")
+    return f"{c_string_literal(file)}, {line}, {col}, {end}, {c_string_literal(ev.expanded)}"

@@ -194,6 +194,10 @@ class Event:
     line: int = 0
     literals: dict[int, str] = field(default_factory=dict)  # printf args known at build time
     arg_types: list[Type] = field(default_factory=list)     # printf args, by position
+    sink: str = "printf"       # printf-like: printf, cat, system, errorf, warnf
+    where: str = ""            # errorf/warnf: FILE:LINE:COL-END of the call
+    expanded: str = ""         # assert: the call the errorf comes from
+    formatted: dict[int, Type] = field(default_factory=dict)  # args the loader formats
 
 
 @dataclass

@@ -29,6 +29,9 @@ OPTIONS (as bpftrace's):
     -o FILE        redirect the program's output to FILE
     -f FORMAT      output format: text (default) or json
     -q             keep messages quiet
+    -B MODE        output buffering: line (default), full or none
+    -k             warn when a probe read helper fails
+    --unsafe       allow unsafe functions (system())
     -v             verbose: show the build commands and libbpf's messages
     --no-feature F don't use kernel feature F (kfunc, for_each_map_elem)
     -h             show this help
@@ -49,6 +52,9 @@ class RunOptions:
     verbose: bool = False
     no_features: list[str] = field(default_factory=list)
     params: list[str] = field(default_factory=list)
+    buffering: str | None = None      # -B line|full|none
+    helper_warnings: bool = False     # -k
+    unsafe: bool = False              # --unsafe
 
 
 def parse_run_args(argv: list[str]) -> RunOptions:
@@ -56,7 +62,7 @@ def parse_run_args(argv: list[str]) -> RunOptions:
     opts = RunOptions()
     i = 0
     with_value = {"-e": "program", "-c": "command", "-p": "pid", "-o": "output",
-                  "-f": "output_format"}
+                  "-f": "output_format", "-B": "buffering"}
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
@@ -87,6 +93,10 @@ def parse_run_args(argv: list[str]) -> RunOptions:
             opts.quiet = True
         elif arg == "-v":
             opts.verbose = True
+        elif arg == "-k":
+            opts.helper_warnings = True
+        elif arg == "--unsafe":
+            opts.unsafe = True
         elif arg.startswith("-") and arg != "-":
             raise Bt2cError(f"unknown option {arg}\n{USAGE}")
         else:
@@ -95,6 +105,9 @@ def parse_run_args(argv: list[str]) -> RunOptions:
     if opts.output_format not in (None, "text", "json"):
         raise Bt2cError(f'Invalid output format "{opts.output_format}"\n'
                         "Valid formats: 'text', 'json'")
+    if opts.buffering not in (None, "line", "full", "none"):
+        raise Bt2cError(f"Invalid buffer mode: {opts.buffering}\n"
+                        "Valid values are: 'line', 'full', 'none'")
     rest = argv[i:]
     if opts.program is None:
         if not rest:
@@ -106,10 +119,12 @@ def parse_run_args(argv: list[str]) -> RunOptions:
     return opts
 
 
-def build_cached(text: str, script_name: str, verbose: bool, name: str | None = None) -> Path:
+def build_cached(text: str, script_name: str, verbose: bool, name: str | None = None,
+                 unsafe: bool = False) -> Path:
     """Transpile and build ``text`` unless an identical build is cached; return the binary."""
     key = hashlib.sha256("\0".join([text, script_name, templates_digest(templates_dir()),
-                                    toolchain_id()]).encode()).hexdigest()[:24]
+                                    toolchain_id(), "unsafe" if unsafe else ""]
+                                   ).encode()).hexdigest()[:24]
     entry = cache_root() / "tools" / key
     if entry.is_dir():
         binaries = [p for p in entry.iterdir() if p.is_file() and os.access(p, os.X_OK)]
@@ -119,7 +134,7 @@ def build_cached(text: str, script_name: str, verbose: bool, name: str | None = 
             return binaries[0]
     from bt2c.transpile import transpile  # only on a cache miss: keeps start-up fast
 
-    out = transpile(text, script_name, name)
+    out = transpile(text, script_name, name, unsafe)
     entry.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".build-"))
     try:
@@ -152,6 +167,10 @@ def tool_argv(binary: str, opts: RunOptions) -> list[str]:
         cmd += ["-c", opts.command]
     if opts.pid:
         cmd += ["-p", opts.pid]
+    if opts.buffering:
+        cmd += ["-B", opts.buffering]
+    if opts.helper_warnings:
+        cmd.append("-k")
     for feature in opts.no_features:
         cmd += ["--no-feature", feature]
     return [*cmd, "--", *opts.params]
@@ -215,7 +234,8 @@ def run(argv: list[str]) -> int:
             raise Bt2cError(f"failed to open {opts.script}: {e.strerror}") from None
         name = opts.script
     text = bind_attach_params(text, opts.params)
-    binary = build_cached(text, name, opts.verbose, "prog" if name == "stdin" else None)
+    binary = build_cached(text, name, opts.verbose, "prog" if name == "stdin" else None,
+                          opts.unsafe)
     cmd = tool_argv(str(binary), opts)
     sys.stdout.flush()
     sys.stderr.flush()

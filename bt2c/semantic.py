@@ -40,6 +40,7 @@ from bt2c.types import (
     ArgsType,
     ArrayType,
     BoolType,
+    FormattedInt,
     IntType,
     PointerType,
     StackType,
@@ -61,8 +62,16 @@ AGGREGATIONS = {"count", "sum", "min", "max", "avg", "stats", "hist", "lhist"}
 _BUILTIN_TYPES: dict[str, Type] = {
     "pid": UINT64, "tid": UINT64, "uid": UINT64, "gid": UINT64, "cpu": UINT64,
     "nsecs": UINT64, "elapsed": UINT64, "cpid": UINT64, "comm": StringType(COMM_LEN),
-    "rand": UINT64, "numaid": UINT64,
+    "rand": UINT64, "numaid": UINT64, "jiffies": UINT64, "ncpus": UINT64,
+    "usermode": IntType(8, False), "username": FormattedInt(kind="username"),
 }
+#: Builtins that may also be called: ``ncpus()`` is ``ncpus``.
+CALLABLE_BUILTINS = {"jiffies", "ncpus", "usermode", "username", "rand", "numaid"}
+#: Functions whose first argument is a printf format: the output goes elsewhere.
+PRINTF_LIKE = {"printf", "cat", "system", "errorf", "warnf", "debugf"}
+#: bpftrace's limits of join(): arguments read, bytes of each.
+JOIN_ARGNUM = 16
+JOIN_ARGSIZE = 1024
 _CASTS = {"int8": IntType(8, True), "int16": IntType(16, True), "int32": IntType(32, True),
           "int64": INT64, "uint8": IntType(8, False), "uint16": IntType(16, False),
           "uint32": IntType(32, False), "uint64": UINT64, "bool": IntType(8, False),
@@ -150,6 +159,19 @@ def _user(name: str) -> str:
     return name.split("#")[0]
 
 
+def _literal_bits(e: ast.Expr) -> int | None:
+    """Width bpftrace gives an integer literal: the smallest of 8/16/32/64 bits that
+    holds it (``bswap(1)`` is 1, ``bswap(256)`` is 1, ``bswap(-1)`` is 255)."""
+    neg = isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, ast.Int)
+    if not (isinstance(e, ast.Int) or neg):
+        return None
+    value = -e.operand.value if neg else e.value  # type: ignore[attr-defined]
+    for bits in (8, 16, 32):
+        if (-(1 << (bits - 1)) <= value < 0) or (0 <= value < (1 << bits)):
+            return bits
+    return 64
+
+
 def _key_str(keys: list[Type]) -> str:
     """Map key types as bpftrace prints them: ``int64`` or ``(int64,string[8])``."""
     return str(keys[0]) if len(keys) == 1 else "(" + ",".join(map(str, keys)) + ")"
@@ -157,7 +179,7 @@ def _key_str(keys: list[Type]) -> str:
 
 def storage_type(t: Type) -> Type:
     """How a value is stored in a variable, map key or map value: ints widen to 64 bits."""
-    if isinstance(t, (PointerType, BoolType)):
+    if isinstance(t, (PointerType, BoolType, FormattedInt)):
         return t
     if isinstance(t, IntType):
         return IntType(64, t.signed)
@@ -182,6 +204,7 @@ class Analyzer:
         self.loop_vars = 0
         self.types = self.result.types
         self.user_space = False   # pointers from integers point to user memory
+        self.unsafe = False       # --unsafe: system() is allowed
 
     def error(self, message: str, span: Span) -> Bt2cError:
         return Bt2cError(message, span, self.source)
@@ -520,7 +543,7 @@ class Analyzer:
 
     def set_map_value(self, info: MapInfo, t: Type, span: Span) -> None:
         t = storage_type(t)
-        if isinstance(t, (StructType, ArrayType)) or _has_record(t):
+        if isinstance(t, (StructType, ArrayType, FormattedInt)) or _has_record(t):
             raise self.error(f"bt2c cannot store a value of type '{t}' in a map yet", span)
         if info.value is None:
             info.value = t
@@ -545,6 +568,9 @@ class Analyzer:
                 raise self.error(f"Invalid map key type: {t}", k.span)
             if _has_record(t):
                 raise self.error("bt2c cannot use a record as a map key yet", k.span)
+            if isinstance(t, FormattedInt):
+                raise self.error(f"bt2c cannot use a value of type '{t}' as a map key yet",
+                                 k.span)
             keys.append(storage_type(t))
         # @m[(a, b)] and @m[$tuple] are the same map as @m[a, b]: the tuple struct
         # and the multi-key struct have one layout.
@@ -991,15 +1017,22 @@ class Analyzer:
             if (hi - lo) // step > 1000:
                 raise self.error("lhist() has too many buckets (max 1000)", e.span)
             return AggType("lhist", True, lhist=(lo, hi, step))
-        if name == "printf":
+        if name in CALLABLE_BUILTINS and not e.args:
+            return self.builtin(ast.Builtin(e.span, name))
+        if name in PRINTF_LIKE:
+            if name == "system" and not self.unsafe:
+                raise self.error("system() is an unsafe function being used in safe mode",
+                                 e.span)
             if not e.args:
-                raise self.error("printf() requires at least one argument (0 provided)",
+                raise self.error(f"{name}() requires at least one argument (0 provided)",
                                  e.span)
             if not isinstance(e.args[0], ast.Str):
                 t = self.expr(e.args[0])
                 shown = "string" if isinstance(t, StringType) else t
-                raise self.error(f"printf() expects a string literal ({shown} provided)",
+                raise self.error(f"{name}() expects a string literal ({shown} provided)",
                                  e.span)
+            if name == "debugf":
+                self.debugf_warning(e)
             for a in e.args[1:]:
                 t = self.expr(a)
                 if not isinstance(t, (IntType, StringType, StackType, SymType)):
@@ -1116,9 +1149,63 @@ class Analyzer:
                                      "provided)", e.span)
             self.const_int(e.args[2], "strncmp() length")
             return INT64
+        return self.stdlib_call(e)
+
+    def stdlib_call(self, e: ast.Call) -> Type:  # noqa: C901 - one dispatch over functions
+        """time, strftime, join, strerror, bswap, assert: the rest of bpftrace's stdlib."""
+        name = e.name
+        if name == "time":
+            self.nargs(e, 0, 1)
+            if e.args and not isinstance(e.args[0], ast.Str):
+                raise self.error("time() expects a string literal", e.span)
+            return VOID
+        if name == "strftime":
+            self.nargs(e, 2)
+            if not isinstance(e.args[0], ast.Str):
+                raise self.error("strftime() expects a string literal", e.span)
+            self.int_args(e, e.args[1:])
+            if isinstance(e.args[1], ast.Int) and e.args[1].value < 0:
+                raise self.error("strftime() timestamp must be non-negative", e.args[1].span)
+            return FormattedInt(kind="timestamp", fmt=e.args[0].value)
+        if name == "join":
+            self.nargs(e, 1, 2)
+            t = self.expr(e.args[0])
+            if not isinstance(t, IntType) or isinstance(t, FormattedInt):
+                raise self.error(f"join() only supports int or pointer arguments ({t} "
+                                 "provided)", e.span)
+            if len(e.args) > 1 and not isinstance(e.args[1], ast.Str):
+                raise self.error("join() expects a string literal as the delimiter", e.span)
+            return VOID
+        if name == "strerror":
+            self.nargs(e, 1)
+            self.int_args(e, e.args)
+            return StringType(DEFAULT_STRLEN)
+        if name == "bswap":
+            self.nargs(e, 1)
+            self.int_args(e, e.args)
+            t = e.args[0].type
+            assert isinstance(t, IntType)
+            return IntType(_literal_bits(e.args[0]) or t.bits, False)
+        if name == "assert":
+            self.nargs(e, 2)
+            self.expr(e.args[0])
+            self.require_int(e.args[0], "assert() condition")
+            if not isinstance(e.args[1], ast.Str):
+                raise self.error("assert() expects a string literal message", e.span)
+            return VOID
         raise self.error(f"Unknown function: '{name}'", e.span)
 
+    def debugf_warning(self, e: ast.Call) -> None:
+        """bpftrace warns once per debugf() call (on the first pass only)."""
+        if not self.final:
+            self.result.warnings.append(Bt2cError(
+                "The debugf() builtin is not recommended for production use. For more "
+                "information see bpf_trace_printk in bpf-helpers(7).", e.span,
+                self.source).render("WARNING"))
 
-def analyze(program: ast.Program, source: Source) -> Analysis:
-    """Type-check a parsed program."""
-    return Analyzer(program, source).run()
+
+def analyze(program: ast.Program, source: Source, unsafe: bool = False) -> Analysis:
+    """Type-check a parsed program; ``unsafe`` allows system(), as bpftrace's --unsafe."""
+    analyzer = Analyzer(program, source)
+    analyzer.unsafe = unsafe
+    return analyzer.run()

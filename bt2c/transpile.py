@@ -19,7 +19,7 @@ from bt2c.cross import TARGETS
 from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
 from bt2c.formatting import format_c
-from bt2c.loader_format import event_format, json_value_code
+from bt2c.loader_format import diag_args, event_format, json_value_code
 from bt2c.parser import parse
 from bt2c.resources import MAX_MAP_KEYS, Resources, collect_maps
 from bt2c.semantic import analyze
@@ -82,10 +82,20 @@ def script_line_map(bpf_c: str) -> list[tuple[int, int]]:
     return out
 
 
-def transpile(text: str, script: str, name: str | None = None) -> Output:
-    """Translate one bpftrace script into the files of a libbpf tool."""
+def strerror_table() -> list[str]:
+    """C string literals of strerror()'s table, indexed by errno, "Unknown error" last."""
+    from bt2c.errnos import MESSAGES, UNKNOWN
+    n = max(MESSAGES) + 1
+    return [c_string_literal(MESSAGES.get(i, "")) for i in range(n)] + [c_string_literal(UNKNOWN)]
+
+
+def transpile(text: str, script: str, name: str | None = None, unsafe: bool = False) -> Output:
+    """Translate one bpftrace script into the files of a libbpf tool.
+
+    ``unsafe`` allows system(), as bpftrace's --unsafe does.
+    """
     try:
-        return _transpile(text, script, name)
+        return _transpile(text, script, name, unsafe)
     except RecursionError:
         # The parser bounds nesting, but a chain of thousands of binary operators is
         # parsed by a loop into a tree too deep for the recursive passes after it.
@@ -93,10 +103,10 @@ def transpile(text: str, script: str, name: str | None = None) -> Output:
                         "with thousands of operators?)") from None
 
 
-def _transpile(text: str, script: str, name: str | None) -> Output:
+def _transpile(text: str, script: str, name: str | None, unsafe: bool) -> Output:
     source = Source(script, text)
     program = parse(source)
-    analysis = analyze(program, source)
+    analysis = analyze(program, source, unsafe)
     for warning in analysis.warnings:
         print(warning, file=sys.stderr)
     res = Resources()
@@ -120,6 +130,7 @@ def _transpile(text: str, script: str, name: str | None) -> Output:
     for ev in res.events:
         fmt, args = event_format(ev)
         ev.c_format, ev.c_args = fmt, args  # type: ignore[attr-defined]
+        ev.diag_args = diag_args(ev) if ev.where else ""  # type: ignore[attr-defined]
         ev.json_code = (json_value_code(ev.value_type, "e->value")  # type: ignore[attr-defined]
                         if ev.kind == "print" and ev.value_type is not None else [])
     uses_usdt = any(p.target.user and p.target.user.usdt for p in gen.programs)
@@ -159,6 +170,11 @@ def _transpile(text: str, script: str, name: str | None) -> Output:
         "stack_limits": res.stack_limits,
         "stack_entries": 2 * int(program.config.get("max_map_keys", MAX_MAP_KEYS)),
         "kaddrs": analysis.kaddrs,
+        "strerror_table": strerror_table() if gen.uses_strerror else [],
+        "uses_loader_stdlib": any(ev.kind in ("time", "join") or ev.sink != "printf"
+                                  or ev.formatted or (ev.kind == "print" and
+                                                      "bt_fmt_" in " ".join(ev.c_args))
+                                  for ev in res.events),
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
         "targets": list(TARGETS.values()),
     }

@@ -269,6 +269,24 @@ class BoolType(IntType):
         return "bool"
 
 
+@dataclass(frozen=True)
+class FormattedInt(IntType):
+    """An integer the loader prints as text: strftime()'s timestamp, username's uid.
+
+    bpftrace sends the number from the probe and formats it in user space (the
+    time zone, the password database are there), so bt2c does the same: in the
+    BPF program it is a u64, and printf("%s")/print() call the loader's formatter.
+    """
+
+    bits: int = 64
+    signed: bool = False
+    kind: str = ""       # "timestamp" (strftime) or "username"
+    fmt: str = ""        # strftime's format
+
+    def __str__(self) -> str:
+        return self.kind
+
+
 INT64 = IntType(64, True)
 UINT64 = IntType(64, False)
 UINT32 = IntType(32, False)

@@ -141,3 +141,19 @@ static __always_inline __u64 bt_regs_ret(void *ctx)
 
 	return BT_REG_RET(r);
 }
+
+/* usermode: the registers are a user process's (privilege level 3 on x86-64,
+ * exception level 0 on arm64). */
+static __always_inline __u8 bt_regs_usermode(void *ctx)
+{
+	const struct bt_regs *r = ctx;
+
+#if defined(__TARGET_ARCH_x86)
+	return (r->cs & 3) == 3;
+#elif defined(__TARGET_ARCH_arm64)
+	return (r->pstate & 0xf) == 0;
+#else
+	(void)r;
+	return 0;
+#endif
+}

@@ -23,6 +23,8 @@
  *                     struct definition of their own.
  *   spin MS           burn MS milliseconds of this process's CPU time (for profile and
  *                     cpu-clock probes); it reads its CPU clock (a syscall) now and then.
+ *   exec ARGS...      execv() this program again as "workload ARGS..." (a known argv
+ *                     for join(); the new image runs ARGS as its chain).
  *   fork N            the rest of the chain runs in N processes at once (N-1 forked
  *                     children plus this one, which waits for them at the end), so
  *                     map updates race on several CPUs.
@@ -199,6 +201,13 @@ int main(int argc, char **argv)
 		usage("no subcommand");
 	while (i < argc) {
 		const char *cmd = argv[i++];
+
+		if (!strcmp(cmd, "exec")) {	/* argv[0] becomes "workload", with the rest */
+			argv[i - 1] = "workload";
+			execv("/proc/self/exe", &argv[i - 1]);
+			perror("execv");
+			return 1;
+		}
 		long n = parse_num(i < argc ? argv[i] : NULL, "missing count");
 		long k;
 
