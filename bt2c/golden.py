@@ -110,6 +110,15 @@ def _snapshot_tracefs(root: Path, refresh: bool) -> Iterator[None]:
             os.environ["BT2C_TRACEFS"] = saved
 
 
+def needs_unsafe(text: str) -> bool:
+    """A golden script that calls system() says ``// golden: --unsafe`` (bpftrace's
+    flag for it: no config option turns it on); an end-to-end case has the flag in
+    its ``// RUN:`` header."""
+    first = text.split("\n", 1)[0]
+    return "// golden: --unsafe" in text or (first.startswith("// RUN:") and
+                                            "--unsafe" in first.split())
+
+
 def generate(script: Path) -> dict[str, str]:
     """The generated files of one script, keyed by path relative to the corpus root."""
     from bt2c.transpile import transpile
@@ -118,8 +127,7 @@ def generate(script: Path) -> dict[str, str]:
         text = script.read_text()
     except OSError as e:
         raise Bt2cError(f"failed to open {script}: {e.strerror}") from None
-    # A script that needs bpftrace's --unsafe (system()) says so on a comment line.
-    out = transpile(text, script.name, unsafe="// golden: --unsafe" in text)
+    out = transpile(text, script.name, unsafe=needs_unsafe(text))
     return {f"{script.stem}/{fname}": body for fname, body in out.files.items()}
 
 

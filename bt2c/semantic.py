@@ -1156,28 +1156,30 @@ class Analyzer:
         name = e.name
         if name == "time":
             self.nargs(e, 0, 1)
-            if e.args and not isinstance(e.args[0], ast.Str):
-                raise self.error("time() expects a string literal", e.span)
+            if e.args:
+                self.literal_arg(e, e.args[0])
             return VOID
         if name == "strftime":
             self.nargs(e, 2)
-            if not isinstance(e.args[0], ast.Str):
-                raise self.error("strftime() expects a string literal", e.span)
-            self.int_args(e, e.args[1:])
-            if isinstance(e.args[1], ast.Int) and e.args[1].value < 0:
-                raise self.error("strftime() timestamp must be non-negative", e.args[1].span)
-            return FormattedInt(kind="timestamp", fmt=e.args[0].value)
+            self.literal_arg(e, e.args[0])
+            self.int_args(e, e.args[1:], "int")
+            ts = e.args[1]
+            if (isinstance(ts, ast.Int) and ts.value < 0) or (
+                    isinstance(ts, ast.Unary) and ts.op == "-" and isinstance(ts.operand, ast.Int)):
+                raise self.error("strftime() does not accept negative timestamps", e.span)
+            return FormattedInt(kind="timestamp", fmt=e.args[0].value)  # type: ignore[attr-defined]
         if name == "join":
             self.nargs(e, 1, 2)
             t = self.expr(e.args[0])
             if not isinstance(t, IntType) or isinstance(t, FormattedInt):
-                raise self.error(f"join() only supports int or pointer arguments ({t} "
+                shown = "string" if isinstance(t, StringType) else t
+                raise self.error(f"join() only supports int or pointer arguments ({shown} "
                                  "provided)", e.span)
-            if len(e.args) > 1 and not isinstance(e.args[1], ast.Str):
-                raise self.error("join() expects a string literal as the delimiter", e.span)
+            if len(e.args) > 1:
+                self.literal_arg(e, e.args[1])
             return VOID
         if name == "strerror":
-            self.nargs(e, 1)
+            self.no_matching_definition(e, 1)
             self.int_args(e, e.args)
             return StringType(DEFAULT_STRLEN)
         if name == "bswap":
@@ -1187,13 +1189,27 @@ class Analyzer:
             assert isinstance(t, IntType)
             return IntType(_literal_bits(e.args[0]) or t.bits, False)
         if name == "assert":
-            self.nargs(e, 2)
+            self.no_matching_definition(e, 2)
             self.expr(e.args[0])
             self.require_int(e.args[0], "assert() condition")
-            if not isinstance(e.args[1], ast.Str):
-                raise self.error("assert() expects a string literal message", e.span)
+            self.literal_arg(e, e.args[1])
             return VOID
+        if name in CALLABLE_BUILTINS:
+            self.no_matching_definition(e, 0)
         raise self.error(f"Unknown function: '{name}'", e.span)
+
+    def literal_arg(self, e: ast.Call, arg: ast.Expr) -> None:
+        """An argument that must be a string literal (a format, a separator)."""
+        if not isinstance(arg, ast.Str):
+            t = self.expr(arg)
+            shown = "string" if isinstance(t, StringType) else t
+            raise self.error(f"{e.name}() expects a string literal ({shown} provided)", e.span)
+
+    def no_matching_definition(self, e: ast.Call, n: int) -> None:
+        """bpftrace's message for a wrong argument count to a standard library macro."""
+        if len(e.args) != n:
+            raise self.error(f"Call to {e.name}() has arguments that do not match any "
+                             "definition.", e.span)
 
     def debugf_warning(self, e: ast.Call) -> None:
         """bpftrace warns once per debugf() call (on the first pass only)."""

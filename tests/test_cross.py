@@ -31,6 +31,7 @@ from bt2c.cross import (
     resolve_targets,
 )
 from bt2c.diagnostics import Bt2cError, ToolMissingError
+from bt2c.golden import needs_unsafe
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN_END = ROOT / "tests" / "e2e" / "cases" / "begin_end.bt"
@@ -166,7 +167,7 @@ def test_bpf_c_is_arch_independent(tmp_path: Path, kernel_mounts: None,
     def compile_one(script: Path) -> str:
         text = load_case(script).script_text() if script.parent.name == "cases" else \
             script.read_text()
-        out = transpile(text, str(script))
+        out = transpile(text, str(script), unsafe=needs_unsafe(script.read_text()))
         work = tmp_path / script.stem
         out.write(work)
         bpf_c = out.files[f"{out.name}.bpf.c"]

@@ -38,6 +38,10 @@ CHOICES = {
                                      "arguments: 'int' when map expects arguments: '(int,int)'"),
                              "bt2c reports the access that disagrees with the first one; "
                              "bpftrace the first one, with the two key lists swapped"),
+    "strerror_string": ((1, 15, "strerror() only supports integer arguments (string provided)"),
+                        "bpftrace points into its standard library's strerror macro"),
+    "join_string": ((1, 9, "join() only supports int or pointer arguments (string provided)"),
+                    "bpftrace's message has lost the function's name: '() only supports'"),
 }
 #: bt2c types integer literals as int64 and string literals as string[N] rounded up to
 #: 8 bytes, where bpftrace uses the smallest fitting type: compare type names by kind.

@@ -168,15 +168,16 @@ def test_review_page_renders_in_chromium(corpus: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
 def test_generation_is_deterministic(script: Path, tmp_path: Path) -> None:
     """Same input, same bytes: in another process, from another directory, by another path."""
-    here = transpile(script.read_text(), script.name).files
+    unsafe = golden.needs_unsafe(script.read_text())
+    here = transpile(script.read_text(), script.name, unsafe=unsafe).files
     copy = tmp_path / "elsewhere" / script.name
     copy.parent.mkdir()
     shutil.copy(script, copy)
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONHASHSEED="12345",
                BT2C_TRACEFS=str(GOLDEN / golden.TRACEFS_SNAPSHOT))
-    subprocess.run([sys.executable, "-m", "bt2c", "transpile", str(copy), "-o", str(out)],
-                   cwd=tmp_path, env=env, check=True)
+    subprocess.run([sys.executable, "-m", "bt2c", "transpile", str(copy), "-o", str(out),
+                    *(["--unsafe"] if unsafe else [])], cwd=tmp_path, env=env, check=True)
     for fname, text in here.items():
         assert (out / fname).read_text() == text, fname
 

@@ -99,8 +99,10 @@ static void bt_system(FILE *out, const char *fmt, ...)
 	if (status != 0) {
 		fprintf(stderr, "ERROR: command exited with code %d\n",
 			WIFEXITED(status) ? WEXITSTATUS(status) : status);
-	} else if (text) {
-		bt_emit_text(out, "syscall", text, total);
+	} else {
+		bt_emit_text(out, "syscall", text ? text : "", total);
+		if (bt_format != BT_FORMAT_JSON)
+			fputc('\n', out);	/* as bpftrace ends the command's output */
 	}
 	free(text);
 }
