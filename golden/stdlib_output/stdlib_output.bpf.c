@@ -23,6 +23,9 @@ struct {
 	__uint(max_entries, 1048576);
 } bt_events SEC(".maps");
 
+/* Records bt_events had no room for: bpftrace's "Lost N events", read by the loader. */
+__u64 bt_lost = 0;
+
 
 /*
  * bt2c BPF-side helpers: the operations bpftrace's language performs on maps,
@@ -44,6 +47,17 @@ static __always_inline __u64 bt_wakeup_flags(void)
 }
 
 /*
+ * A record the full ring buffer had no room for.  Counted as bpftrace counts
+ * failed reservations, on the failure path only (an atomic add to .bss that
+ * the loader reads through the skeleton), so that losses are reported rather
+ * than silent.
+ */
+static __always_inline void bt_lost_event(void)
+{
+	__sync_fetch_and_add(&bt_lost, 1);
+}
+
+/*
  * Ends every loop body.  Verifiers before Linux 6.4 accept a loop only when the
  * edge that closes it is a jump; clang may lay a loop out so that the body falls
  * through into its header (often right after a helper call), and this no-op
@@ -57,8 +71,10 @@ static __always_inline void bt_send(__u32 id, __s64 arg0, __s64 arg1, __s64 arg2
 {
 	struct event_simple *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
-	if (!e)
+	if (!e) {
+		bt_lost_event();
 		return;
+	}
 	e->hdr.id = id;
 	e->arg[0] = arg0;
 	e->arg[1] = arg1;
@@ -630,6 +646,8 @@ int handle_begin(void *ctx)
 		if (e) {
 			e->hdr.id = EVENT_TIME_0;
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	/* line 6: printf("started at %s\n", strftime("%Y-%m-%d %H:%M:%S.%f", nsecs)) */
@@ -640,6 +658,8 @@ int handle_begin(void *ctx)
 			e->hdr.id = EVENT_PRINTF_1;
 			e->a0 = ((__u64)(bpf_ktime_get_ns()));
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	/* line 7: cat("/proc/%d/comm", pid) */
@@ -650,6 +670,8 @@ int handle_begin(void *ctx)
 			e->hdr.id = EVENT_PRINTF_2;
 			e->a0 = (bpf_get_current_pid_tgid() >> 32);
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	/* line 8: system("uname -r") */
@@ -659,6 +681,8 @@ int handle_begin(void *ctx)
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_3;
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	return 0;
@@ -676,6 +700,8 @@ int handle_sys_enter_execve(struct tp_syscalls_sys_enter_execve *args)
 			e->hdr.id = EVENT_PRINTF_4;
 			bpf_get_current_comm(&e->a0, sizeof(e->a0));
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	/* line 13: join(args.argv, ", ") */
@@ -721,6 +747,8 @@ int handle_sys_exit_execve(struct tp_syscalls_sys_exit_execve *args)
 			e->hdr.id = EVENT_PRINTF_6;
 			__builtin_memcpy(e->a0, err1, sizeof(e->a0));
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	/* line 19: assert(args.ret != -12, "out of memory") */
@@ -731,6 +759,8 @@ int handle_sys_exit_execve(struct tp_syscalls_sys_exit_execve *args)
 			if (e) {
 				e->hdr.id = EVENT_PRINTF_7;
 				bpf_ringbuf_submit(e, bt_wakeup_flags());
+			} else {
+				bt_lost_event();
 			}
 		}
 		bt_send(EVENT_EXIT, 1, 0, 0);
@@ -750,6 +780,8 @@ int handle_interval_s_10(struct bpf_perf_event_data *ctx)
 			e->hdr.id = EVENT_PRINTF_8;
 			e->a0 = 10;
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	/* line 24: exit() */

@@ -111,13 +111,33 @@
  * key of @x[1, (2, "a")] is
  *   { INT, 8, 0 }, { TUPLE, 2, 8 }, { INT, 8, 8 }, { STR, 8, 16 }
  */
-enum bt_kind { BT_KIND_INT = 1, BT_KIND_UINT = 2, BT_KIND_STR = 3, BT_KIND_TUPLE = 4 };
+enum bt_kind {
+	BT_KIND_INT = 1,
+	BT_KIND_UINT = 2,
+	BT_KIND_STR = 3,
+	BT_KIND_TUPLE = 4,
+	/* stacks and symbols, printed by symbols.c; a stack's `size` is
+	 * BT_STACK_FIELD(mode, limit): the stack itself is 8 bytes */
+	BT_KIND_KSTACK = 5,
+	BT_KIND_USTACK = 6,
+	BT_KIND_KSYM = 7,
+	BT_KIND_USYM = 8
+};
 
 struct bt_field {
 	unsigned char kind;    /* enum bt_kind */
 	unsigned short size;   /* 1, 2, 4, 8 for ints; N for char[N] */
 	unsigned short offset; /* byte offset inside the key/value struct */
 };
+
+/* The `size` of a stack field: its print mode and frame limit. */
+#define BT_STACK_FIELD(mode, limit) ((mode) << 8 | (limit))
+#define BT__IS_STACK(f) ((f)->kind == BT_KIND_KSTACK || (f)->kind == BT_KIND_USTACK)
+
+#ifdef BT_SYMBOLS
+/* The text of a stack or symbol field (symbols.c, included after this file). */
+static const char *bt_sym_format(const void *p, int kind, int mode, unsigned int limit);
+#endif
 
 struct bt_layout {
 	unsigned int size; /* sizeof the whole key/value struct, bytes */
@@ -561,8 +581,8 @@ static int bt__cmp_key(const struct bt_map *m, const unsigned char *a, const uns
 			i = bt__skip(fields, i, n);
 			continue;
 		}
-		if (f->kind == BT_KIND_STR) {
-			c = memcmp(a + f->offset, b + f->offset, f->size);
+		if (f->kind == BT_KIND_STR || f->kind >= BT_KIND_KSTACK) {
+			c = memcmp(a + f->offset, b + f->offset, BT__IS_STACK(f) ? 8 : f->size);
 		} else {
 			/* signed even for unsigned fields, like bpftrace */
 			int64_t x = bt__get_int(a + f->offset, f->size);
@@ -869,6 +889,12 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 	const unsigned char *p = base + f->offset;
 	char num[32];
 
+#ifdef BT_SYMBOLS
+	if (f->kind >= BT_KIND_KSTACK) {
+		bt__sb_puts(b, bt_sym_format(p, f->kind, f->size >> 8, f->size & 0xff));
+		return;
+	}
+#endif
 	if (f->kind == BT_KIND_STR) {
 		size_t len = bt__strnlen(p, f->size);
 
@@ -1339,6 +1365,17 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 	case BT_KIND_STR:
 		bt_json_str(out, (const char *)p, f[i].size);
 		break;
+#ifdef BT_SYMBOLS
+	case BT_KIND_KSTACK:
+	case BT_KIND_USTACK:
+	case BT_KIND_KSYM:
+	case BT_KIND_USYM: {
+		const char *text = bt_sym_format(p, f[i].kind, f[i].size >> 8, f[i].size & 0xff);
+
+		bt_json_string(out, text, strlen(text));
+		break;
+	}
+#endif
 	case BT_KIND_INT:
 		bt_json_i64(out, bt__get_int(p, f[i].size) / (int64_t)div);
 		break;
@@ -1905,6 +1942,37 @@ static void bt_report_attached(int nprobes)
 	} else {
 		fprintf(stderr, "Attached %d probe%s\n", nprobes, nprobes == 1 ? "" : "s");
 	}
+}
+
+/*
+ * Records the BPF side could not reserve in the full ring buffer (bt_lost),
+ * reported as bpftrace reports them: the new losses after each poll ("Lost N
+ * events" on stderr, a lost_events record in JSON), the total at exit.
+ */
+static unsigned long long bt_lost_reported;
+
+static void bt_report_lost(unsigned long long lost)
+{
+	unsigned long long n = lost - bt_lost_reported;
+
+	if (!n)
+		return;
+	bt_lost_reported = lost;
+	if (bt_format == BT_FORMAT_JSON) {
+		fputs("{\"type\": \"lost_events\", \"count\": ", bt_out);
+		bt_json_streamed_u64(bt_out, n);
+		fputs(", \"data\": {\"events\": ", bt_out);
+		bt_json_streamed_u64(bt_out, n);
+		fputs("}}\n", bt_out);
+	} else {
+		fprintf(stderr, "Lost %llu events\n", n);
+	}
+}
+
+static void bt_report_lost_total(void)
+{
+	if (bt_lost_reported)
+		fprintf(stderr, "WARNING: Total lost event count: %llu\n", bt_lost_reported);
 }
 
 /* libbpf's messages: all shown with -v; otherwise warnings are kept so that a
@@ -2498,8 +2566,10 @@ __attribute__((format(printf, 2, 3), unused)) static void bt_system(FILE *out, c
 	if (status != 0) {
 		fprintf(stderr, "ERROR: command exited with code %d\n",
 			WIFEXITED(status) ? WEXITSTATUS(status) : status);
-	} else if (text) {
-		bt_emit_text(out, "syscall", text, total);
+	} else {
+		bt_emit_text(out, "syscall", text ? text : "", total);
+		if (bt_format != BT_FORMAT_JSON)
+			fputc('\n', out); /* as bpftrace ends the command's output */
 	}
 	free(text);
 }
@@ -2681,9 +2751,9 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of stdlib_output.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 622, 4 },  { 626, 5 },  { 635, 6 },  { 645, 7 },  { 655, 8 },	 { 667, 11 },
-	{ 671, 12 }, { 681, 13 }, { 702, 14 }, { 707, 17 }, { 711, 17 }, { 714, 18 },
-	{ 726, 19 }, { 741, 22 }, { 745, 23 }, { 755, 24 },
+	{ 638, 4 },  { 642, 5 },  { 653, 6 },  { 665, 7 },  { 677, 8 },	 { 691, 11 },
+	{ 695, 12 }, { 707, 13 }, { 728, 14 }, { 733, 17 }, { 737, 17 }, { 740, 18 },
+	{ 754, 19 }, { 771, 22 }, { 775, 23 }, { 787, 24 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2919,22 +2989,28 @@ int main(int argc, char **argv)
 		bt_release_command();
 	while (!bt_state.stopped && !bt_exiting) {
 		/* Records are submitted without a wake-up until a batch builds up,
-		 * so drain the ring after every poll, timeout or not. */
+		 * so drain the ring after every poll: timeout, or a signal (a stop
+		 * and continue, the -c child's exit), which must not skip the
+		 * records already waiting. */
 		err = ring_buffer__poll(rb, BT_POLL_MS);
-		if (err >= 0)
+		if (err >= 0 || err == -EINTR)
 			err = ring_buffer__consume(rb);
+		bt_report_lost(skel->bss->bt_lost);
 		fflush(bt_out); /* once per batch of events, not per event */
 		if (err < 0 && err != -EINTR)
 			break;
 		bt_check_targets();
 	}
 	ring_buffer__consume(rb);
+	bt_report_lost(skel->bss->bt_lost);
 
 	/* END probes, then every map, as bpftrace does on exit. */
 	bt_state.in_end = 1;
 	bt_run_probes(probes, nprog, BT_PROBE_END);
 	ring_buffer__consume(rb);
 	bt_print_maps_at_exit(bt_out, bt_maps, BT_NMAPS);
+	bt_report_lost(skel->bss->bt_lost);
+	bt_report_lost_total();
 	err = 0;
 
 cleanup:

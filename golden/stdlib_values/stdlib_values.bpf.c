@@ -24,6 +24,9 @@ struct {
 	__uint(max_entries, 1048576);
 } bt_events SEC(".maps");
 
+/* Records bt_events had no room for: bpftrace's "Lost N events", read by the loader. */
+__u64 bt_lost = 0;
+
 /* @errors = count(): first used on line 4 */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -69,6 +72,17 @@ static __always_inline __u64 bt_wakeup_flags(void)
 }
 
 /*
+ * A record the full ring buffer had no room for.  Counted as bpftrace counts
+ * failed reservations, on the failure path only (an atomic add to .bss that
+ * the loader reads through the skeleton), so that losses are reported rather
+ * than silent.
+ */
+static __always_inline void bt_lost_event(void)
+{
+	__sync_fetch_and_add(&bt_lost, 1);
+}
+
+/*
  * Ends every loop body.  Verifiers before Linux 6.4 accept a loop only when the
  * edge that closes it is a jump; clang may lay a loop out so that the body falls
  * through into its header (often right after a helper call), and this no-op
@@ -82,8 +96,10 @@ static __always_inline void bt_send(__u32 id, __s64 arg0, __s64 arg1, __s64 arg2
 {
 	struct event_simple *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
-	if (!e)
+	if (!e) {
+		bt_lost_event();
 		return;
+	}
 	e->hdr.id = id;
 	e->arg[0] = arg0;
 	e->arg[1] = arg1;
@@ -773,6 +789,8 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 			e->a0 = ((__u32)bpf_get_current_uid_gid());
 			__builtin_memcpy(e->a1, err3, sizeof(e->a1));
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	return 0;
@@ -809,6 +827,8 @@ int handle_interval_s_1(struct bpf_perf_event_data *ctx)
 			e->a1 = __builtin_bswap16(((__u16)(((__u16)8080))));
 			e->a2 = bpf_get_prandom_u32();
 			bpf_ringbuf_submit(e, bt_wakeup_flags());
+		} else {
+			bt_lost_event();
 		}
 	}
 	return 0;
