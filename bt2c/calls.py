@@ -8,6 +8,7 @@ are mixed into :class:`bt2c.codegen.ProbeGen` and use its emitter.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from bt2c import ast
@@ -232,7 +233,10 @@ class CallGen:
     def where(self: ProbeGen, e: ast.Call) -> str:
         """``FILE:LINE:COL-END``: where errorf()/warnf() report from, as bpftrace does."""
         line, col = self.gen.source.position(e.span.start)
-        return f"{self.gen.source.name}:{line}:{col}-{col + e.span.end - e.span.start}"
+        # The script's file name without its directory, as the tool's other messages
+        # name it: the generated files do not depend on where the script was.
+        name = PurePath(self.gen.source.name).name
+        return f"{name}:{line}:{col}-{col + e.span.end - e.span.start}"
 
     def expanded_from(self: ProbeGen, e: ast.Call) -> str:
         """bpftrace's second line of a failed assert: the call, quoted and underlined."""

@@ -92,12 +92,13 @@ def run_cmd(ctx: typer.Context) -> None:
 def check_cmd(
     script: Path = typer.Argument(..., help="bpftrace script (.bt)"),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="show build and libbpf output"),
+    unsafe: bool = typer.Option(False, "--unsafe", help="allow system(), as bpftrace's --unsafe"),
 ) -> None:
     """Build, load into this kernel without attaching, and say which kernel features are used
     (e.g. how each len() counts)."""
     from bt2c.runner import check
 
-    raise typer.Exit(check(str(script), verbose))
+    raise typer.Exit(check(str(script), verbose, unsafe))
 
 
 golden_app = typer.Typer(add_completion=False, no_args_is_help=True,

@@ -176,13 +176,13 @@ def tool_argv(binary: str, opts: RunOptions) -> list[str]:
     return [*cmd, "--", *opts.params]
 
 
-def check(script: str, verbose: bool = False) -> int:
+def check(script: str, verbose: bool = False, unsafe: bool = False) -> int:
     """Build the tool, load it without attaching, and report the kernel features it uses."""
     try:
         text = Path(script).read_text()
     except OSError as e:
         raise Bt2cError(f"failed to open {script}: {e.strerror}") from None
-    binary = build_cached(text, script, verbose)
+    binary = build_cached(text, script, verbose, unsafe=unsafe)
     cmd = [str(binary), "--check"] + (["-v"] if verbose else [])
     sys.stdout.flush()
     os.execv(cmd[0], cmd)

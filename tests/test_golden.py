@@ -239,7 +239,8 @@ def test_golden_tool_loads(script: Path, kernel_mounts: None) -> None:
     (`bt2c check`: load without attaching)."""
     if os.geteuid() != 0:
         pytest.skip("loading BPF programs needs root")
-    r = bt2c("check", str(script))
+    unsafe = ["--unsafe"] if golden.needs_unsafe(script.read_text()) else []
+    r = bt2c("check", str(script), *unsafe)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
