@@ -23,8 +23,8 @@
  *                     struct definition of their own.
  *   spin MS           burn MS milliseconds of this process's CPU time (for profile and
  *                     cpu-clock probes); it reads its CPU clock (a syscall) now and then.
- *   exec ARGS...      execv() this program again as "workload ARGS..." (a known argv
- *                     for join(); the new image runs ARGS as its chain).
+ *   exec ARGS...      (first only) execv() this program again as "workload ARGS..."
+ *                     (a known argv for join(); the new image runs ARGS as its chain).
  *   fork N            the rest of the chain runs in N processes at once (N-1 forked
  *                     children plus this one, which waits for them at the end), so
  *                     map updates race on several CPUs.
@@ -193,6 +193,22 @@ WL_FN void wl_work(long ms)
 	sleep_ns(ms * 1000000L);
 }
 
+/*
+ * "workload exec ARGS...": run again as "workload ARGS...".  Done before main(),
+ * in a constructor (glibc passes it the arguments), so that main's code, and so
+ * what the user-stack tests unwind through, stays as it was.
+ */
+__attribute__((constructor)) static void exec_first(int argc, char **argv, char **envp)
+{
+	(void)envp;
+	if (argc > 1 && !strcmp(argv[1], "exec")) {
+		argv[1] = "workload";
+		execv("/proc/self/exe", &argv[1]);
+		perror("execv");
+		_exit(1);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1, children = 0;
@@ -202,12 +218,6 @@ int main(int argc, char **argv)
 	while (i < argc) {
 		const char *cmd = argv[i++];
 
-		if (!strcmp(cmd, "exec")) {	/* argv[0] becomes "workload", with the rest */
-			argv[i - 1] = "workload";
-			execv("/proc/self/exe", &argv[i - 1]);
-			perror("execv");
-			return 1;
-		}
 		long n = parse_num(i < argc ? argv[i] : NULL, "missing count");
 		long k;
 
