@@ -121,7 +121,8 @@ enum bt_kind {
 	BT_KIND_KSTACK = 5,
 	BT_KIND_USTACK = 6,
 	BT_KIND_KSYM = 7,
-	BT_KIND_USYM = 8
+	BT_KIND_USYM = 8,
+	BT_KIND_BOOL = 9 /* an unsigned integer printed as true/false */
 };
 
 struct bt_field {
@@ -903,6 +904,10 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 			bt__sb_puts(b, ".."); /* no NUL: truncated */
 		return;
 	}
+	if (f->kind == BT_KIND_BOOL) {
+		bt__sb_puts(b, bt__get_uint(p, f->size) ? "true" : "false");
+		return;
+	}
 	if (f->kind == BT_KIND_INT)
 		snprintf(num, sizeof(num), "%lld",
 			 (long long)(bt__get_int(p, f->size) / (int64_t)div));
@@ -1378,6 +1383,9 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 #endif
 	case BT_KIND_INT:
 		bt_json_i64(out, bt__get_int(p, f[i].size) / (int64_t)div);
+		break;
+	case BT_KIND_BOOL:
+		fputs(bt__get_uint(p, f[i].size) ? "true" : "false", out);
 		break;
 	default:
 		bt_json_u64(out, bt__get_uint(p, f[i].size) / div);
@@ -2470,9 +2478,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of fentry_fexit.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 659, 3 },  { 663, 3 },  { 666, 5 },  { 676, 3 },  { 680, 3 },
-	{ 683, 5 },  { 693, 8 },  { 697, 10 }, { 704, 8 },  { 712, 8 },
-	{ 721, 10 }, { 728, 13 }, { 732, 15 }, { 738, 13 }, { 742, 15 },
+	{ 686, 3 },  { 690, 3 },  { 693, 5 },  { 703, 3 },  { 707, 3 },
+	{ 710, 5 },  { 720, 8 },  { 724, 10 }, { 731, 8 },  { 739, 8 },
+	{ 748, 10 }, { 755, 13 }, { 759, 15 }, { 765, 13 }, { 769, 15 },
 };
 
 static const char *const bt_script_lines[] = {

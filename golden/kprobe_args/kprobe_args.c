@@ -121,7 +121,8 @@ enum bt_kind {
 	BT_KIND_KSTACK = 5,
 	BT_KIND_USTACK = 6,
 	BT_KIND_KSYM = 7,
-	BT_KIND_USYM = 8
+	BT_KIND_USYM = 8,
+	BT_KIND_BOOL = 9 /* an unsigned integer printed as true/false */
 };
 
 struct bt_field {
@@ -903,6 +904,10 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 			bt__sb_puts(b, ".."); /* no NUL: truncated */
 		return;
 	}
+	if (f->kind == BT_KIND_BOOL) {
+		bt__sb_puts(b, bt__get_uint(p, f->size) ? "true" : "false");
+		return;
+	}
 	if (f->kind == BT_KIND_INT)
 		snprintf(num, sizeof(num), "%lld",
 			 (long long)(bt__get_int(p, f->size) / (int64_t)div));
@@ -1378,6 +1383,9 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 #endif
 	case BT_KIND_INT:
 		bt_json_i64(out, bt__get_int(p, f[i].size) / (int64_t)div);
+		break;
+	case BT_KIND_BOOL:
+		fputs(bt__get_uint(p, f[i].size) ? "true" : "false", out);
 		break;
 	default:
 		bt_json_u64(out, bt__get_uint(p, f[i].size) / div);
@@ -2470,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of kprobe_args.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 621, 2 }, { 625, 2 },	 { 628, 4 },  { 635, 5 },
-	{ 642, 8 }, { 646, 10 }, { 653, 13 }, { 657, 13 },
+	{ 648, 2 }, { 652, 2 },	 { 655, 4 },  { 662, 5 },
+	{ 669, 8 }, { 673, 10 }, { 680, 13 }, { 684, 13 },
 };
 
 static const char *const bt_script_lines[] = {

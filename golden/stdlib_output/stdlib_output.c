@@ -121,7 +121,8 @@ enum bt_kind {
 	BT_KIND_KSTACK = 5,
 	BT_KIND_USTACK = 6,
 	BT_KIND_KSYM = 7,
-	BT_KIND_USYM = 8
+	BT_KIND_USYM = 8,
+	BT_KIND_BOOL = 9 /* an unsigned integer printed as true/false */
 };
 
 struct bt_field {
@@ -903,6 +904,10 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 			bt__sb_puts(b, ".."); /* no NUL: truncated */
 		return;
 	}
+	if (f->kind == BT_KIND_BOOL) {
+		bt__sb_puts(b, bt__get_uint(p, f->size) ? "true" : "false");
+		return;
+	}
 	if (f->kind == BT_KIND_INT)
 		snprintf(num, sizeof(num), "%lld",
 			 (long long)(bt__get_int(p, f->size) / (int64_t)div));
@@ -1378,6 +1383,9 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 #endif
 	case BT_KIND_INT:
 		bt_json_i64(out, bt__get_int(p, f[i].size) / (int64_t)div);
+		break;
+	case BT_KIND_BOOL:
+		fputs(bt__get_uint(p, f[i].size) ? "true" : "false", out);
 		break;
 	default:
 		bt_json_u64(out, bt__get_uint(p, f[i].size) / div);
@@ -2751,9 +2759,9 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of stdlib_output.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 638, 4 },  { 642, 5 },  { 653, 6 },  { 665, 7 },  { 677, 8 },	 { 691, 11 },
-	{ 695, 12 }, { 707, 13 }, { 728, 14 }, { 733, 17 }, { 737, 17 }, { 740, 18 },
-	{ 754, 19 }, { 771, 22 }, { 775, 23 }, { 787, 24 },
+	{ 665, 4 },  { 669, 5 },  { 680, 6 },  { 692, 7 },  { 704, 8 },	 { 718, 11 },
+	{ 722, 12 }, { 734, 13 }, { 755, 14 }, { 760, 17 }, { 764, 17 }, { 767, 18 },
+	{ 781, 19 }, { 798, 22 }, { 802, 23 }, { 814, 24 },
 };
 
 static const char *const bt_script_lines[] = {

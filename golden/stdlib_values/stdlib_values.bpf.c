@@ -59,16 +59,23 @@ struct {
 
 /*
  * Wake the reader only once a batch is waiting: waking it for every record costs
- * more than the probe itself.  The loader also drains the ring after every poll
- * timeout, so no record waits longer than that.
+ * more than the probe itself.  Only the record that takes the unread data across
+ * a multiple of BT_WAKEUP_BYTES wakes it, not every record while that much is
+ * waiting: a wake-up is an irq_work (a self-IPI, dear in a VM), and re-arming it
+ * for each record while the reader drains a batch cost 200+ ns per event at
+ * 400 000 events/s (bench: docs/benchmarks.md).  Every multiple counts, so a
+ * crossing missed to a race with another CPU is caught at the next one, and the
+ * loader also drains the ring after every poll timeout.
  */
 #define BT_WAKEUP_BYTES (256 * 1024) /* a quarter of the ring */
 
-static __always_inline __u64 bt_wakeup_flags(void)
+static __always_inline __u64 bt_wakeup_flags(__u64 size)
 {
-	return bpf_ringbuf_query(&bt_events, BPF_RB_AVAIL_DATA) >= BT_WAKEUP_BYTES ?
-		       BPF_RB_FORCE_WAKEUP :
-		       BPF_RB_NO_WAKEUP;
+	__u64 avail = bpf_ringbuf_query(&bt_events, BPF_RB_AVAIL_DATA);
+	__u64 rec = (size + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL; /* as reserved */
+
+	return avail / BT_WAKEUP_BYTES != (avail - rec) / BT_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP :
+									    BPF_RB_NO_WAKEUP;
 }
 
 /*
@@ -308,6 +315,26 @@ static __always_inline int bt_strncmp(const char *a, const char *b, __u32 n)
 			return a[i] < b[i] ? -1 : 1;
 		if (a[i] == 0)
 			return 0;
+	}
+	return 0;
+}
+
+/*
+ * strcontains(haystack, needle): 1 if needle occurs in haystack (an empty needle
+ * always does).  Both are NUL-terminated within their buffers of hn and nn bytes;
+ * the loops are bounded by those sizes, so the verifier sees their ends.
+ */
+static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n, __u32 nn)
+{
+	if (n[0] == 0)
+		return 1;
+	for (__u32 i = 0; i < hn && h[i]; i++) {
+		__u32 j = 0;
+
+		while (j < nn && i + j < hn && n[j] && h[i + j] == n[j])
+			j++;
+		if (j == nn || n[j] == 0)
+			return 1;
 	}
 	return 0;
 }
@@ -788,7 +815,7 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 			e->hdr.id = EVENT_PRINTF_0;
 			e->a0 = ((__u32)bpf_get_current_uid_gid());
 			__builtin_memcpy(e->a1, err3, sizeof(e->a1));
-			bpf_ringbuf_submit(e, bt_wakeup_flags());
+			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
 		} else {
 			bt_lost_event();
 		}
@@ -826,7 +853,7 @@ int handle_interval_s_1(struct bpf_perf_event_data *ctx)
 			e->a0 = ((__u64)bt_ncpus);
 			e->a1 = __builtin_bswap16(((__u16)(((__u16)8080))));
 			e->a2 = bpf_get_prandom_u32();
-			bpf_ringbuf_submit(e, bt_wakeup_flags());
+			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
 		} else {
 			bt_lost_event();
 		}
