@@ -749,7 +749,9 @@ int handle_sys_enter_execve(struct tp_syscalls_sys_enter_execve *args)
 					break;
 				bpf_probe_read_user_str(e->argv[i], sizeof(e->argv[i]), arg);
 			}
-			bpf_ringbuf_submit(e, bt_wakeup_flags());
+			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
+		} else {
+			bt_lost_event();
 		}
 	}
 	/* line 14: debugf("execve by pid %d", pid) */

@@ -2760,8 +2760,8 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
 	{ 665, 4 },  { 669, 5 },  { 680, 6 },  { 692, 7 },  { 704, 8 },	 { 718, 11 },
-	{ 722, 12 }, { 734, 13 }, { 755, 14 }, { 760, 17 }, { 764, 17 }, { 767, 18 },
-	{ 781, 19 }, { 798, 22 }, { 802, 23 }, { 814, 24 },
+	{ 722, 12 }, { 734, 13 }, { 757, 14 }, { 762, 17 }, { 766, 17 }, { 769, 18 },
+	{ 783, 19 }, { 800, 22 }, { 804, 23 }, { 816, 24 },
 };
 
 static const char *const bt_script_lines[] = {
