@@ -2478,10 +2478,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of bashreadline.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 664, 5 },  { 668, 7 },  { 682, 10 }, { 686, 12 }, { 690, 13 }, { 699, 16 },
-	{ 703, 17 }, { 707, 19 }, { 722, 20 }, { 730, 21 }, { 736, 24 }, { 740, 27 },
-	{ 746, 28 }, { 749, 29 }, { 755, 24 }, { 759, 27 }, { 765, 28 }, { 768, 29 },
-	{ 774, 24 }, { 778, 27 }, { 784, 28 }, { 787, 29 },
+	{ 714, 5 },  { 718, 7 },  { 732, 10 }, { 736, 12 }, { 740, 13 }, { 749, 16 },
+	{ 753, 17 }, { 757, 19 }, { 772, 20 }, { 780, 21 }, { 786, 24 }, { 790, 27 },
+	{ 796, 28 }, { 799, 29 }, { 805, 24 }, { 809, 27 }, { 815, 28 }, { 818, 29 },
+	{ 824, 24 }, { 828, 27 }, { 834, 28 }, { 837, 29 },
 };
 
 static const char *const bt_script_lines[] = {

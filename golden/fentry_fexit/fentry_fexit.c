@@ -2478,9 +2478,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of fentry_fexit.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 686, 3 },  { 690, 3 },  { 693, 5 },  { 703, 3 },  { 707, 3 },
-	{ 710, 5 },  { 720, 8 },  { 724, 10 }, { 731, 8 },  { 739, 8 },
-	{ 748, 10 }, { 755, 13 }, { 759, 15 }, { 765, 13 }, { 769, 15 },
+	{ 736, 3 },  { 740, 3 },  { 743, 5 },  { 753, 3 },  { 757, 3 },
+	{ 760, 5 },  { 770, 8 },  { 774, 10 }, { 781, 8 },  { 789, 8 },
+	{ 798, 10 }, { 805, 13 }, { 809, 15 }, { 815, 13 }, { 819, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of pyusdt.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 653, 5 }, { 657, 7 }, { 663, 8 }, { 669, 11 }, { 673, 13 }, { 682, 11 }, { 686, 13 },
+	{ 703, 5 }, { 707, 7 }, { 713, 8 }, { 719, 11 }, { 723, 13 }, { 732, 11 }, { 736, 13 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2759,8 +2759,8 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of stdlib_values.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 794, 3 }, { 798, 3 },	 { 801, 4 },  { 808, 5 },  { 826, 8 },
-	{ 830, 9 }, { 836, 10 }, { 843, 13 }, { 847, 14 },
+	{ 844, 3 }, { 848, 3 },	 { 851, 4 },  { 858, 5 },  { 876, 8 },
+	{ 880, 9 }, { 886, 10 }, { 893, 13 }, { 897, 14 },
 };
 
 static const char *const bt_script_lines[] = {
