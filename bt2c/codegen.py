@@ -446,8 +446,10 @@ class ProbeGen(CallGen, AccessGen):
             self.emit(self.s.zero(key))
             self.store_tuple_into_key(key, m, keys[0].type, tup)
             return key
-        # str(ptr) keys are read straight into the key: no copy through the stack.
-        values = [None if self.is_pointer_read(k) else self.expr(k) for k in keys]
+        # str(ptr) and comm keys are read straight into the key: no copy through the
+        # stack (for @[comm] that copy was a third of the program's instructions).
+        values = [None if self.is_pointer_read(k) or self.is_comm(k) else self.expr(k)
+                  for k in keys]
         self.emit(f"{m.key_c} {key};")
         self.emit(self.s.zero(key))
         for i, (k, v, kt) in enumerate(zip(keys, values, m.info.key or [])):
@@ -456,6 +458,10 @@ class ProbeGen(CallGen, AccessGen):
                 self.emit(f"{dst} = {v};")
             elif isinstance(kt, StringType):
                 assert isinstance(k.type, StringType)
+                if v is None and self.is_comm(k):
+                    # The key is zeroed above: the bytes after comm's NUL compare equal.
+                    self.emit(f"bpf_get_current_comm(&{dst}, {min(16, kt.length)});")
+                    continue
                 if v is None:
                     self.read_str_into(dst, kt, k)
                     continue
@@ -464,6 +470,11 @@ class ProbeGen(CallGen, AccessGen):
             else:
                 self.emit(f"__builtin_memcpy(&{dst}, &{v}, sizeof({dst}));")
         return key
+
+    @staticmethod
+    def is_comm(e: ast.Expr) -> bool:
+        """The ``comm`` builtin: bpf_get_current_comm() can write it into any buffer."""
+        return isinstance(e, ast.Builtin) and e.name == "comm"
 
     @staticmethod
     def is_pointer_read(e: ast.Expr) -> bool:

@@ -560,46 +560,34 @@ int handle_sys_enter_write(struct tp_syscalls_sys_enter_write *args)
 	if (!(((bpf_get_current_pid_tgid() >> 32) == bt_cpid)))
 		return 0;
 	/* line 7: @calls[comm] = count() */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_calls_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	bt_map_add(&map_calls, &key1, 1);
 	/* line 8: @bytes[comm] = sum(args.count) */
-	char comm4[16] = {};
-	bpf_get_current_comm(&comm4, sizeof(comm4));
-	struct map_bytes_key key3;
-	__builtin_memset(&key3, 0, sizeof(key3));
-	__builtin_memcpy(key3.k0, (const void *)comm4, 16);
-	bt_map_add(&map_bytes, &key3, args->count);
+	struct map_bytes_key key2;
+	__builtin_memset(&key2, 0, sizeof(key2));
+	bpf_get_current_comm(&key2.k0, 16);
+	bt_map_add(&map_bytes, &key2, args->count);
 	/* line 9: @smallest[comm] = min(args.count) */
-	char comm6[16] = {};
-	bpf_get_current_comm(&comm6, sizeof(comm6));
-	struct map_smallest_key key5;
-	__builtin_memset(&key5, 0, sizeof(key5));
-	__builtin_memcpy(key5.k0, (const void *)comm6, 16);
-	bt_map_min(&map_smallest, &key5, args->count);
+	struct map_smallest_key key3;
+	__builtin_memset(&key3, 0, sizeof(key3));
+	bpf_get_current_comm(&key3.k0, 16);
+	bt_map_min(&map_smallest, &key3, args->count);
 	/* line 10: @largest[comm] = max(args.count) */
-	char comm8[16] = {};
-	bpf_get_current_comm(&comm8, sizeof(comm8));
-	struct map_largest_key key7;
-	__builtin_memset(&key7, 0, sizeof(key7));
-	__builtin_memcpy(key7.k0, (const void *)comm8, 16);
-	bt_map_max(&map_largest, &key7, args->count);
+	struct map_largest_key key4;
+	__builtin_memset(&key4, 0, sizeof(key4));
+	bpf_get_current_comm(&key4.k0, 16);
+	bt_map_max(&map_largest, &key4, args->count);
 	/* line 11: @mean[comm] = avg(args.count) */
-	char comm10[16] = {};
-	bpf_get_current_comm(&comm10, sizeof(comm10));
-	struct map_mean_key key9;
-	__builtin_memset(&key9, 0, sizeof(key9));
-	__builtin_memcpy(key9.k0, (const void *)comm10, 16);
-	bt_map_avg(&map_mean, &key9, args->count);
+	struct map_mean_key key5;
+	__builtin_memset(&key5, 0, sizeof(key5));
+	bpf_get_current_comm(&key5.k0, 16);
+	bt_map_avg(&map_mean, &key5, args->count);
 	/* line 12: @summary[comm] = stats(args.count) */
-	char comm12[16] = {};
-	bpf_get_current_comm(&comm12, sizeof(comm12));
-	struct map_summary_key key11;
-	__builtin_memset(&key11, 0, sizeof(key11));
-	__builtin_memcpy(key11.k0, (const void *)comm12, 16);
-	bt_map_avg(&map_summary, &key11, args->count);
+	struct map_summary_key key6;
+	__builtin_memset(&key6, 0, sizeof(key6));
+	bpf_get_current_comm(&key6.k0, 16);
+	bt_map_avg(&map_summary, &key6, args->count);
 	return 0;
 }

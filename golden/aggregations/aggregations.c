@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of aggregations.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 555, 4 }, { 559, 5 },	 { 562, 7 },  { 569, 8 },
-	{ 576, 9 }, { 583, 10 }, { 590, 11 }, { 597, 12 },
+	{ 555, 4 }, { 559, 5 },	 { 562, 7 },  { 567, 8 },
+	{ 572, 9 }, { 577, 10 }, { 582, 11 }, { 587, 12 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -518,11 +518,9 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 	if (!((args->ret < 0)))
 		return 0;
 	/* line 7: @errors[comm, - args.ret] = count() */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_errors_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	key1.k1 = (-args->ret);
 	bt_map_add(&map_errors, &key1, 1);
 	return 0;

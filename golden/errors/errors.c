@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of errors.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 513, 4 }, { 517, 5 }, { 520, 7 }, { 531, 10 }, { 535, 12 },
+	{ 513, 4 }, { 517, 5 }, { 520, 7 }, { 529, 10 }, { 533, 12 },
 };
 
 static const char *const bt_script_lines[] = {

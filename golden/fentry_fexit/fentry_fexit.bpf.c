@@ -741,11 +741,9 @@ int handle_fentry_vfs_read(__u64 *ctx)
 	if (!((((__u64)ctx[2]) > 0)))
 		return 0;
 	/* line 5: @bytes[comm] = sum(args.count) */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_bytes_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	bt_map_add(&map_bytes, &key1, ((__u64)ctx[2]));
 	return 0;
 }
@@ -758,11 +756,9 @@ int handle_fentry_vfs_read__kprobe(struct pt_regs *ctx)
 	if (!((((__u64)bt_regs_arg(ctx, 2, 0)) > 0)))
 		return 0;
 	/* line 5: @bytes[comm] = sum(args.count) */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_bytes_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	bt_map_add(&map_bytes, &key1, ((__u64)bt_regs_arg(ctx, 2, 0)));
 	return 0;
 }

@@ -2478,9 +2478,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of fentry_fexit.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 736, 3 },  { 740, 3 },  { 743, 5 },  { 753, 3 },  { 757, 3 },
-	{ 760, 5 },  { 770, 8 },  { 774, 10 }, { 781, 8 },  { 789, 8 },
-	{ 798, 10 }, { 805, 13 }, { 809, 15 }, { 815, 13 }, { 819, 15 },
+	{ 736, 3 },  { 740, 3 },  { 743, 5 },  { 751, 3 },  { 755, 3 },
+	{ 758, 5 },  { 766, 8 },  { 770, 10 }, { 777, 8 },  { 785, 8 },
+	{ 794, 10 }, { 801, 13 }, { 805, 15 }, { 811, 13 }, { 815, 15 },
 };
 
 static const char *const bt_script_lines[] = {

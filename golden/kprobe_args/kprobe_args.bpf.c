@@ -703,15 +703,13 @@ int handle_kprobe_do_sys_openat2(struct pt_regs *ctx)
 	if (!((bt_regs_arg(ctx, 0, 0) != 0)))
 		return 0;
 	/* line 4: @opens[comm] = count() */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_opens_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	bt_map_add(&map_opens, &key1, 1);
 	/* line 5: @flags = lhist(arg2 & 0xff, 0, 256, 64) */
-	__u32 key3 = 0;
-	bt_map_bucket(&map_flags, &key3, bt_lhist_index((bt_regs_arg(ctx, 2, 0) & 255), 0, 256, 64),
+	__u32 key2 = 0;
+	bt_map_bucket(&map_flags, &key2, bt_lhist_index((bt_regs_arg(ctx, 2, 0) & 255), 0, 256, 64),
 		      sizeof(struct map_flags_value));
 	return 0;
 }

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of kprobe_args.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 698, 2 }, { 702, 2 },	 { 705, 4 },  { 712, 5 },
-	{ 719, 8 }, { 723, 10 }, { 730, 13 }, { 734, 13 },
+	{ 698, 2 }, { 702, 2 },	 { 705, 4 },  { 710, 5 },
+	{ 717, 8 }, { 721, 10 }, { 728, 13 }, { 732, 13 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -546,11 +546,9 @@ int handle_sys_enter_openat(struct tp_syscalls_sys_enter_openat *args)
 	__u64 val2 = bpf_ktime_get_ns();
 	bpf_map_update_elem(&map_recent, &key1, &val2, BPF_ANY);
 	/* line 12: @opens[comm] = count() */
-	char comm4[16] = {};
-	bpf_get_current_comm(&comm4, sizeof(comm4));
 	struct map_opens_key key3;
 	__builtin_memset(&key3, 0, sizeof(key3));
-	__builtin_memcpy(key3.k0, (const void *)comm4, 16);
+	bpf_get_current_comm(&key3.k0, 16);
 	bt_map_add(&map_opens, &key3, 1);
 	return 0;
 }
@@ -563,11 +561,9 @@ int handle_sys_exit_read(struct tp_syscalls_sys_exit_read *args)
 	if (!((args->ret > 0)))
 		return 0;
 	/* line 18: @bytes[comm] = sum(args.ret) */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_bytes_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	bt_map_add(&map_bytes, &key1, args->ret);
 	return 0;
 }

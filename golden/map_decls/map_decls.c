@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of map_decls.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 540, 9 }, { 544, 11 }, { 548, 12 }, { 558, 15 }, { 562, 16 }, { 565, 18 },
+	{ 540, 9 }, { 544, 11 }, { 548, 12 }, { 556, 15 }, { 560, 16 }, { 563, 18 },
 };
 
 static const char *const bt_script_lines[] = {

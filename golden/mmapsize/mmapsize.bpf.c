@@ -524,11 +524,9 @@ SEC("tp/syscalls/sys_enter_mmap")
 int handle_sys_enter_mmap(struct tp_syscalls_sys_enter_mmap *args)
 {
 	/* line 6: @len[comm] = hist(args.len, 2) */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_len_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	bt_map_bucket(&map_len, &key1, bt_hist_index(args->len, 2), sizeof(struct map_len_value));
 	return 0;
 }

@@ -544,11 +544,9 @@ SEC("perf_event")
 int handle_software_page_faults_100(struct bpf_perf_event_data *ctx)
 {
 	/* line 3: @faults[comm] = count() */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_faults_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	bt_map_add(&map_faults, &key1, 1);
 	return 0;
 }

@@ -2478,8 +2478,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of perf_events.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 529, 2 }, { 533, 2 }, { 536, 2 }, { 542, 3 }, { 546, 3 }, { 556, 4 },
-	{ 560, 4 }, { 566, 5 }, { 570, 5 }, { 576, 6 }, { 580, 6 },
+	{ 529, 2 }, { 533, 2 }, { 536, 2 }, { 542, 3 }, { 546, 3 }, { 554, 4 },
+	{ 558, 4 }, { 564, 5 }, { 568, 5 }, { 574, 6 }, { 578, 6 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -545,11 +545,9 @@ SEC("tp/syscalls/sys_enter_read")
 int handle_sys_enter_read(struct tp_syscalls_sys_enter_read *args)
 {
 	/* line 6: @requested[comm] = hist(args.count) */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_requested_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	bt_map_bucket(&map_requested, &key1, bt_hist_index(args->count, 0),
 		      sizeof(struct map_requested_value));
 	return 0;
@@ -563,19 +561,15 @@ int handle_sys_exit_read(struct tp_syscalls_sys_exit_read *args)
 	if (!((args->ret > 0)))
 		return 0;
 	/* line 12: @returned[comm] = lhist(args.ret, 0, 4096, 512) */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_returned_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	bt_map_bucket(&map_returned, &key1, bt_lhist_index(args->ret, 0, 4096, 512),
 		      sizeof(struct map_returned_value));
 	/* line 13: @bytes[comm] = sum(args.ret) */
-	char comm4[16] = {};
-	bpf_get_current_comm(&comm4, sizeof(comm4));
-	struct map_bytes_key key3;
-	__builtin_memset(&key3, 0, sizeof(key3));
-	__builtin_memcpy(key3.k0, (const void *)comm4, 16);
-	bt_map_add(&map_bytes, &key3, args->ret);
+	struct map_bytes_key key2;
+	__builtin_memset(&key2, 0, sizeof(key2));
+	bpf_get_current_comm(&key2.k0, 16);
+	bt_map_add(&map_bytes, &key2, args->ret);
 	return 0;
 }

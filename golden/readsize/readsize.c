@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of readsize.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 543, 4 }, { 547, 6 }, { 558, 9 }, { 562, 10 }, { 565, 12 }, { 573, 13 },
+	{ 543, 4 }, { 547, 6 }, { 556, 9 }, { 560, 10 }, { 563, 12 }, { 569, 13 },
 };
 
 static const char *const bt_script_lines[] = {

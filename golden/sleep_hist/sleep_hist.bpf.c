@@ -538,11 +538,9 @@ SEC("tp/syscalls/sys_enter_clock_nanosleep")
 int handle_sys_enter_clock_nanosleep(struct tp_syscalls_sys_enter_clock_nanosleep *args)
 {
 	/* line 6: @requests[comm] = count() */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_requests_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	bt_map_add(&map_requests, &key1, 1);
 	return 0;
 }

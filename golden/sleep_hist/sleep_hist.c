@@ -2480,8 +2480,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 static const struct bt_line_map bt_line_map[] = {
 	{ 536, 4 },
 	{ 540, 6 },
-	{ 550, 9 },
-	{ 554, 11 },
+	{ 548, 9 },
+	{ 552, 11 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -569,23 +569,21 @@ int handle_sys_enter_nanosleep(struct tp_syscalls_sys_enter_nanosleep *args)
 		.id = bpf_get_stackid(args, &bt_stacks_127, BPF_F_USER_STACK),
 		.pid = bpf_get_current_pid_tgid() >> 32,
 	};
-	char comm4[16] = {};
-	bpf_get_current_comm(&comm4, sizeof(comm4));
 	struct map_sleeps_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
 	__builtin_memcpy(&key1.k0, &stack2, sizeof(key1.k0));
 	__builtin_memcpy(&key1.k1, &stack3, sizeof(key1.k1));
-	__builtin_memcpy(key1.k2, (const void *)comm4, 16);
+	bpf_get_current_comm(&key1.k2, 16);
 	bt_map_add(&map_sleeps, &key1, 1);
 	/* line 8: @where[ustack(perf, 8)] = count() */
-	struct bt_stack stack6 = {
+	struct bt_stack stack5 = {
 		.id = bpf_get_stackid(args, &bt_stacks_8, BPF_F_USER_STACK),
 		.pid = bpf_get_current_pid_tgid() >> 32,
 	};
-	struct map_where_key key5;
-	__builtin_memset(&key5, 0, sizeof(key5));
-	__builtin_memcpy(&key5.k0, &stack6, sizeof(key5.k0));
-	bt_map_add(&map_where, &key5, 1);
+	struct map_where_key key4;
+	__builtin_memset(&key4, 0, sizeof(key4));
+	__builtin_memcpy(&key4.k0, &stack5, sizeof(key4.k0));
+	bt_map_add(&map_where, &key4, 1);
 	return 0;
 }
 

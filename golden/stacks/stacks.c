@@ -3136,8 +3136,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of stacks.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 562, 5 },  { 566, 7 },  { 580, 8 },  { 592, 11 },
-	{ 596, 13 }, { 615, 14 }, { 631, 17 }, { 635, 19 },
+	{ 562, 5 },  { 566, 7 },  { 578, 8 },  { 590, 11 },
+	{ 594, 13 }, { 613, 14 }, { 629, 17 }, { 633, 19 },
 };
 
 static const char *const bt_script_lines[] = {

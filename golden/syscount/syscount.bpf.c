@@ -534,18 +534,16 @@ SEC("tp/raw_syscalls/sys_enter")
 int handle_sys_enter(struct tp_raw_syscalls_sys_enter *args)
 {
 	/* line 7: @syscalls[comm] = count() */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_syscalls_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	bt_map_add(&map_syscalls, &key1, 1);
 	/* line 8: @ids = hist(args.id) */
-	__u32 key3 = 0;
-	bt_map_bucket(&map_ids, &key3, bt_hist_index(args->id, 0), sizeof(struct map_ids_value));
+	__u32 key2 = 0;
+	bt_map_bucket(&map_ids, &key2, bt_hist_index(args->id, 0), sizeof(struct map_ids_value));
 	/* line 9: @by_id[args.id] = count() */
-	__s64 key4 = args->id;
-	bt_map_add(&map_by_id, &key4, 1);
+	__s64 key3 = args->id;
+	bt_map_add(&map_by_id, &key3, 1);
 	return 0;
 }
 

@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of syscount.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 532, 5 }, { 536, 7 }, { 543, 8 }, { 546, 9 }, { 552, 12 }, { 556, 14 }, { 558, 15 },
+	{ 532, 5 }, { 536, 7 }, { 541, 8 }, { 544, 9 }, { 550, 12 }, { 554, 14 }, { 556, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -523,15 +523,13 @@ SEC("tp/syscalls/sys_enter_dup")
 int handle_sys_enter_dup(struct tp_syscalls_sys_enter_dup *args)
 {
 	/* line 6: @dups[comm] = count() */
-	char comm2[16] = {};
-	bpf_get_current_comm(&comm2, sizeof(comm2));
 	struct map_dups_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)comm2, 16);
+	bpf_get_current_comm(&key1.k0, 16);
 	bt_map_add(&map_dups, &key1, 1);
 	/* line 7: @total++ */
-	__u32 key3 = 0;
-	__s64 t4 = bt_map_incr(&map_total, &key3, 1, -1);
+	__u32 key2 = 0;
+	__s64 t3 = bt_map_incr(&map_total, &key2, 1, -1);
 	return 0;
 }
 

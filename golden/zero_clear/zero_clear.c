@@ -2478,7 +2478,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of zero_clear.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 521, 4 }, { 525, 6 }, { 532, 7 }, { 538, 10 }, { 542, 12 }, { 544, 13 }, { 546, 14 },
+	{ 521, 4 }, { 525, 6 }, { 530, 7 }, { 536, 10 }, { 540, 12 }, { 542, 13 }, { 544, 14 },
 };
 
 static const char *const bt_script_lines[] = {
