@@ -18,7 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
-from bt2c.cross import Target, check_target_libs, find_cc, resolve_targets
+from bt2c.cross import Target, check_target_libs, find_cc, resolve_targets, target_libdir
 from bt2c.diagnostics import Bt2cError, ToolMissingError
 
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
@@ -199,6 +199,9 @@ class Builder:
         cmd = [cc, "-O2", "-g", "-Wall", f"{self.name}.c", "-o", out.name]
         if self.static:
             cmd.insert(1, "-static")
+        libdir = target_libdir(target)
+        if libdir != target.libdir:
+            cmd.append(f"-L{libdir}")
         self.run(cmd + ["-lbpf", "-lelf", "-lz"], f"cc (loader for {target.name})")
         return out
 

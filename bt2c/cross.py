@@ -156,6 +156,23 @@ def find_cc(target: Target) -> str:
     return path
 
 
+def target_libdir(target: Target) -> Path:
+    """Where the loader's libraries for ``target`` are: Debian's multiarch directory, or
+    ``$BT2C_CROSS_ROOT/DEBIAN_ARCH/usr/lib/TRIPLET`` when that exists.
+
+    The second is for machines where the multiarch -dev packages cannot be
+    installed (their versions must equal the host's, which a mirror may not
+    have yet): the target's .deb files unpacked with ``dpkg-deb -x`` serve as
+    well.  tests/qemu builds such a root itself when it needs one.
+    """
+    root = os.environ.get("BT2C_CROSS_ROOT")
+    if root and not target.is_host():
+        unpacked = Path(root) / target.debian_arch / "usr" / "lib" / target.triplet
+        if unpacked.is_dir():
+            return unpacked
+    return target.libdir
+
+
 def check_target_libs(target: Target, static: bool) -> None:
     """The loader's libraries for ``target`` exist; otherwise name the -dev packages.
 
@@ -170,7 +187,7 @@ def check_target_libs(target: Target, static: bool) -> None:
     missing = [pkg + qualifier
                for lib, pkg in (("libbpf", "libbpf-dev"), ("libelf", "libelf-dev"),
                                 ("libz", "zlib1g-dev"))
-               if not (target.libdir / f"{lib}.{suffix}").exists()]
+               if not (target_libdir(target) / f"{lib}.{suffix}").exists()]
     if missing:
         what = f"{'static ' if static else ''}libraries for {target.name}"
         raise ToolMissingError(what, " ".join(missing))
