@@ -3,9 +3,9 @@
 
 A CO-RE tool is only as portable as the kernels it was run on, so this
 harness boots the kernels users actually have (Debian's 5.10, 6.1 and 6.12
-on x86_64, 6.1 on arm64) and runs end-to-end cases inside them, comparing
-each case's stdout and exit status with the same recorded bpftrace output
-the host tests use (tests/e2e/expected).
+on x86_64; 6.1 on arm64, big-endian s390x and ppc64el) and runs end-to-end
+cases inside them, comparing each case's stdout and exit status with the
+same recorded bpftrace output the host tests use (tests/e2e/expected).
 
 For one kernel (a Debian suite and an architecture) and a list of cases it:
 
@@ -128,6 +128,7 @@ MATRIX: tuple[Kernel, ...] = (
     Kernel("trixie", "x86_64"),
     Kernel("bookworm", "arm64"),
     Kernel("bookworm", "s390x"),
+    Kernel("bookworm", "powerpc64le"),
 )
 
 #: A representative set of end-to-end cases, with what each one exercises.
@@ -201,10 +202,12 @@ class KnownBug:
 
 
 KNOWN_BUGS: tuple[KnownBug, ...] = (
-    KnownBug(frozenset({"has_key_len", "len_paths"}), frozenset({"s390x-6.1"}),
-             "Debian's s390x 6.1 kernel has no BTF, and the len() kfunc program's extern "
+    KnownBug(frozenset({"has_key_len", "len_paths"}),
+             frozenset({"s390x-6.1", "powerpc64le-6.1"}),
+             "Debian's s390x and ppc64el 6.1 kernels have no BTF, and the len() kfunc program's "
+             "extern "
              "makes libbpf demand vmlinux BTF even when the loader picks another method"),
-    KnownBug(frozenset({"for_map"}), frozenset({"s390x-6.1"}),
+    KnownBug(frozenset({"for_map"}), frozenset({"s390x-6.1", "powerpc64le-6.1"}),
              "the kernel runs this BPF interpreted (\"callbacks are not allowed in non-JITed "
              "programs\"); the tool should say that the kernel needs the BPF JIT"),
 )
@@ -242,6 +245,8 @@ QEMU: dict[str, QemuMachine] = {
     # Big-endian: the loader's decoding of events and map values runs natively there.
     "s390x": QemuMachine("qemu-system-s390x", "qemu-system-misc",
                          ("-M", "s390-ccw-virtio",), "ttysclp0"),
+    "powerpc64le": QemuMachine("qemu-system-ppc64", "qemu-system-ppc",
+                               ("-M", "pseries", "-cpu", "power9"), "hvc0"),
 }
 
 
@@ -459,6 +464,10 @@ def cached_kernel(kernel: Kernel, root: Path | None = None) -> KernelImage | Non
     return KernelImage(image, info["package"], info["version"]) if image.exists() else None
 
 
+#: Debian's kernel flavour and image file name where they are not ARCH and vmlinuz.
+KERNEL_FLAVOURS = {"ppc64el": ("powerpc64le", "vmlinux")}
+
+
 def fetch_kernel(kernel: Kernel, root: Path | None = None) -> KernelImage:
     """The cached kernel for ``kernel``, downloading the suite's current one if needed."""
     root = root or qemu_cache()
@@ -469,17 +478,18 @@ def fetch_kernel(kernel: Kernel, root: Path | None = None) -> KernelImage:
     meta = kdir / "kernel.json"
     archive = DebianArchive(root, kernel.suite, kernel.target.debian_arch)
     archive.update()
-    meta_pkg = f"linux-image-{kernel.target.debian_arch}"
-    package = archive.depends(meta_pkg, "linux-image-")
+    flavour, image_name = KERNEL_FLAVOURS.get(kernel.target.debian_arch,
+                                              (kernel.target.debian_arch, "vmlinuz"))
+    package = archive.depends(f"linux-image-{flavour}", "linux-image-")
     kdir.mkdir(parents=True, exist_ok=True)
     deb = archive.download(package, kdir)
     try:
         version = deb.name.split("_")[1]
-        name = f"vmlinuz-{package.removeprefix('linux-image-')}"
+        name = f"{image_name}-{package.removeprefix('linux-image-')}"
         extract_from_deb(deb, f"/boot/{name}", kdir / name)
     finally:
         deb.unlink(missing_ok=True)
-    for old in kdir.glob("vmlinuz-*"):
+    for old in kdir.glob("vmlinu[xz]-*"):
         if old.name != name:
             old.unlink()
     tmp = meta.with_suffix(".tmp")
@@ -807,6 +817,9 @@ def parse_console(text: str) -> Console:
     err: list[str] = []
     for raw in text.splitlines():
         line = raw.strip("\r")
+        if MARK in line and not line.startswith(MARK):
+            # A marker after the tail of a kernel message (ppc64's hvc0 interleaves them).
+            line = line[line.index(MARK):]
         if not line.startswith(MARK):
             if section is not None:
                 section.append(line.strip())
