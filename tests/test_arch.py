@@ -22,6 +22,7 @@ from bt2c.bpf_elf import EM_BPF
 from bt2c.bpf_elf import read as read_elf
 from bt2c.build import Builder, bpf_sys_includes, find_clang, find_tool
 from bt2c.cross import TARGETS, Target
+from bt2c.skeleton import describe
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "e2e" / "cases"
@@ -41,6 +42,8 @@ REG_OFFSETS = {
 REGS_SCRIPT = """\
 kprobe:vfs_read { @a = sum(arg0); @b = sum(arg1); }
 kretprobe:vfs_read { @r = sum(retval); }
+uprobe:WORKLOAD:wl_add { @ua = sum(arg0); @ub = sum(arg1); }
+uretprobe:WORKLOAD:wl_add { @ur = sum(retval); }
 """
 
 
@@ -76,8 +79,11 @@ def ctx_loads(disasm: str, function: str) -> list[int]:
 @pytest.fixture(scope="module")
 def all_archs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """REGS_SCRIPT built with ``bt2c build --arch all``."""
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    from harness import build_workload
+
     work = tmp_path_factory.mktemp("arch")
-    (work / "regs.bt").write_text(REGS_SCRIPT)
+    (work / "regs.bt").write_text(REGS_SCRIPT.replace("WORKLOAD", str(build_workload())))
     proc = bt2c("build", "--arch", "all", "regs.bt", "-o", "out", cwd=work)
     assert proc.returncode == 0, proc.stderr
     return work / "out"
@@ -85,15 +91,22 @@ def all_archs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("arch", sorted(TARGETS))
 def test_registers_at_the_arch_offsets(all_archs: Path, arch: str) -> None:
-    """arg0, arg1 and retval are loads from the arch's pt_regs offsets (llvm-objdump -d)."""
+    """arg0, arg1 and retval of kprobes and uprobes are loads from the arch's pt_regs
+    offsets (llvm-objdump -d)."""
     objdump = shutil.which("llvm-objdump-19") or shutil.which("llvm-objdump")
     if objdump is None:
         pytest.skip("llvm-objdump: apt-get install llvm-19")
     disasm = subprocess.run([objdump, "-d", str(all_archs / f"regs.{arch}.bpf.o")],
                             capture_output=True, text=True, check=True).stdout
     arg0, arg1, ret = REG_OFFSETS[arch]
-    assert ctx_loads(disasm, "handle_kprobe_vfs_read") == [arg0, arg1]
-    assert ctx_loads(disasm, "handle_kretprobe_vfs_read") == [ret]
+    progs = describe(all_archs / f"regs.{arch}.bpf.o", "regs").progs
+    entry = [p for p in progs if re.match(r"handle_[ku]probe_", p)]
+    exits = [p for p in progs if re.match(r"handle_[ku]retprobe_", p)]
+    assert len(entry) == 2 and len(exits) == 2, progs
+    for prog in entry:
+        assert ctx_loads(disasm, prog) == [arg0, arg1], prog
+    for prog in exits:
+        assert ctx_loads(disasm, prog) == [ret], prog
 
 
 @pytest.mark.parametrize("arch", sorted(TARGETS))
@@ -159,7 +172,6 @@ def test_every_case_builds_for_every_arch(tmp_path: Path, kernel_mounts: None) -
     Compile-only and parallel; vmlinux.h is parsed once per byte order through
     a precompiled header (the same source as Builder's, about 6x faster).
     """
-    from bt2c.skeleton import describe
     from bt2c.transpile import transpile
 
     clang = find_clang()
