@@ -100,3 +100,22 @@ def test_generated_makefile_cross_builds_a_static_arm64_tool(tmp_path: Path) -> 
     header = (tmp_path / "out" / "syscount.arm64").read_bytes()[:20]
     assert header[:4] == b"\x7fELF"
     assert int.from_bytes(header[18:20], "little") == 183  # e_machine: EM_AARCH64
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for BTF and tracefs")
+def test_shipped_folder_builds_with_make_alone(tmp_path: Path) -> None:
+    """What a target needs: the sources and skeletons of `bt2c build --arch all`, copied with
+    their times, then `make` with a C compiler and libbpf only (no clang, no bpftool)."""
+    proc = bt2c("build", "--arch", "all", str(GOLDEN / "syscount.bt"), "-o", "out",
+                cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ship = tmp_path / "ship"
+    ship.mkdir()
+    for f in (tmp_path / "out").iterdir():
+        if f.name == "Makefile" or f.suffix in (".c", ".h") and f.name != "vmlinux.h":
+            shutil.copy2(f, ship / f.name)
+    assert not list(ship.glob("*.bpf.o")) and not (ship / "vmlinux.h").exists()
+    proc = subprocess.run(["make", "CLANG=false", "BPFTOOL=false"], cwd=ship,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert os.access(ship / "syscount", os.X_OK)
