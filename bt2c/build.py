@@ -157,8 +157,11 @@ class Builder:
         extra: list[str] = []
         if "<bpf/usdt.bpf.h>" in (self.out / f"{self.name}.bpf.c").read_text():
             extra = bpf_sys_includes(clang)
+        # -ffile-prefix-map: the debug info names the sources relative to the output
+        # folder, so the object does not depend on where it was built (reproducible).
         self.run([clang, "-g", "-O2", "-target", target.clang_target,
-                  f"-D__TARGET_ARCH_{target.bpf_arch}", *extra, "-c", f"{self.name}.bpf.c",
+                  f"-D__TARGET_ARCH_{target.bpf_arch}", *extra,
+                  f"-ffile-prefix-map={self.out.resolve()}=.", "-c", f"{self.name}.bpf.c",
                   "-o", self.object_name(target)], f"clang (BPF object for {target.name})")
 
     def skeleton(self, target: Target) -> None:

@@ -214,3 +214,16 @@ def test_every_case_builds_for_every_arch(tmp_path: Path, kernel_mounts: None) -
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         failures = [f for f in pool.map(lambda j: build(*j), jobs) if f]
     assert not failures, "\n".join(failures)
+
+
+def test_builds_are_reproducible(all_archs: Path, tmp_path: Path) -> None:
+    """The same script and toolchain give byte-identical objects and skeletons, wherever built."""
+    (tmp_path / "regs.bt").write_text((all_archs.parent / "regs.bt").read_text())
+    proc = bt2c("build", "--arch", "all", "regs.bt", "-o", "elsewhere", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in all_archs.iterdir()
+                   if p.name.endswith((".bpf.o", ".skel.h", ".bpf.c", ".c", ".h")))
+    assert len(names) >= 2 * len(TARGETS)
+    differ = [n for n in names
+              if (all_archs / n).read_bytes() != (tmp_path / "elsewhere" / n).read_bytes()]
+    assert not differ
