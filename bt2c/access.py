@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from bt2c import ast
 from bt2c.cdefs import FieldInfo
-from bt2c.types import ArrayType, IntType, PointerType, StringType, StructType, Type
+from bt2c.types import ArgsType, ArrayType, IntType, PointerType, StringType, StructType, Type
 
 if TYPE_CHECKING:
     from bt2c.codegen import ProbeGen
@@ -57,6 +57,8 @@ class AccessGen:
 
     # -- locations ----------------------------------------------------------------
     def loc(self: ProbeGen, e: ast.Expr) -> Loc:
+        if isinstance(e, ast.Field) and isinstance(e.expr.type, ArgsType):
+            return Loc("local", addr=f"(__u64){self.expr(e)}")   # args.saddr of a tracepoint
         if isinstance(e, ast.Field):
             base_t = e.expr.type
             if isinstance(base_t, PointerType):

@@ -12,10 +12,11 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from bt2c import ast
+from bt2c.datafuncs import DATA_FUNCTIONS
 from bt2c.formats import c_string_literal, conversions
 from bt2c.resources import CField, flat_fields
 from bt2c.semantic import CALLABLE_BUILTINS, JOIN_ARGNUM, JOIN_ARGSIZE
-from bt2c.types import FormattedInt, IntType, StackType, StringType, TupleType
+from bt2c.types import BufType, FormattedInt, IntType, StackType, StringType, TupleType
 
 if TYPE_CHECKING:
     from bt2c.codegen import ProbeGen
@@ -28,9 +29,10 @@ PRINTF_STRLEN = 1024
 class InPlace:
     """A printf argument written straight into the ring-buffer record."""
 
-    kind: str          # "comm" or "read" (str() of a pointer)
-    src: str = ""      # the pointer, for "read"
+    kind: str          # "comm", "read" (str() of a pointer) or "buf" (buf(ptr, n))
+    src: str = ""      # the pointer, for "read" and "buf"
     user: bool = False
+    count: str = ""    # the byte count, for "buf"
 
 
 class CallGen:
@@ -59,6 +61,10 @@ class CallGen:
                     continue
                 if isinstance(a, ast.Builtin) and a.name == "comm":
                     values.append(InPlace("comm"))
+                elif self.is_buf_read(a):
+                    assert isinstance(a, ast.Call)
+                    values.append(InPlace("buf", self.expr(a.args[0]),
+                                          self.pointer_space(a.args[0]), self.expr(a.args[1])))
                 elif self.is_pointer_read(a):
                     assert isinstance(a, ast.Call)
                     values.append(InPlace("read", self.expr(a.args[0]), self.user_memory()))
@@ -75,7 +81,8 @@ class CallGen:
             ev = res.add_event("printf", line, fields, site=e.span.start, fmt=fmt,
                                casts=[c.c_cast() for c in convs], literals=literals,
                                arg_types=[a.type for a in e.args[1:]],
-                               sink=name, where=self.where(e), formatted=formatted)
+                               sink=name, where=self.where(e), formatted=formatted,
+                               convs=[c.conv for c in convs])
             self.send(ev.enum, ev.struct.name, fields, values, nodes)  # type: ignore[union-attr]
             return ""
         if name == "print":
@@ -171,6 +178,8 @@ class CallGen:
             res.uses_symbols = True
             sym = e.args[0].value  # type: ignore[attr-defined]
             return f"bt_kaddr[{self.gen.analysis.kaddrs.index(sym)}]"
+        if name in DATA_FUNCTIONS:
+            return self.data_call(e)
         if name == "strcontains":
             h, n = (c_string_literal(a.value) if isinstance(a, ast.Str) else self.expr(a)
                     for a in e.args)
@@ -265,6 +274,10 @@ class CallGen:
             dst = f"e->{f.name}"
             if isinstance(v, InPlace) and v.kind == "comm":
                 self.emit(f"\t\tbpf_get_current_comm(&{dst}, sizeof({dst}));")
+            elif isinstance(v, InPlace) and v.kind == "buf":
+                assert isinstance(n.type, BufType)
+                self.emit(f"\t\tbt_read_buf({dst}, {n.type.cap}, {v.count}, "
+                          f"(const void *)({v.src}), {int(v.user)});")
             elif isinstance(v, InPlace):
                 self.emit("\t\t" + self.s.read_str(dst, f"sizeof({dst})", v.src, v.user))
             elif isinstance(n.type, IntType):

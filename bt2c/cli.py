@@ -30,7 +30,7 @@ def _read(script: Path) -> str:
 def transpile_cmd(
     script: Path = typer.Argument(..., help="bpftrace script (.bt)"),
     out: Path = typer.Option(Path("out"), "-o", "--output", help="output directory"),
-    unsafe: bool = typer.Option(False, "--unsafe", help="allow system(), as bpftrace's --unsafe"),
+    unsafe: bool = typer.Option(False, "--unsafe", help="allow system(), signal(), override()"),
 ) -> None:
     """Write NAME.bpf.c, NAME.c, NAME.h and a Makefile into OUT."""
     from bt2c.transpile import transpile
@@ -51,7 +51,7 @@ def build_cmd(
                              "x86_64, arm64, riscv64, s390x, powerpc64le, loongarch64 "
                              "(default: this machine's)"),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="show build commands"),
-    unsafe: bool = typer.Option(False, "--unsafe", help="allow system(), as bpftrace's --unsafe"),
+    unsafe: bool = typer.Option(False, "--unsafe", help="allow system(), signal(), override()"),
 ) -> None:
     """Transpile, then build NAME.ARCH.bpf.o and NAME.ARCH.skel.h for each architecture
     and the loaders (NAME here, NAME.ARCH for others where a cross compiler is installed)."""
@@ -92,7 +92,7 @@ def run_cmd(ctx: typer.Context) -> None:
 def check_cmd(
     script: Path = typer.Argument(..., help="bpftrace script (.bt)"),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="show build and libbpf output"),
-    unsafe: bool = typer.Option(False, "--unsafe", help="allow system(), as bpftrace's --unsafe"),
+    unsafe: bool = typer.Option(False, "--unsafe", help="allow system(), signal(), override()"),
 ) -> None:
     """Build, load into this kernel without attaching, and say which kernel features are used
     (e.g. how each len() counts)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from bt2c import ast
 from bt2c.access import AccessGen, is_access
 from bt2c.calls import CallGen
+from bt2c.datagen import DataGen
 from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
 from bt2c.resources import MapRes, Resources, c_ident
@@ -21,14 +22,13 @@ from bt2c.semantic import Analysis
 from bt2c.targets import ProbeTarget
 from bt2c.templating import snippets
 from bt2c.types import (
+    BYTES_TYPES,
     AggType,
     ArgsType,
-    ArrayType,
     IntType,
     PointerType,
     StackType,
     StringType,
-    StructType,
     SymType,
     TupleType,
     Type,
@@ -83,7 +83,7 @@ class Block:
             self.lines.append(("\t" * self.indent + line) if line.strip() else "")
 
 
-class ProbeGen(CallGen, AccessGen):
+class ProbeGen(CallGen, AccessGen, DataGen):
     """Generates the C body of one probe for one attach target."""
 
     def __init__(self, gen: CodeGen, probe: ast.Probe, target: ProbeTarget, fname: str,
@@ -390,8 +390,9 @@ class ProbeGen(CallGen, AccessGen):
                 self.emit(f"__builtin_memset({dst}, 0, sizeof({dst}));")
             self.emit(self.s.copy_str(dst, f"(const void *){src}", n))
             return
-        if isinstance(t, (StructType, ArrayType)):
-            self.emit(f"__builtin_memcpy({dst}, {src}, sizeof({dst}));")
+        if isinstance(t, BYTES_TYPES):
+            n = min(t.size, vt.size) if vt is not None else t.size
+            self.emit(f"__builtin_memcpy({dst}, {src}, {n});")
             return
         assert isinstance(t, TupleType) and isinstance(vt, TupleType)
         if vt == t:
@@ -694,7 +695,16 @@ class ProbeGen(CallGen, AccessGen):
             "jiffies": "bpf_jiffies64()",
             "ncpus": "((__u64)bt_ncpus)",
             "username": "((__u32)bpf_get_current_uid_gid())",
+            "cgroup": "bpf_get_current_cgroup_id()",
         }
+        if name == "cgroup":
+            self.gen.require("BPF_FUNC_get_current_cgroup_id", "4.18", "cgroup",
+                             self.line_of(e))
+        if name == "func" and self.target.user is None:
+            assert isinstance(e.type, StringType)
+            tmp = self.temp("func")
+            self.emit(f"char {tmp}[{e.type.length}] = {c_string_literal(self.target.func)};")
+            return tmp
         if name in simple:
             return simple[name]
         enums = self.gen.analysis.types.enums
@@ -931,6 +941,8 @@ class CodeGen:
 def kprobe_fallback(probe: ast.Probe, t: ProbeTarget, fentry_prog: str) -> ProbeTarget | None:
     """The kprobe/kretprobe twin of an fentry/fexit target, loaded where fentry cannot be
     (no BTF trampolines, a locked-down kernel), as libbpf-tools fall back."""
+    if uses_call(probe, "path"):
+        return None   # bpf_d_path() exists for fentry/fexit programs only: no twin
     if t.provider == "fentry":
         provider = "kprobe"
     elif t.provider == "fexit":
@@ -952,6 +964,18 @@ def uses_builtin(node: object, name: str) -> bool:
         return any(uses_builtin(n, name) for n in node)
     if isinstance(node, ast.Node):
         return any(uses_builtin(getattr(node, f), name) for f in node.__dataclass_fields__
+                   if f not in ("span", "type"))
+    return False
+
+
+def uses_call(node: object, name: str) -> bool:
+    """Whether a subtree calls function ``name``."""
+    if isinstance(node, ast.Call) and node.name == name:
+        return True
+    if isinstance(node, list):
+        return any(uses_call(n, name) for n in node)
+    if isinstance(node, ast.Node):
+        return any(uses_call(getattr(node, f), name) for f in node.__dataclass_fields__
                    if f not in ("span", "type"))
     return False
 

@@ -18,6 +18,7 @@ from pathlib import Path
 _SHT_SYMTAB = 2
 _SHT_NOTE = 7
 _SHT_DYNSYM = 11
+_STT_OBJECT = 1
 _STT_FUNC = 2
 _STT_GNU_IFUNC = 10
 _SHN_UNDEF = 0
@@ -123,6 +124,13 @@ class ElfFile:
         first definition, as bpftrace and libbpf also see one address per name.
         Versioned names (``memcpy@GLIBC_2.2.5``) lose their version.
         """
+        return self._symbols((_STT_FUNC, _STT_GNU_IFUNC))
+
+    def objects(self) -> dict[str, Symbol]:
+        """Defined data and function symbols by name (``uaddr()`` takes either)."""
+        return self._symbols((_STT_OBJECT, _STT_FUNC, _STT_GNU_IFUNC))
+
+    def _symbols(self, kinds: tuple[int, ...]) -> dict[str, Symbol]:
         out: dict[str, Symbol] = {}
         for sec in self.sections:
             if sec.type not in (_SHT_SYMTAB, _SHT_DYNSYM) or sec.link >= len(self.sections):
@@ -137,7 +145,7 @@ class ElfFile:
                 else:
                     name, value, size, info, _, shndx = struct.unpack_from(
                         self.end + "IIIBBH", self.data, base)
-                if info & 0xF not in (_STT_FUNC, _STT_GNU_IFUNC) or shndx == _SHN_UNDEF:
+                if info & 0xF not in kinds or shndx == _SHN_UNDEF:
                     continue
                 sym = self._cstr(strtab.offset + name).split("@", 1)[0]
                 if sym and sym not in out:

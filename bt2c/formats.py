@@ -13,10 +13,15 @@ from dataclasses import dataclass
 
 from bt2c import ast
 from bt2c.diagnostics import Bt2cError, Source, Span
-from bt2c.types import BoolType, IntType, StackType, StringType, SymType
+from bt2c.types import BoolType, BufType, InetType, IntType, MacType, StackType, StringType, SymType
+
+#: printf conversions of a buf(): bpftrace's %r, %rx, %rh (and %s), by maps.c's mode.
+BUF_MODES = {"r": "BT_BUF_ESCAPED", "rx": "BT_BUF_HEX", "rh": "BT_BUF_HEXSP", "s": "BT_BUF_RAW"}
+#: Types printf("%s") prints as text.
+TEXT_TYPES = (StringType, IntType, StackType, SymType, BufType, InetType, MacType)
 
 _SPEC_RE = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?"
-                      r"(?P<len>hh|h|ll|l|j|z|t)?(?P<conv>[diouxXcsp%])")
+                      r"(?P<len>hh|h|ll|l|j|z|t)?(?P<conv>[diouxXcsp%]|r[xh]?)")
 _INT_CASTS = {
     None: ("int", "unsigned int"), "hh": ("signed char", "unsigned char"),
     "h": ("short", "unsigned short"), "l": ("long", "unsigned long"),
@@ -36,7 +41,7 @@ class Conversion:
     def c_cast(self) -> str:
         """The C type an argument is cast to before it reaches printf (``bool``: a
         true/false string instead)."""
-        if self.conv == "s":
+        if self.conv == "s" or self.conv.startswith("r"):
             return "bool" if self.length == "bool" else ""
         if self.conv == "p":
             return "void *"
@@ -70,6 +75,8 @@ def conversions(fmt: str, int_args: dict[int, IntType] | None = None
         conv, length = m.group("conv"), m.group("len")
         if conv == "p":
             text = "%" + (m.group("flags") or "") + (m.group("width") or "") + "p"
+        if conv.startswith("r"):  # a buf() as text: the loader passes its rendering
+            text = "%" + (m.group("flags") or "") + (m.group("width") or "") + "s"
         if conv == "s" and int_args and isinstance(int_args.get(len(convs)), BoolType):
             length = "bool"
         elif conv == "s" and int_args and len(convs) in int_args:
@@ -100,9 +107,14 @@ def check_format(fmt: ast.Str, args: list[ast.Expr], source: Source, call: Span)
         raise Bt2cError(f"{which} arguments for format string ({len(args)} supplied, "
                         f"{len(convs)} expected)", call, source)
     for conv, arg in zip(convs, args):
-        if conv.conv == "s" and not isinstance(arg.type, (StringType, IntType, StackType, SymType)):
+        if conv.conv == "s" and not isinstance(arg.type, TEXT_TYPES):
             raise Bt2cError(f"unsupported format specifier for type '{arg.type}': s", call,
                             source)
+        if conv.conv.startswith("r"):
+            if not isinstance(arg.type, BufType):
+                raise Bt2cError(f"unsupported format specifier for type '{arg.type}': r",
+                                call, source)
+            continue
         if conv.conv != "s" and not isinstance(arg.type, IntType):
             raise Bt2cError(f"unsupported format specifier for type '{arg.type}': "
                             f"{conv.conv}", call, source)

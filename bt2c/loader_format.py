@@ -9,13 +9,16 @@ that write the value as JSON (tuples as ``[a,b]``).
 from __future__ import annotations
 
 from bt2c.cdefs import FieldInfo, TypeTable
-from bt2c.formats import c_string_literal
-from bt2c.resources import Event, stack_mode, symbolic_kind
+from bt2c.formats import BUF_MODES, c_string_literal
+from bt2c.resources import Event, bitfield_unit, stack_mode, symbolic_kind
 from bt2c.types import (
     ArrayType,
     BoolType,
+    BufType,
     FormattedInt,
+    InetType,
     IntType,
+    MacType,
     PointerType,
     StackType,
     StringType,
@@ -38,12 +41,7 @@ def _member(base: str, f: FieldInfo) -> str:
     ctype = f"{'' if t.signed and not f.bits else 'u'}int{t.bits}_t"
     if not f.bits:
         return f"(*(const {ctype} *)({base} + {f.offset}))"
-    unit = max(t.size, 1)
-    first = f.offset * 8 + f.bit_offset
-    start = first // (unit * 8) * unit
-    shift = first - start * 8
-    if shift + f.bits > unit * 8:
-        unit, start, shift = 8, f.offset, f.bit_offset
+    unit, start, shift = bitfield_unit(t.size, f.offset, f.bit_offset, f.bits)
     utype = f"uint{unit * 8}_t"
     value = f"((*(const {utype} *)({base} + {start}) >> {shift}) & {(1 << f.bits) - 1}ULL)"
     if t.signed:
@@ -95,10 +93,18 @@ def formatted(t: FormattedInt, expr: str) -> str:
     return f"bt_fmt_username({expr})"
 
 
+def bytes_text(t: Type, expr: str, mode: str = "BT_BUF_ESCAPED") -> str:
+    """C expression of the text of a buf(), ntop() or macaddr() value (maps.c)."""
+    kind = {BufType: "BT_KIND_BUF", InetType: "BT_KIND_INET", MacType: "BT_KIND_MAC"}[type(t)]
+    return f"bt_bytes_text({kind}, {expr}, {mode})"
+
+
 def value_format(t: Type, expr: str) -> tuple[str, list[str]]:
     """printf text and arguments that print a value of type ``t`` held in ``expr``."""
     if isinstance(t, FormattedInt):
         return "%s", [formatted(t, expr)]
+    if isinstance(t, (BufType, InetType, MacType)):
+        return "%s", [bytes_text(t, expr)]
     if isinstance(t, (StructType, ArrayType)):
         return _bytes_format(t, f"((const unsigned char *){expr})")
     if isinstance(t, PointerType):
@@ -137,6 +143,20 @@ def json_value_code(t: Type, expr: str, out: str = "bt_out") -> list[str]:
         return [f"bt_json_str({out}, {expr}, sizeof({expr}));"]
     if isinstance(t, StructType):
         return _json_struct(t, f"((const unsigned char *){expr})", out)
+    if isinstance(t, (BufType, InetType, MacType)):
+        kind = {BufType: "BT_KIND_BUF", InetType: "BT_KIND_INET", MacType: "BT_KIND_MAC"}[type(t)]
+        return [f"bt_json_bytes({out}, {kind}, {expr});"]
+    if isinstance(t, ArrayType) and isinstance(t.elem, IntType):
+        code = [f"fputc('[', {out});"]
+        sig = "" if t.elem.signed and not isinstance(t.elem, PointerType) else "u"
+        for i in range(t.n):
+            if i:
+                code.append(f"fputc(',', {out});")
+            elem = f"(*(const {sig}int{t.elem.bits}_t *)((const unsigned char *){expr} + " \
+                f"{i * t.elem.size}))"
+            code.extend(json_value_code(t.elem, elem, out))
+        code.append(f"fputc(']', {out});")
+        return code
     if isinstance(t, (StackType, SymType)):
         return [f"bt_json_text({out}, {symbolic_text(t, expr)});"]
     assert isinstance(t, TupleType)
@@ -168,6 +188,8 @@ def event_format(ev: Event) -> tuple[str, list[str]]:
                 args.append(ev.literals[i])
             elif isinstance(t, (StackType, SymType)):
                 args.append(symbolic_text(t, f"e->a{i}"))
+            elif isinstance(t, (BufType, InetType, MacType)):
+                args.append(bytes_text(t, f"e->a{i}", BUF_MODES.get(ev.convs[i], "0")))
             elif cast == "bool":
                 args.append(f'(e->a{i} ? "true" : "false")')
             elif i in ev.formatted:

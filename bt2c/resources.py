@@ -11,12 +11,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bt2c.cdefs import TypeTable
 from bt2c.semantic import MAP_KINDS, Analysis, MapInfo
 from bt2c.types import (
     AggType,
     ArrayType,
     BoolType,
+    BufType,
+    InetType,
     IntType,
+    MacType,
     StackType,
     StringType,
     StructType,
@@ -78,26 +82,73 @@ def stack_mode(t: StackType) -> str:
     return f"BT_STACK_{t.mode.upper()}"
 
 
-def layout_entries(t: Type, offset: int = 0) -> list[tuple[str, int | str, int]]:
-    """The runtime's (kind, size, offset) description of a value, tuples in prefix form.
+#: One entry of a runtime layout: kind, size, offset, and the C text of the optional
+#: members after them (a bitfield's width and shift, a struct member's name), or "".
+LayoutEntry = tuple[str, "int | str", int, str]
+
+#: Runtime kinds of the values held as raw bytes.
+_BYTES_KIND = {BufType: "BT_KIND_BUF", InetType: "BT_KIND_INET", MacType: "BT_KIND_MAC"}
+
+
+def layout_entries(t: Type, offset: int = 0, types: TypeTable | None = None,
+                   extra: str = "") -> list[LayoutEntry]:
+    """The runtime's (kind, size, offset, extra) description of a value, tuples, C
+    structs and arrays in prefix form.
 
     A stack's size is its print mode and frame limit (maps.c's BT_STACK_FIELD).
+    ``extra`` goes on the first entry (a struct member's name).
     """
     if isinstance(t, StackType):
-        return [(symbolic_kind(t), f"BT_STACK_FIELD({stack_mode(t)}, {t.limit})", offset)]
+        return [(symbolic_kind(t), f"BT_STACK_FIELD({stack_mode(t)}, {t.limit})", offset,
+                 extra)]
     if isinstance(t, SymType):
-        return [(symbolic_kind(t), t.size, offset)]
+        return [(symbolic_kind(t), t.size, offset, extra)]
     if isinstance(t, IntType):
         if isinstance(t, BoolType):
-            return [("BT_KIND_BOOL", t.size, offset)]
-        return [("BT_KIND_INT" if t.signed else "BT_KIND_UINT", t.size, offset)]
+            return [("BT_KIND_BOOL", t.size, offset, extra)]
+        return [("BT_KIND_INT" if t.signed else "BT_KIND_UINT", t.size, offset, extra)]
     if isinstance(t, StringType):
-        return [("BT_KIND_STR", t.length, offset)]
+        return [("BT_KIND_STR", t.length, offset, extra)]
+    if type(t) in _BYTES_KIND:
+        return [(_BYTES_KIND[type(t)], t.size, offset, extra)]
+    if isinstance(t, ArrayType):
+        out: list[LayoutEntry] = [("BT_KIND_ARRAY", t.n, offset, extra)]
+        for i in range(t.n):
+            out.extend(layout_entries(t.elem, offset + i * t.elem.size, types))
+        return out
+    if isinstance(t, StructType):
+        assert types is not None
+        members = types.fields(t)
+        out = [("BT_KIND_STRUCT", len(members), offset, extra)]
+        for f in members:
+            name = f'.name = "{f.name}"'
+            if f.bits:
+                assert isinstance(f.type, IntType)
+                unit, start, shift = bitfield_unit(f.type.size, f.offset, f.bit_offset, f.bits)
+                kind = "BT_KIND_INT" if f.type.signed else "BT_KIND_UINT"
+                out.append((kind, unit, offset + start,
+                            f", .bits = {f.bits}, .shift = {shift}, {name}"))
+            else:
+                out.extend(layout_entries(f.type, offset + f.offset, types, f", {name}"))
+        return out
     assert isinstance(t, TupleType)
-    out = [("BT_KIND_TUPLE", len(t.elems), offset)]
+    out = [("BT_KIND_TUPLE", len(t.elems), offset, extra)]
     for off, e in field_layout(t):
-        out.extend(layout_entries(e, offset + off))
+        out.extend(layout_entries(e, offset + off, types))
     return out
+
+
+def bitfield_unit(size: int, offset: int, bit_offset: int, bits: int) -> tuple[int, int, int]:
+    """(bytes, byte offset, shift) of the aligned integer that holds a bitfield whose
+    first bit is ``bit_offset`` bits into byte ``offset`` (8 bytes from ``offset``
+    when it straddles its declared type's alignment)."""
+    unit = max(size, 1)
+    first = offset * 8 + bit_offset
+    start = first // (unit * 8) * unit
+    shift = first - start * 8
+    if shift + bits > unit * 8:
+        return 8, offset, bit_offset
+    return unit, start, shift
 
 
 @dataclass
@@ -135,6 +186,8 @@ def flat_fields(t: Type, prefix: str, offset: int = 0) -> list[CField]:
         return [CField(prefix, t.c_decl(prefix), "BT_KIND_STR", t.length, offset)]
     if isinstance(t, TupleType):
         return [CField(prefix, t.c_decl(prefix), "BT_KIND_TUPLE", t.size, offset)]
+    if type(t) in _BYTES_KIND:
+        return [CField(prefix, t.c_decl(prefix), _BYTES_KIND[type(t)], t.size, offset)]
     if isinstance(t, (StructType, ArrayType)):
         return [CField(prefix, t.c_decl(prefix), "BT_KIND_BYTES", t.size, offset)]
     if isinstance(t, (StackType, SymType)):
@@ -156,8 +209,8 @@ class MapRes:
     value_fields: list[CField]
     value_tuple: bool
     nbuckets: int = 0
-    key_layout: list[tuple[str, int, int]] = field(default_factory=list)
-    value_layout: list[tuple[str, int, int]] = field(default_factory=list)
+    key_layout: list[LayoutEntry] = field(default_factory=list)
+    value_layout: list[LayoutEntry] = field(default_factory=list)
 
     @property
     def max_entries(self) -> int | None:
@@ -198,6 +251,7 @@ class Event:
     where: str = ""            # errorf/warnf: FILE:LINE:COL-END of the call
     expanded: str = ""         # assert: the call the errorf comes from
     formatted: dict[int, Type] = field(default_factory=dict)  # args the loader formats
+    convs: list[str] = field(default_factory=list)          # printf conversions: d, s, r, ...
 
 
 @dataclass
@@ -286,7 +340,8 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
             v = info.value
             if isinstance(v, IntType):
                 value_c, value_fields = v.c_name(), flat_fields(v, "value")
-            elif isinstance(v, StringType):
+            elif isinstance(v, (StringType, BufType, InetType, MacType, StructType,
+                                ArrayType)):
                 value_c = f"struct {cname}_value"
                 value_fields = flat_fields(v, "value")
             elif isinstance(v, (StackType, SymType)):
@@ -309,15 +364,15 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
         if info.decl is not None:
             map_type = MAP_KINDS[info.decl.kind]
         if not keys:
-            key_layout = [("BT_KIND_UINT", 4, 0)]
+            key_layout = [("BT_KIND_UINT", 4, 0, "")]
         else:
             key_layout, off = [], 0
             for k in keys:
-                key_layout.extend(layout_entries(k, off))
+                key_layout.extend(layout_entries(k, off, analysis.types))
                 off += (k.size + 7) // 8 * 8
-        value_layout: list[tuple[str, int, int]] = []
+        value_layout: list[LayoutEntry] = []
         if agg is None and info.value is not None:
-            value_layout = layout_entries(info.value)
+            value_layout = layout_entries(info.value, 0, analysis.types)
             if isinstance(info.value, TupleType):
                 value_layout = value_layout[1:]  # the top level is the layout's own tuple flag
         res.maps[name] = MapRes(info, cname, index, map_type, key_c, key_struct,

@@ -31,7 +31,7 @@ OPTIONS (as bpftrace's):
     -q             keep messages quiet
     -B MODE        output buffering: line (default), full or none
     -k             warn when a probe read helper fails
-    --unsafe       allow unsafe functions (system())
+    --unsafe       allow unsafe functions (system(), signal(), override())
     -v             verbose: show the build commands and libbpf's messages
     --no-feature F don't use kernel feature F (kfunc, for_each_map_elem)
     -h             show this help

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from bt2c import ast
 from bt2c.cdefs import TypeError_, TypeTable
+from bt2c.datafuncs import DATA_FUNCTIONS, DataCalls
 from bt2c.diagnostics import Bt2cError, Source, Span
 from bt2c.targets import (
     REGS_PROVIDERS,
@@ -40,8 +41,11 @@ from bt2c.types import (
     ArgsType,
     ArrayType,
     BoolType,
+    BufType,
     FormattedInt,
+    InetType,
     IntType,
+    MacType,
     PointerType,
     StackType,
     StringType,
@@ -57,13 +61,14 @@ _UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000}
 _REG_ARGS = {"x86_64": 6, "aarch64": 8}
 
 #: Types that can be map keys, tuple members and printf("%s") arguments.
-KEYABLE = (IntType, StringType, TupleType, StackType, SymType)
+KEYABLE = (IntType, StringType, TupleType, StackType, SymType, BufType, InetType, MacType)
 AGGREGATIONS = {"count", "sum", "min", "max", "avg", "stats", "hist", "lhist"}
 _BUILTIN_TYPES: dict[str, Type] = {
     "pid": UINT64, "tid": UINT64, "uid": UINT64, "gid": UINT64, "cpu": UINT64,
     "nsecs": UINT64, "elapsed": UINT64, "cpid": UINT64, "comm": StringType(COMM_LEN),
     "rand": UINT64, "numaid": UINT64, "jiffies": UINT64, "ncpus": UINT64,
     "usermode": IntType(8, False), "username": FormattedInt(kind="username"),
+    "cgroup": UINT64,
 }
 #: Builtins that may also be called: ``ncpus()`` is ``ncpus``.
 CALLABLE_BUILTINS = {"jiffies", "ncpus", "usermode", "username", "rand", "numaid"}
@@ -114,6 +119,8 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)   # rendered, for stderr
     types: TypeTable = field(default_factory=TypeTable)
     kaddrs: list[str] = field(default_factory=list)   # kaddr() symbols, resolved at run time
+    cgroupids: list[str] = field(default_factory=list)  # cgroupid() paths, resolved at run time
+    registers: list[str] = field(default_factory=list)  # reg() names used
 
 
 def unify(a: Type, b: Type) -> Type | None:
@@ -138,8 +145,10 @@ def unify(a: Type, b: Type) -> Type | None:
         return TupleType(tuple(elems), a.names)  # type: ignore[arg-type]
     if isinstance(a, AggType) and isinstance(b, AggType) and a.kind == b.kind:
         return a
-    if isinstance(a, (StackType, SymType)) and a == b:
+    if isinstance(a, (StackType, SymType, InetType, MacType)) and a == b:
         return a
+    if isinstance(a, BufType) and isinstance(b, BufType):
+        return BufType(max(a.cap, b.cap))
     return None
 
 
@@ -188,10 +197,11 @@ def storage_type(t: Type) -> Type:
     return t
 
 
-class Analyzer:
+class Analyzer(DataCalls):
     """Walks the tree assigning types; raises :class:`Bt2cError` on the first type error."""
 
-    def __init__(self, program: ast.Program, source: Source):
+    def __init__(self, program: ast.Program, source: Source, unsafe: bool = False):
+        self.unsafe = unsafe   # --unsafe: signal() and override() are allowed
         self.program = program
         self.source = source
         self.result = Analysis(program)
@@ -543,7 +553,7 @@ class Analyzer:
 
     def set_map_value(self, info: MapInfo, t: Type, span: Span) -> None:
         t = storage_type(t)
-        if isinstance(t, (StructType, ArrayType, FormattedInt)) or _has_record(t):
+        if isinstance(t, FormattedInt) or _has_record(t):
             raise self.error(f"bt2c cannot store a value of type '{t}' in a map yet", span)
         if info.value is None:
             info.value = t
@@ -816,6 +826,14 @@ class Analyzer:
                 return rets.pop() if len(rets) == 1 else INT64
             return self.regs_builtin(e, RETVAL_REGS_PROVIDERS,
                                      "'kretprobe' and 'uretprobe' and 'fentry' probes")
+        if e.name == "func":
+            kinds = [t.provider for t in targets if t.provider not in
+                     ("kprobe", "kretprobe", "fentry", "fexit")]
+            if kinds or not targets:
+                kind = kinds[0] if kinds else "special"
+                raise self.error(f"The func builtin can not be used with '{kind}' probes",
+                                 e.span)
+            return literal_string(max((t.func for t in targets), key=len))
         if e.name == "probe":
             names = [t.name for t in self.result.targets[self.probe.index]]  # type: ignore[union-attr]
             return literal_string(max(names, key=len))
@@ -1035,7 +1053,8 @@ class Analyzer:
                 self.debugf_warning(e)
             for a in e.args[1:]:
                 t = self.expr(a)
-                if not isinstance(t, (IntType, StringType, StackType, SymType)):
+                if not isinstance(t, (IntType, StringType, StackType, SymType, BufType,
+                                      InetType, MacType)):
                     raise self.error(f"printf: argument of type '{t}' is not supported", a.span)
             from bt2c.formats import check_format
             check_format(e.args[0], e.args[1:], self.source, e.span)
@@ -1051,7 +1070,7 @@ class Analyzer:
                 return VOID
             self.nargs(e, 1)
             t = self.expr(a)
-            if not isinstance(t, (*KEYABLE, StructType)):
+            if not isinstance(t, (*KEYABLE, StructType, ArrayType)):
                 raise self.error(f"print() of a value of type '{t}' is not supported", a.span)
             return VOID
         if name in ("clear", "zero"):
@@ -1128,11 +1147,8 @@ class Analyzer:
             if e.args[0].value not in self.result.kaddrs:
                 self.result.kaddrs.append(e.args[0].value)
             return UINT64
-        if name == "uaddr":
-            kinds = sorted({t.provider for t in self.result.targets[self.probe.index]})  # type: ignore[union-attr]
-            raise self.error(f"uaddr can not be used with \"{kinds[0]}\" probes"
-                             if "uprobe" not in kinds else "uaddr() is not supported by bt2c yet",
-                             e.span)
+        if name in DATA_FUNCTIONS:
+            return self.data_call(e)
         if name == "strcontains":
             self.nargs(e, 2)
             for a in e.args:

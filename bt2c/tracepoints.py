@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from bt2c.types import ArgsType, IntType, StringType, Type
+from bt2c.types import ArgsType, ArrayType, IntType, StringType, Type
 
 TRACEFS_DIRS = ("/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events")
 _FIELD_RE = re.compile(r"field:(?P<decl>[^;]+);\s*offset:(?P<off>\d+);\s*size:(?P<size>\d+);"
@@ -99,9 +99,14 @@ def parse_format(category: str, name: str, text: str) -> Tracepoint:
         if fname.startswith("common_"):
             continue
         is_array = fname_m.group(2) is not None
+        count = fname_m.group(2)[1:-1].strip() if is_array else ""
         if is_array and re.match(r"(const\s+)?(unsigned\s+)?char\b", decl) and "__data_loc" \
                 not in decl:
             ftype: Type = StringType(size)
+        elif count.isdigit() and int(count) > 0 and size % int(count) == 0 and \
+                size // int(count) in (1, 2, 4, 8) and "__data_loc" not in decl:
+            # __u8 saddr[4]: an array of integers, as bpftrace types it
+            ftype = ArrayType(IntType(size // int(count) * 8, signed), int(count))
         else:
             bits = {1: 8, 2: 16, 4: 32}.get(size, 64)
             ftype = IntType(bits, signed)

@@ -16,6 +16,7 @@ from pathlib import Path
 from bt2c import __version__, loader_format
 from bt2c.codegen import CodeGen
 from bt2c.cross import TARGETS
+from bt2c.datafuncs import REGISTERS, TARGET_ARCH
 from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
 from bt2c.formatting import format_c
@@ -25,7 +26,7 @@ from bt2c.resources import MAX_MAP_KEYS, Resources, collect_maps
 from bt2c.semantic import analyze
 from bt2c.templating import render, templates_dir
 from bt2c.tracepoints import Tracepoint
-from bt2c.types import DEFAULT_STRLEN
+from bt2c.types import DEFAULT_STRLEN, ArrayType
 
 
 @dataclass
@@ -44,6 +45,13 @@ class Output:
                 f.write(text)
             os.chmod(tmp, 0o644)
             os.replace(tmp, out_dir / fname)
+
+
+def register_table(names: list[str]) -> list[tuple[str, list[tuple[str, int]]]]:
+    """reg() names and their word index in struct pt_regs for each architecture
+    that has them (program.bpf.c.j2 turns this into per-arch #defines)."""
+    return [(n, [(TARGET_ARCH[m], regs[n]) for m, regs in REGISTERS.items() if n in regs])
+            for n in names]
 
 
 def tool_name(script: str) -> str:
@@ -65,6 +73,8 @@ def tracepoint_fields(tp: Tracepoint) -> list[str]:
             out.append(f"{ctype} {f.name}")
         elif hasattr(f.type, "length"):
             out.append(f"char {f.name}[{f.size}]")
+        elif isinstance(f.type, ArrayType):
+            out.append(f"__u8 {f.name}[{f.size}]")
         else:
             bits = f.size * 8 if f.size in (1, 2, 4, 8) else 64
             out.append(f"__{'s' if f.type.signed else 'u'}{bits} {f.name}")  # type: ignore[attr-defined]
@@ -175,6 +185,8 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool) -> Output
                                   or ev.formatted or (ev.kind == "print" and
                                                       "bt_fmt_" in " ".join(ev.c_args))
                                   for ev in res.events),
+        "cgroupids": analysis.cgroupids,
+        "registers": register_table(analysis.registers),
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
         "targets": list(TARGETS.values()),
     }

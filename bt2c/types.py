@@ -110,6 +110,8 @@ def tuple_tag(t: Type) -> str:
         return "stack"
     if isinstance(t, SymType):
         return "sym"
+    if isinstance(t, (BufType, InetType, MacType, StructType, ArrayType)):
+        return f"bytes{t.size}"
     raise TypeError(t)
 
 
@@ -155,6 +157,59 @@ class SymType(Type):
 
     def __str__(self) -> str:
         return "usym_t" if self.user else "ksym_t"
+
+
+@dataclass(frozen=True)
+class BufType(Type):
+    """``buf(ptr, len)``: up to ``cap`` bytes and their count, printed with ``%r``.
+
+    Held as raw bytes: a __u32 length, 4 bytes of padding, then the data (the
+    runtime's BT_KIND_BUF reads it that way).
+    """
+
+    cap: int = 64
+
+    def c_decl(self, name: str) -> str:
+        # aligned: the count is written as a __u32
+        return f"__u8 {name}[{self.size}] __attribute__((aligned(8)))"
+
+    @property
+    def size(self) -> int:
+        return 8 + self.cap
+
+    def __str__(self) -> str:
+        return f"buffer[{self.cap + 4}]"   # bpftrace counts its 4-byte length field
+
+
+@dataclass(frozen=True)
+class InetType(Type):
+    """``ntop()``: an address family (__u64) and 16 address bytes, printed as text."""
+
+    def c_decl(self, name: str) -> str:
+        # aligned: the family is written as a __u64
+        return f"__u8 {name}[24] __attribute__((aligned(8)))"
+
+    @property
+    def size(self) -> int:
+        return 24
+
+    def __str__(self) -> str:
+        return "inet[16]"
+
+
+@dataclass(frozen=True)
+class MacType(Type):
+    """``macaddr()``: 6 bytes printed as ``01:02:03:04:05:06``."""
+
+    def c_decl(self, name: str) -> str:
+        return f"__u8 {name}[6]"
+
+    @property
+    def size(self) -> int:
+        return 6
+
+    def __str__(self) -> str:
+        return "mac_address"
 
 
 @dataclass(frozen=True)
@@ -286,6 +341,8 @@ class FormattedInt(IntType):
     def __str__(self) -> str:
         return self.kind
 
+#: Values held as raw bytes and printed by the runtime (no integer or string semantics).
+BYTES_TYPES = (BufType, InetType, MacType, StructType, ArrayType)
 
 INT64 = IntType(64, True)
 UINT64 = IntType(64, False)

@@ -34,6 +34,10 @@ CHOICES = {
                               "bpftrace skips %z and then counts one argument too many"),
     "map_in_attach": ((1, 1, "Invalid probe type: @x"),
                       "bpftrace's 'No attach points for probe' hides the cause"),
+    "override_not_kprobe": ((1, 39, "override() can only be used inside kprobes"),
+                            "bpftrace's standard library fails on its own use of ctx first"),
+    "uaddr_tracepoint": ((1, 44, 'uaddr can not be used with "tracepoint" probes'),
+                         "bpftrace names its internal __builtin_uaddr"),
     "map_key_count_change": ((1, 23, "Argument mismatch for @x: trying to access with "
                                      "arguments: 'int' when map expects arguments: '(int,int)'"),
                              "bt2c reports the access that disagrees with the first one; "
@@ -55,12 +59,25 @@ def normalize(msg: str) -> str:
 _LOC = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+):(?P<col>\d+)(-\d+)?: ERROR: (?P<msg>.*)$")
 
 
+_ERROR = re.compile(r"^\S+: ERROR: (?P<msg>.*)$")
+
+
 def reference(case: Path) -> tuple[int, tuple[int, int, str] | None]:
+    """The first error located in the case itself.  An error bpftrace raises in its
+    standard library (stdlib/*.bt) is followed by "expanded from" lines that lead back
+    to the script: its message, at the script's location."""
     rc = int((HERE / "expected" / f"{case.stem}.rc").read_text())
+    first_msg = None
     for line in (HERE / "expected" / f"{case.stem}.err").read_text().splitlines():
         m = _LOC.match(line)
-        if m:
-            return rc, (int(m["line"]), int(m["col"]), m["msg"])
+        if m and not m["file"].startswith("stdlib/"):
+            msg = m["msg"]
+            if msg == "expanded from" and first_msg is not None:
+                msg = first_msg
+            return rc, (int(m["line"]), int(m["col"]), msg)
+        e = _ERROR.match(line)
+        if e and first_msg is None:
+            first_msg = e["msg"]
     return rc, None
 
 

@@ -241,6 +241,13 @@ def test_golden_tool_loads(script: Path, kernel_mounts: None) -> None:
         pytest.skip("loading BPF programs needs root")
     unsafe = ["--unsafe"] if golden.needs_unsafe(script.read_text()) else []
     r = bt2c("check", str(script), *unsafe)
+    from bt2c.btf import vmlinux
+    btf = vmlinux()
+    if "override(" in script.read_text() and (
+            btf is None or btf.find("bpf_override_return", "func") is None):
+        # no CONFIG_BPF_KPROBE_OVERRIDE: the tool must say so, before loading
+        assert "override() (CONFIG_BPF_KPROBE_OVERRIDE) needs Linux" in r.stderr, r.stderr
+        return
     assert r.returncode == 0, r.stdout + r.stderr
 
 

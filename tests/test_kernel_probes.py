@@ -181,3 +181,49 @@ def test_wildcard_fentry_programs_are_attached_not_skipped(tmp_path: Path,
                           text=True, timeout=60)
     assert proc.returncode == 255, proc.stderr
     assert "Unable to attach probe: fentry:vmlinux:vfs_read" in proc.stderr
+
+
+@root_only
+def test_override_loads_or_names_the_kernel_option(tmp_path: Path, kernel_mounts: None) -> None:
+    """override() in a kprobe: the tool loads where the kernel has bpf_override_return
+    (CONFIG_BPF_KPROBE_OVERRIDE), else says so before loading, naming the option."""
+    script = tmp_path / "override.bt"
+    script.write_text("kprobe:do_sys_openat2 /uid == 12345/ { override(-1); }\n")
+    with pytest.raises(Bt2cError, match="override.. is unsafe"):
+        transpile(script.read_text(), str(script))
+    proc = subprocess.run([sys.executable, "-m", "bt2c", "build", "--unsafe", str(script), "-o",
+                           str(tmp_path / "out")], capture_output=True, text=True, env=ENV,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    tool = tmp_path / "out" / "override"
+    proc = subprocess.run([str(tool), "--check"], capture_output=True, text=True, timeout=120)
+    from bt2c.btf import vmlinux
+    btf = vmlinux()
+    if btf is not None and btf.find("bpf_override_return", "func") is not None:
+        assert proc.returncode == 0, proc.stderr
+        assert "override.bt: loads on this kernel" in proc.stdout
+    else:
+        assert proc.returncode != 0
+        assert "override.bt:1: ERROR: override() (CONFIG_BPF_KPROBE_OVERRIDE) needs Linux " \
+            "4.16" in proc.stderr
+
+
+@root_only
+def test_path_is_fentry_only_and_builds(tmp_path: Path, kernel_mounts: None) -> None:
+    """path() compiles to bpf_d_path() in an fentry program with no kprobe twin (the
+    helper exists for fentry/fexit only); it loads where fentry does."""
+    script = tmp_path / "paths.bt"
+    script.write_text("fentry:vfs_getattr { @[path(args.path)] = count(); }\n")
+    out = transpile(script.read_text(), str(script))
+    bpf = out.files["paths.bpf.c"]
+    assert 'SEC("fentry/vfs_getattr")' in bpf and "bpf_d_path(" in bpf
+    assert "__kprobe" not in bpf
+    tool = build(script, tmp_path / "out")
+    proc = subprocess.run([str(tool), "--check"], capture_output=True, text=True, timeout=120)
+    fentry = subprocess.run([str(tool), "--check", "-v"], capture_output=True, text=True,
+                            timeout=120)
+    if proc.returncode == 0:
+        assert "paths.bt: loads on this kernel" in proc.stdout
+    else:  # fentry programs cannot load here (e.g. lockdown): that, not the verifier
+        assert "verifier rejected" not in proc.stderr
+        assert "Operation not permitted" in proc.stderr + fentry.stderr

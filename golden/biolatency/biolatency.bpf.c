@@ -343,6 +343,19 @@ static __always_inline void bt_read_str(char *dst, __u32 limit, const void *src,
 		bpf_probe_read_kernel_str(dst, limit, src);
 }
 
+/* buf(ptr, n): a __u32 count, then at most cap bytes of user or kernel memory
+ * (maps.c's BT_KIND_BUF layout).  The bound on len is what the verifier checks. */
+static __always_inline void bt_read_buf(__u8 *dst, __u32 cap, __u64 n, const void *src, int user)
+{
+	__u32 len = n < cap ? n : cap;
+
+	*(__u32 *)dst = len;
+	if (user)
+		bpf_probe_read_user(dst + 8, len, src);
+	else
+		bpf_probe_read_kernel(dst + 8, len, src);
+}
+
 /* str(s, n) on a string value: its first n bytes. */
 static __always_inline void bt_str_prefix(char *dst, const char *src, __s64 n, __u32 size)
 {

@@ -326,8 +326,44 @@ __attribute__((unused)) static int bt_fentry_can_load(const char *func, int *err
 /* Can a tracing program call this helper on the running kernel? */
 __attribute__((unused)) static int bt_kernel_has_helper(enum bpf_func_id helper)
 {
+	if (helper == BPF_FUNC_override_return) {
+		/*
+		 * Only kprobes have it, and only with CONFIG_BPF_KPROBE_OVERRIDE; the
+		 * verifier's refusal then is not one libbpf's probe recognises, so look
+		 * for the helper's own function in the kernel's BTF.
+		 */
+		struct btf *vmlinux = btf__load_vmlinux_btf();
+		int found;
+
+		if (!vmlinux)
+			return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, helper, NULL) == 1;
+		found = btf__find_by_name_kind(vmlinux, "bpf_override_return", BTF_KIND_FUNC) >= 0;
+		btf__free(vmlinux);
+		return found;
+	}
 	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, helper, NULL) == 1;
 }
+
+/*
+ * cgroupid(PATH): the cgroup v2 id of a directory, its file handle, as
+ * bpf_get_current_cgroup_id() reports it.  Looked up when the tool starts,
+ * since ids differ between machines and boots.
+ */
+#ifdef BT_CGROUPID
+static int bt_cgroupid(const char *path, __u64 *id)
+{
+	struct {
+		struct file_handle fh;
+		__u64 id;
+	} h = { .fh.handle_bytes = sizeof(__u64) };
+	int mount_id;
+
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0) < 0)
+		return -1;
+	memcpy(id, h.fh.f_handle, sizeof(*id));
+	return 0;
+}
+#endif
 
 static __u64 bt_monotonic_ns(void)
 {

@@ -21,6 +21,10 @@
  *                     stamp = 0x1122334455667788 + k, name = "rec<k>", flags = 0xabc,
  *                     prio = k % 16: scripts read it from user memory with a
  *                     struct definition of their own.
+ *   connect N         N x (socket(AF_INET, SOCK_STREAM), connect() to 127.0.0.1 port 1,
+ *                     close()), then the same N times for [::1] port 1; nothing listens
+ *                     there, so each connect() fails with ECONNREFUSED (for ntop() of
+ *                     sys_enter_connect's sockaddr and sock:inet_sock_set_state).
  *   spin MS           burn MS milliseconds of this process's CPU time (for profile and
  *                     cpu-clock probes); it reads its CPU clock (a syscall) now and then.
  *   exec ARGS...      (first only) execv() this program again as "workload ARGS..."
@@ -54,7 +58,9 @@
  * Static startup (execve, brk, arch_prctl, ...) is outside these subcommands.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +102,7 @@ static void usage(const char *msg)
 	fprintf(stderr, "workload: %s\n", msg);
 	fprintf(stderr, "usage: workload {openat N [PATH] | open N [PATH] | write N [SIZE] | read N [SIZE] |"
 			" getpid N | close N | nanosleep N | sleep MS | dup N | fork N | record N | add N |"
-			" line N | greet N NAME | many N | work N [MS] | usdt N | spin MS}...\n");
+			" line N | greet N NAME | many N | work N [MS] | usdt N | connect N | spin MS}...\n");
 	exit(2);
 }
 
@@ -294,6 +300,24 @@ int main(int argc, char **argv)
 				rec.flags = 0xabc;
 				rec.prio = k % 16;
 				syscall(SYS_write, null_fd, &rec, sizeof(rec));
+			}
+		} else if (!strcmp(cmd, "connect")) {
+			struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(1) };
+			struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(1) };
+
+			sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			sin6.sin6_addr = in6addr_loopback;
+			for (k = 0; k < 2 * n; k++) {
+				int v6 = k >= n;
+				long fd = syscall(SYS_socket, v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+
+				if (fd < 0)
+					continue;
+				if (v6)
+					syscall(SYS_connect, fd, &sin6, sizeof(sin6));
+				else
+					syscall(SYS_connect, fd, &sin, sizeof(sin));
+				syscall(SYS_close, fd);
 			}
 		} else if (!strcmp(cmd, "spin")) {
 			spin_ms(n);
