@@ -60,6 +60,7 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-O2",
             "-Wall",
             "-Wextra",
+            "-Wno-missing-field-initializers",  # layouts give kind, size, offset only
             "-Werror",
             f"-I{AGGREGATES_H.parent}",
             f"-I{MAPS_C.parent}",
@@ -127,6 +128,7 @@ def test_maps_c_compiles_alone_without_warnings(tmp_path: Path) -> None:
             "-std=gnu11",
             "-Wall",
             "-Wextra",
+            "-Wno-missing-field-initializers",  # layouts give kind, size, offset only
             "-Werror",
             f"-I{MAPS_C.parent}",
             "-c",
