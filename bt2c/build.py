@@ -209,19 +209,28 @@ class Builder:
         return out
 
     def loaders(self) -> list[Path]:
-        """Every target's loader.  With several targets, one whose compiler or libraries
-        are missing is skipped with a note (its skeleton can be built on the target);
-        with one target that is an error."""
-        built = []
-        for t in self.targets:
+        """Every target's loader, cc running in parallel (it is the longest step: the
+        map-printing runtime is compiled into each).  With several targets, one whose
+        compiler or libraries are missing is skipped with a note (its skeleton can be
+        built on the target); with one target that is an error."""
+
+        def one(t: Target) -> tuple[Path | None, str | None]:
             try:
-                built.append(self.loader(t))
+                return self.loader(t), None
             except ToolMissingError as e:
                 if len(self.targets) == 1:
                     raise
-                self.notes.append(f"{t.name}: no loader built here ({e.message}); "
-                                  f"run `make` on a {t.name} machine")
-        return built
+                return None, (f"{t.name}: no loader built here ({e.message}); "
+                              f"run `make` on a {t.name} machine")
+
+        jobs = min(len(self.targets), os.cpu_count() or 1)
+        if jobs == 1:
+            results = [one(t) for t in self.targets]
+        else:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+                results = list(pool.map(one, self.targets))
+        self.notes += [note for _, note in results if note]
+        return [path for path, _ in results if path]
 
     def all(self) -> Path:
         """Every step; returns the (first) loader binary."""
