@@ -206,11 +206,14 @@ def test_every_case_builds_for_every_arch(tmp_path: Path, kernel_mounts: None) -
     from harness import load_case
 
     for script in scripts:
-        out = transpile(load_case(script).script_text(), str(script))
+        case = load_case(script)
+        out = transpile(case.script_text(), str(script), unsafe=case.unsafe)
         out.write(tmp_path / script.stem)
         (tmp_path / script.stem / "vmlinux.h").symlink_to(base / "vmlinux.h")
         names[script] = out.name
-    jobs = [(s, t) for s in scripts for t in TARGETS.values()]
+    # reg("di") names an x86-64 register: such scripts are for that architecture only.
+    jobs = [(s, t) for s in scripts for t in TARGETS.values()
+            if t.name == "x86_64" or 'reg("' not in s.read_text()]
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         failures = [f for f in pool.map(lambda j: build(*j), jobs) if f]
     assert not failures, "\n".join(failures)

@@ -164,6 +164,9 @@ def test_bpf_c_is_arch_independent(tmp_path: Path, kernel_mounts: None,
 
     from harness import load_case
 
+    # reg("di") names an x86-64 register: such scripts are for that architecture only.
+    scripts = [s for s in scripts if 'reg("' not in s.read_text()]
+
     def compile_one(script: Path) -> str:
         text = load_case(script).script_text() if script.parent.name == "cases" else \
             script.read_text()
@@ -171,7 +174,10 @@ def test_bpf_c_is_arch_independent(tmp_path: Path, kernel_mounts: None,
         work = tmp_path / script.stem
         out.write(work)
         bpf_c = out.files[f"{out.name}.bpf.c"]
-        core = re.search(r"\bBPF_CORE_READ|\bbpf_core_read\(", bpf_c) is not None
+        # CO-RE reads are relocated at load time, and a perf event's context is only
+        # handed to helpers: the host's full header serves every target for those.
+        core = re.search(r"\bBPF_CORE_READ|\bbpf_core_read\(|bpf_perf_event_data", bpf_c) \
+            is not None
         (work / "vmlinux.h").write_text(full_header if core else header)
         extra = bpf_sys_includes(clang) if "usdt.bpf.h" in bpf_c else []
         proc = subprocess.run([clang, "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_arm64",

@@ -92,6 +92,11 @@ class Case:
 
         return bind_attach_params(self.script.read_text(), self.params())
 
+    @property
+    def unsafe(self) -> bool:
+        """Whether the case runs with --unsafe (signal(), system(), override())."""
+        return "--unsafe" in self.run_tokens[:self.run_tokens.index(SCRIPT_TOKEN)]
+
     def uses_workload(self) -> bool:
         """Whether the workload binary must exist for this case to run."""
         return any(WORKLOAD_TOKEN in tok for tok in self.run_tokens)
