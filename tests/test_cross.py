@@ -101,6 +101,10 @@ def test_missing_target_libraries_name_the_multiarch_packages(tmp_path: Path) ->
         check_target_libs(fake, static=True)
 
 
+#: Multiarch libraries that .ci/install adds only when the mirror has the host's versions.
+BEST_EFFORT_LIBS = {"s390x", "powerpc64le"}
+
+
 @pytest.mark.parametrize("arch", sorted(TARGETS))
 def test_build_static_for_each_arch(arch: str, tmp_path: Path) -> None:
     """``bt2c build --static --arch A`` gives one static ELF file for A (what the VMs run)."""
@@ -110,6 +114,12 @@ def test_build_static_for_each_arch(arch: str, tmp_path: Path) -> None:
     if not target.is_host() and shutil.which(f"{target.triplet}-gcc") is None \
             and not os.environ.get("CI"):
         pytest.skip(f"no {target.triplet}-gcc: run .ci/install")
+    if arch in BEST_EFFORT_LIBS:
+        try:
+            check_target_libs(target, static=True)
+        except ToolMissingError as e:
+            pytest.skip(f"{e}: .ci/install adds them where the mirror's multiarch versions "
+                        "match the host's (the qemu matrix unpacks its own copy)")
     proc = bt2c("build", "--static", "--arch", arch, str(BEGIN_END), "-o", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     loader = "begin_end" if target.is_host() else f"begin_end.{arch}"
