@@ -1,9 +1,10 @@
-"""The benchmark (bench/run.py) must not rot: one quick, small run of it.
+"""The benchmarks (bench/run.py and the suite, python3 -m bench) must not rot.
 
-The benchmark itself is not part of the test suite (it takes minutes and its
-figures are not pass/fail); this only checks that ``bench/run.py --quick``
-still builds, starts, drives and stops every tracer, that each one counted
-the workload's events, and that the report has its tables.  It needs root
+The benchmarks themselves are not part of the test suite (they take minutes
+and their figures are not pass/fail); this only checks that ``bench/run.py
+--quick`` and ``python3 -m bench --quick`` still build, start, drive and stop
+every tracer, that each one counted the workload's events, and that the
+reports have their tables.  It needs root
 (it loads BPF programs) and the reference bpftrace, and is skipped without
 them.
 """
