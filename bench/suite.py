@@ -393,7 +393,9 @@ def start_once(suite: Suite, tracer: str, script: StartScript) -> StartSample:
     try:
         while open_fds and (t_att is None or t_out is None) and time.monotonic() < deadline:
             ready, _, _ = select.select(list(open_fds), [], [], 1.0)
-            for fd in ready:
+            # stderr first: "Attached" is written before the first output, and both may
+            # be waiting in one round
+            for fd in sorted(ready, key=lambda f: f != err_fd):
                 chunk = os.read(fd, 65536)
                 now = time.monotonic_ns()
                 if not chunk:
