@@ -162,7 +162,8 @@ class CallGen:
                 return tmp
             user = any(tp.user_pointers for tp in self.gen.tracepoints_of(self.probe))
             self.emit(self.s.read_str(tmp, t.length, src, user,
-                                      f"(__u32)({limit})" if limit else None))
+                                      f"(__u32)({limit})" if limit else None,
+                                      self.helper_site(e, "str", user)))
             return tmp
         if name in ("kstack", "ustack"):
             assert isinstance(e.type, StackType)
@@ -239,7 +240,20 @@ class CallGen:
             return ""
         raise self.error(f"function {name}() is not supported here", e)
 
-    def where(self: ProbeGen, e: ast.Call) -> str:
+    def helper_site(self: ProbeGen, node: ast.Node, kind: str, user: bool) -> int:
+        """Number a probe read for -k: the loader names the helper and the script's text."""
+        helper = f"probe_read_{'user' if user else 'kernel'}" + ("_str" if kind == "str" else "")
+        key = (helper, node.span.start, node.span.end)
+        sites = self.gen.helper_sites
+        if key not in sites:
+            line, col = self.gen.source.position(node.span.start)
+            text = self.gen.source.line(line)
+            width = max(1, min(node.span.end - node.span.start, len(text) - col + 1))
+            sites[key] = (len(sites), helper, self.where(node), text,
+                          " " * (col - 1) + "~" * width)
+        return sites[key][0]
+
+    def where(self: ProbeGen, e: ast.Node) -> str:
         """``FILE:LINE:COL-END``: where errorf()/warnf() report from, as bpftrace does."""
         line, col = self.gen.source.position(e.span.start)
         # The script's file name without its directory, as the tool's other messages
@@ -279,7 +293,9 @@ class CallGen:
                 self.emit(f"\t\tbt_read_buf({dst}, {n.type.cap}, {v.count}, "
                           f"(const void *)({v.src}), {int(v.user)});")
             elif isinstance(v, InPlace):
-                self.emit("\t\t" + self.s.read_str(dst, f"sizeof({dst})", v.src, v.user))
+                site = self.helper_site(n, "str", v.user)
+                self.emit("\t\t" + self.s.read_str(dst, f"sizeof({dst})", v.src, v.user,
+                                                  site=site))
             elif isinstance(n.type, IntType):
                 self.emit(f"\t\te->{f.name} = {v};")
             elif isinstance(n.type, StringType):

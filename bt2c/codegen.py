@@ -490,7 +490,9 @@ class ProbeGen(CallGen, AccessGen, DataGen):
             return False
         assert isinstance(value, ast.Call)
         src = self.expr(value.args[0])
-        self.emit(self.s.read_str(dst, f"sizeof({dst})", src, self.user_memory()))
+        user = self.user_memory()
+        self.emit(self.s.read_str(dst, f"sizeof({dst})", src, user,
+                                  site=self.helper_site(value, "str", user)))
         return True
 
     def user_memory(self) -> bool:
@@ -846,6 +848,9 @@ class CodeGen:
         self.uses_len = False
         self.uses_regs = False   # argN/retval from registers: include bpf/regs.h
         self.uses_strerror = False   # strerror(): the errno message table
+        # -k: probe reads whose failure is reported, (helper, span) -> (index, helper,
+        # FILE:LINE:COL-END, the script line, its underline)
+        self.helper_sites: dict[tuple[str, int, int], tuple[int, str, str, str, str]] = {}
         self.fexit_entries: list[str] = []   # kprobes saving args for fexit's kretprobes
         self.fexit_nargs = 0
         self.len_sites: list[tuple[str, int]] = []   # (map, script line) of each len()

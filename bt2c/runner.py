@@ -106,8 +106,7 @@ def parse_run_args(argv: list[str]) -> RunOptions:
         raise Bt2cError(f'Invalid output format "{opts.output_format}"\n'
                         "Valid formats: 'text', 'json'")
     if opts.buffering not in (None, "line", "full", "none"):
-        raise Bt2cError(f"Invalid buffer mode: {opts.buffering}\n"
-                        "Valid values are: 'line', 'full', 'none'")
+        raise Bt2cError("USAGE: -B must be either 'line', 'full', or 'none'.")
     rest = argv[i:]
     if opts.program is None:
         if not rest:

@@ -22,7 +22,7 @@ from bt2c.formats import c_string_literal
 from bt2c.formatting import format_c
 from bt2c.loader_format import diag_args, event_format, json_value_code
 from bt2c.parser import parse
-from bt2c.resources import MAX_MAP_KEYS, Resources, collect_maps
+from bt2c.resources import MAX_MAP_KEYS, CField, Resources, collect_maps
 from bt2c.semantic import analyze
 from bt2c.templating import render, templates_dir
 from bt2c.tracepoints import Tracepoint
@@ -136,8 +136,16 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool) -> Output
             tracepoints.setdefault(f"{tp.category}:{tp.name}", tp)
     tp_ctx = [{"category": tp.category, "name": tp.name, "c_fields": tracepoint_fields(tp)}
               for tp in tracepoints.values()]
+    helper_event = None
+    if gen.helper_sites:   # -k: one record kind for every failed probe read
+        helper_event = res.add_event("helper_error", 0, [
+            CField("site", "__u32 site", "BT_KIND_UINT", 4, 0),
+            CField("ret", "__s64 ret", "BT_KIND_INT", 8, 8)])
     loader_format.TYPES = analysis.types
     for ev in res.events:
+        if ev.kind == "helper_error":
+            ev.c_format, ev.c_args, ev.diag_args, ev.json_code = "", [], "", []  # type: ignore[attr-defined]
+            continue
         fmt, args = event_format(ev)
         ev.c_format, ev.c_args = fmt, args  # type: ignore[attr-defined]
         ev.diag_args = diag_args(ev) if ev.where else ""  # type: ignore[attr-defined]
@@ -181,6 +189,8 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool) -> Output
         "stack_entries": 2 * int(program.config.get("max_map_keys", MAX_MAP_KEYS)),
         "kaddrs": analysis.kaddrs,
         "strerror_table": strerror_table() if gen.uses_strerror else [],
+        "helper_event": helper_event,
+        "helper_sites": sorted(gen.helper_sites.values()),
         "uses_loader_stdlib": any(ev.kind in ("time", "join") or ev.sink != "printf"
                                   or ev.formatted or (ev.kind == "print" and
                                                       "bt_fmt_" in " ".join(ev.c_args))

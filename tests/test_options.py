@@ -20,8 +20,10 @@ sys.path.insert(0, str(TESTS / "e2e"))
 
 import harness  # noqa: E402
 from runner import (  # noqa: E402
+    DIAG_CASES,
     OPTIONS_DIR,
     SIGINT_JSON_MARKER,
+    run_diag,
     run_until_started_then_interrupt,
     run_with_pid,
 )
@@ -120,3 +122,50 @@ def test_sigint_ends_the_command_too(kernel_mounts: None, tmp_path: Path) -> Non
     time.sleep(0.5)
     left = subprocess.run(["pgrep", "-f", cmd], capture_output=True, text=True)
     assert left.stdout.strip() == "", f"the -c command is still running: {left.stdout}"
+
+
+@pytest.mark.parametrize("name", sorted(DIAG_CASES))
+def test_diagnostics_at_run_time(name: str, kernel_mounts: None) -> None:
+    """-k's warning for a failed probe read, errorf()/warnf() on stderr, and their JSON
+    records: as the reference printed them (tests/options/record.py)."""
+    harness.build_workload()
+    assert run_diag(BT2C, name) == (OPTIONS_DIR / f"{name}.out").read_bytes()
+
+
+def test_helper_warnings_only_with_k(kernel_mounts: None) -> None:
+    """Without -k a failed read is silent (the check is compiled in but off)."""
+    harness.build_workload()
+    opts, script = DIAG_CASES["helper_warning"]
+    r = subprocess.run([*BT2C, *[o for o in opts if o != "-k"], str(script)],
+                       cwd=harness.REPO_ROOT, capture_output=True, timeout=120)
+    assert b"WARNING" not in r.stderr and r.stdout.startswith(b"[]\n")
+
+
+@pytest.mark.parametrize("mode", ["line", "full", "none"])
+def test_buffer_modes(mode: str, kernel_mounts: None) -> None:
+    """-B changes how output is buffered, never what is printed."""
+    prog = 'BEGIN { printf("a\\n"); printf("b"); } END { printf("c\\n"); }' \
+        ' interval:ms:100 { exit(); }'
+    plain = subprocess.run([*BT2C, "-e", prog], capture_output=True, timeout=120)
+    r = subprocess.run([*BT2C, "-B", mode, "-e", prog], capture_output=True, timeout=120)
+    assert r.returncode == 0 and r.stdout == plain.stdout and b"c\n" in r.stdout, r.stderr
+
+
+def test_buffer_mode_must_be_known() -> None:
+    r = subprocess.run([*BT2C, "-B", "bad", "-e", "BEGIN { exit(); }"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1
+    assert "USAGE: -B must be either 'line', 'full', or 'none'." in r.stderr
+
+
+def test_strftime_and_time_are_wall_clock(kernel_mounts: None) -> None:
+    """strftime() turns nanoseconds since boot into the wall-clock time, time() prints the
+    time when the record is printed; %f is the microseconds, zero-padded to 6 digits."""
+    prog = ('BEGIN { printf("%s %s|", strftime("%s", nsecs), strftime("%f", 1)); '
+            'time("%s\\n"); exit(); }')
+    before = time.time()
+    r = subprocess.run([*BT2C, "-e", prog], capture_output=True, text=True, timeout=120)
+    after = time.time()
+    stamp, micros, now = r.stdout.split("\n")[0].replace("|", " ").split()
+    assert before - 2 <= int(stamp) <= after + 1 and before - 2 <= int(now) <= after + 1
+    assert len(micros) == 6 and micros.isdigit()

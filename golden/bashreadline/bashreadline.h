@@ -13,8 +13,9 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
-	EVENT_PRINTF_0, /* line 7: printf */
-	EVENT_PRINTF_1, /* line 19: printf */
+	EVENT_PRINTF_0,	      /* line 7: printf */
+	EVENT_PRINTF_1,	      /* line 19: printf */
+	EVENT_HELPER_ERROR_2, /* line 0: helper_error */
 };
 
 struct event_header {
@@ -66,6 +67,13 @@ struct event_printf_1 {
 	__u64 a0;
 	__u64 a1;
 	char a2[1024];
+};
+
+/* line 0: helper_error */
+struct event_helper_error_2 {
+	struct event_header hdr;
+	__u32 site;
+	__s64 ret;
 };
 
 #endif /* __BASHREADLINE_H */

@@ -13,7 +13,8 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
-	EVENT_PRINTF_0, /* line 18: printf */
+	EVENT_PRINTF_0,	      /* line 18: printf */
+	EVENT_HELPER_ERROR_1, /* line 0: helper_error */
 };
 
 struct event_header {
@@ -49,6 +50,13 @@ struct event_printf_0 {
 	struct event_header hdr;
 	__s64 a0;
 	__s64 a1;
+};
+
+/* line 0: helper_error */
+struct event_helper_error_1 {
+	struct event_header hdr;
+	__u32 site;
+	__s64 ret;
 };
 
 #endif /* __MAPLEN_H */

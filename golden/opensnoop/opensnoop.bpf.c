@@ -323,12 +323,11 @@ static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n
 }
 
 /* str(ptr, n): read at most limit-1 bytes plus NUL from kernel or user memory. */
-static __always_inline void bt_read_str(char *dst, __u32 limit, const void *src, int user)
+static __always_inline long bt_read_str(char *dst, __u32 limit, const void *src, int user)
 {
 	if (user)
-		bpf_probe_read_user_str(dst, limit, src);
-	else
-		bpf_probe_read_kernel_str(dst, limit, src);
+		return bpf_probe_read_user_str(dst, limit, src);
+	return bpf_probe_read_kernel_str(dst, limit, src);
 }
 
 /* buf(ptr, n): a __u32 count, then at most cap bytes of user or kernel memory
@@ -392,6 +391,25 @@ static __always_inline __s64 bt_smod(__s64 a, __s64 b)
 	__u64 r = bt_umod(a < 0 ? -(__u64)a : a, b < 0 ? -(__u64)b : b);
 
 	return a < 0 ? -(__s64)r : (__s64)r;
+}
+
+/* -k: a probe read that fails is reported with its place in the script (site). */
+const volatile __u8 bt_helper_warnings = 0; /* set by the loader for -k */
+
+static __always_inline void bt_helper_check(__u32 site, long ret)
+{
+	if (bt_helper_warnings && ret < 0) {
+		struct event_helper_error_2 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
+
+		if (e) {
+			e->hdr.id = EVENT_HELPER_ERROR_2;
+			e->site = site;
+			e->ret = ret;
+			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
+		} else {
+			bt_lost_event();
+		}
+	}
 }
 
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
@@ -621,8 +639,9 @@ int handle_sys_exit_open(struct tp_syscalls_sys_exit_open *args)
 			bpf_get_current_comm(&e->a1, sizeof(e->a1));
 			e->a2 = fd;
 			e->a3 = errno;
-			bpf_probe_read_user_str(e->a4, sizeof(e->a4),
-						(const void *)bt_map_read(&map_filename, &key2));
+			bt_helper_check(0, bpf_probe_read_user_str(e->a4, sizeof(e->a4),
+								   (const void *)bt_map_read(
+									   &map_filename, &key2)));
 			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
 		} else {
 			bt_lost_event();
@@ -663,8 +682,9 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 			bpf_get_current_comm(&e->a1, sizeof(e->a1));
 			e->a2 = fd;
 			e->a3 = errno;
-			bpf_probe_read_user_str(e->a4, sizeof(e->a4),
-						(const void *)bt_map_read(&map_filename, &key2));
+			bt_helper_check(0, bpf_probe_read_user_str(e->a4, sizeof(e->a4),
+								   (const void *)bt_map_read(
+									   &map_filename, &key2)));
 			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
 		} else {
 			bt_lost_event();

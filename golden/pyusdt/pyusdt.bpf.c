@@ -340,12 +340,11 @@ static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n
 }
 
 /* str(ptr, n): read at most limit-1 bytes plus NUL from kernel or user memory. */
-static __always_inline void bt_read_str(char *dst, __u32 limit, const void *src, int user)
+static __always_inline long bt_read_str(char *dst, __u32 limit, const void *src, int user)
 {
 	if (user)
-		bpf_probe_read_user_str(dst, limit, src);
-	else
-		bpf_probe_read_kernel_str(dst, limit, src);
+		return bpf_probe_read_user_str(dst, limit, src);
+	return bpf_probe_read_kernel_str(dst, limit, src);
 }
 
 /* buf(ptr, n): a __u32 count, then at most cap bytes of user or kernel memory
@@ -409,6 +408,25 @@ static __always_inline __s64 bt_smod(__s64 a, __s64 b)
 	__u64 r = bt_umod(a < 0 ? -(__u64)a : a, b < 0 ? -(__u64)b : b);
 
 	return a < 0 ? -(__s64)r : (__s64)r;
+}
+
+/* -k: a probe read that fails is reported with its place in the script (site). */
+const volatile __u8 bt_helper_warnings = 0; /* set by the loader for -k */
+
+static __always_inline void bt_helper_check(__u32 site, long ret)
+{
+	if (bt_helper_warnings && ret < 0) {
+		struct event_helper_error_0 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
+
+		if (e) {
+			e->hdr.id = EVENT_HELPER_ERROR_0;
+			e->site = site;
+			e->ret = ret;
+			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
+		} else {
+			bt_lost_event();
+		}
+	}
 }
 
 /*
@@ -720,8 +738,10 @@ int handle_usdt_function__entry(struct pt_regs *ctx)
 	/* line 7: @calls[str(arg1), str(arg0)] = count() */
 	struct map_calls_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	bpf_probe_read_user_str(key1.k0, sizeof(key1.k0), (const void *)bt_usdt_arg(ctx, 1));
-	bpf_probe_read_user_str(key1.k1, sizeof(key1.k1), (const void *)bt_usdt_arg(ctx, 0));
+	bt_helper_check(0, bpf_probe_read_user_str(key1.k0, sizeof(key1.k0),
+						   (const void *)bt_usdt_arg(ctx, 1)));
+	bt_helper_check(1, bpf_probe_read_user_str(key1.k1, sizeof(key1.k1),
+						   (const void *)bt_usdt_arg(ctx, 0)));
 	bt_map_add(&map_calls, &key1, 1);
 	/* line 8: @depth = max(arg2) */
 	__u32 key2 = 0;

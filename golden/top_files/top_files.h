@@ -13,6 +13,7 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
+	EVENT_HELPER_ERROR_0, /* line 0: helper_error */
 };
 
 struct event_header {
@@ -41,6 +42,13 @@ struct bt_avg {
 /* key of @files */
 struct map_files_key {
 	char k0[64];
+};
+
+/* line 0: helper_error */
+struct event_helper_error_0 {
+	struct event_header hdr;
+	__u32 site;
+	__s64 ret;
 };
 
 #endif /* __TOP_FILES_H */

@@ -18,10 +18,29 @@ static struct {
 	int no_kfunc;		/* --no-feature kfunc */
 	int no_for_each;	/* --no-feature for_each_map_elem */
 	int check;		/* --check: report the kernel features chosen, then exit */
+	int helper_warnings;	/* -k: report failed probe reads */
+	int buffering;		/* -B: _IOLBF, _IOFBF or _IONBF; -1: not given */
 	int stopped;		/* exit() was called or the target is gone */
 	int in_end;		/* END probes are running */
 	int exit_code;
-} bt_state = { .start_fd = -1 };
+} bt_state = { .start_fd = -1, .buffering = -1 };
+
+/* -k: a probe read of the script that failed (the BPF side numbers them). */
+struct bt_helper_site {
+	const char *helper;
+	const char *where;	/* FILE:LINE:COL-END */
+	const char *text;	/* the script line */
+	const char *underline;
+};
+
+/* -k: as bpftrace words it, on stderr. */
+__attribute__((unused)) static void bt_helper_warning(const struct bt_helper_site *site,
+						      long long ret)
+{
+	fflush(bt_out);
+	fprintf(stderr, "%s: WARNING: %s\nAdditional Info - helper: %s, retcode: %lld\n%s\n%s\n",
+		site->where, strerror((int)-ret), site->helper, ret, site->text, site->underline);
+}
 
 static void bt_usage(const char *prog)
 {
@@ -32,6 +51,8 @@ static void bt_usage(const char *prog)
 		"  -o FILE   write output to FILE instead of stdout\n"
 		"  -f FORMAT output format: text (the default) or json\n"
 		"  -q        quiet: no 'Attached N probes' message\n"
+		"  -B MODE   output buffering: line, full or none\n"
+		"  -k        warn when a probe read fails\n"
 		"  -v        verbose: show libbpf's messages\n"
 		"  --no-feature kfunc|for_each_map_elem\n"
 		"            don't use that kernel feature even if present\n"
@@ -52,7 +73,7 @@ static int bt_parse_args(int argc, char **argv)
 	};
 
 	bt_out = stdout;
-	while ((opt = getopt_long(argc, argv, "+c:p:o:f:qvh", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+c:p:o:f:B:kqvh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'N':
 			if (strcmp(optarg, "kfunc") == 0) {
@@ -99,6 +120,22 @@ static int bt_parse_args(int argc, char **argv)
 		case 'q':
 			bt_state.quiet = 1;
 			break;
+		case 'k':
+			bt_state.helper_warnings = 1;
+			break;
+		case 'B':
+			if (strcmp(optarg, "line") == 0) {
+				bt_state.buffering = _IOLBF;
+			} else if (strcmp(optarg, "full") == 0) {
+				bt_state.buffering = _IOFBF;
+			} else if (strcmp(optarg, "none") == 0) {
+				bt_state.buffering = _IONBF;
+			} else {
+				fprintf(stderr, "ERROR: USAGE: -B must be either 'line', 'full', or "
+					"'none'.\n");
+				return -1;
+			}
+			break;
 		case 'v':
 			bt_state.verbose = 1;
 			break;
@@ -110,6 +147,9 @@ static int bt_parse_args(int argc, char **argv)
 			return -1;
 		}
 	}
+	/* -B: stdio's buffering of the output (else full, flushed after each batch). */
+	if (bt_state.buffering >= 0)
+		setvbuf(bt_out, NULL, bt_state.buffering, 0);
 	bt_state.nparams = argc - optind;
 	bt_state.params = argv + optind;
 	return 0;

@@ -13,9 +13,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from runner import (  # noqa: E402
+    DIAG_CASES,
     OPTIONS_DIR,
     REPO_ROOT,
     SIGINT_JSON_MARKER,
+    run_diag,
     run_until_started_then_interrupt,
     run_with_pid,
 )
@@ -35,6 +37,10 @@ def main() -> int:
     out = run_with_pid([str(REFERENCE), "-p", "{pid}", str(OPTIONS_DIR / "pid.bt")])
     (OPTIONS_DIR / "pid.out").write_bytes(out)
     print(f"recorded pid.out ({len(out)} bytes)")
+    for name in DIAG_CASES:
+        out = run_diag([str(REFERENCE)], name)
+        (OPTIONS_DIR / f"{name}.out").write_bytes(out)
+        print(f"recorded {name}.out ({len(out)} bytes)")
     return 0
 
 

@@ -54,3 +54,32 @@ def run_with_pid(cmd: list[str], seconds: int = 3, timeout: float = 60.0) -> byt
     args = [a.replace("{pid}", pid) for a in cmd]
     proc = subprocess.run(args, cwd=REPO_ROOT, capture_output=True, timeout=timeout)
     return proc.stdout
+
+
+#: Scripts whose stderr (and, with -f json, stdout) is compared: -k's warnings and
+#: errorf()/warnf().  name -> (tracer options, script).  -e programs are named "stdin",
+#: script files are given relative to the repository root.
+DIAG_CASES = {
+    "helper_warning": (["-k", "-c", "tests/workload/workload openat 1"],
+                       "tests/options/helper_warning.bt"),
+    "errorf_warnf": (["-e", 'BEGIN { errorf("bad %d", 1); warnf("hmm %s", "x"); exit(); }'],
+                     None),
+    "errorf_warnf_json": (["-f", "json", "-e",
+                           'BEGIN { errorf("bad %d", 1); warnf("hmm %s", "x"); exit(); }'],
+                          None),
+}
+
+
+def run_diag(tracer: list[str], name: str) -> bytes:
+    """stdout, then the diagnostic lines of stderr (no "Attached" line, no warnings about
+    this machine), with script paths cut to the file name as the tool prints them."""
+    opts, script = DIAG_CASES[name]
+    cmd = [*tracer, *opts] + ([script] if script else [])
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=120)
+    keep = [line for line in proc.stderr.decode(errors="replace").splitlines()
+            if not line.startswith(("Attached ", "WARNING: Could not read", "WARNING: Unknown"))]
+    text = "\n".join(keep)
+    if script:
+        text = text.replace(script, Path(script).name)
+    return proc.stdout + b"--- stderr\n" + text.encode() + b"\n"
