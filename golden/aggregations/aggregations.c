@@ -2519,8 +2519,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of aggregations.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 554, 4 }, { 558, 5 },	 { 561, 7 },  { 568, 8 },
-	{ 575, 9 }, { 582, 10 }, { 589, 11 }, { 596, 12 },
+	{ 554, 4 }, { 558, 5 },	 { 561, 7 },  { 566, 8 },
+	{ 571, 9 }, { 576, 10 }, { 581, 11 }, { 586, 12 },
 };
 
 static const char *const bt_script_lines[] = {

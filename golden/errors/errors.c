@@ -2519,7 +2519,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of errors.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 512, 4 }, { 516, 5 }, { 519, 7 }, { 530, 10 }, { 534, 12 },
+	{ 512, 4 }, { 516, 5 }, { 519, 7 }, { 528, 10 }, { 532, 12 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2519,9 +2519,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of fentry_fexit.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 735, 3 },  { 739, 3 },  { 742, 5 },  { 752, 3 },  { 756, 3 },
-	{ 759, 5 },  { 769, 8 },  { 773, 10 }, { 780, 8 },  { 788, 8 },
-	{ 797, 10 }, { 804, 13 }, { 808, 15 }, { 814, 13 }, { 818, 15 },
+	{ 735, 3 },  { 739, 3 },  { 742, 5 },  { 750, 3 },  { 754, 3 },
+	{ 757, 5 },  { 765, 8 },  { 769, 10 }, { 776, 8 },  { 784, 8 },
+	{ 793, 10 }, { 800, 13 }, { 804, 15 }, { 810, 13 }, { 814, 15 },
 };
 
 static const char *const bt_script_lines[] = {

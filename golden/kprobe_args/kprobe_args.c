@@ -2519,8 +2519,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of kprobe_args.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 697, 2 }, { 701, 2 },	 { 704, 4 },  { 711, 5 },
-	{ 718, 8 }, { 722, 10 }, { 729, 13 }, { 733, 13 },
+	{ 697, 2 }, { 701, 2 },	 { 704, 4 },  { 709, 5 },
+	{ 716, 8 }, { 720, 10 }, { 727, 13 }, { 731, 13 },
 };
 
 static const char *const bt_script_lines[] = {

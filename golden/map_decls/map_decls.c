@@ -2519,7 +2519,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of map_decls.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 539, 9 }, { 543, 11 }, { 547, 12 }, { 557, 15 }, { 561, 16 }, { 564, 18 },
+	{ 539, 9 }, { 543, 11 }, { 547, 12 }, { 555, 15 }, { 559, 16 }, { 562, 18 },
 };
 
 static const char *const bt_script_lines[] = {

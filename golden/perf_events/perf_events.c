@@ -2519,8 +2519,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of perf_events.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 528, 2 }, { 532, 2 }, { 535, 2 }, { 541, 3 }, { 545, 3 }, { 555, 4 },
-	{ 559, 4 }, { 565, 5 }, { 569, 5 }, { 575, 6 }, { 579, 6 },
+	{ 528, 2 }, { 532, 2 }, { 535, 2 }, { 541, 3 }, { 545, 3 }, { 553, 4 },
+	{ 557, 4 }, { 563, 5 }, { 567, 5 }, { 573, 6 }, { 577, 6 },
 };
 
 static const char *const bt_script_lines[] = {

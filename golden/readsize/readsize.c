@@ -2519,7 +2519,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of readsize.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 542, 4 }, { 546, 6 }, { 557, 9 }, { 561, 10 }, { 564, 12 }, { 572, 13 },
+	{ 542, 4 }, { 546, 6 }, { 555, 9 }, { 559, 10 }, { 562, 12 }, { 568, 13 },
 };
 
 static const char *const bt_script_lines[] = {

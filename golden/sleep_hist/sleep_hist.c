@@ -2521,8 +2521,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 static const struct bt_line_map bt_line_map[] = {
 	{ 535, 4 },
 	{ 539, 6 },
-	{ 549, 9 },
-	{ 553, 11 },
+	{ 547, 9 },
+	{ 551, 11 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -3177,8 +3177,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of stacks.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 561, 5 },  { 565, 7 },  { 579, 8 },  { 591, 11 },
-	{ 595, 13 }, { 614, 14 }, { 630, 17 }, { 634, 19 },
+	{ 561, 5 },  { 565, 7 },  { 577, 8 },  { 589, 11 },
+	{ 593, 13 }, { 612, 14 }, { 628, 17 }, { 632, 19 },
 };
 
 static const char *const bt_script_lines[] = {

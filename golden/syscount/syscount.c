@@ -2519,7 +2519,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of syscount.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 531, 5 }, { 535, 7 }, { 542, 8 }, { 545, 9 }, { 551, 12 }, { 555, 14 }, { 557, 15 },
+	{ 531, 5 }, { 535, 7 }, { 540, 8 }, { 543, 9 }, { 549, 12 }, { 553, 14 }, { 555, 15 },
 };
 
 static const char *const bt_script_lines[] = {

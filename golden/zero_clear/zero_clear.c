@@ -2519,7 +2519,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of zero_clear.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 520, 4 }, { 524, 6 }, { 531, 7 }, { 537, 10 }, { 541, 12 }, { 543, 13 }, { 545, 14 },
+	{ 520, 4 }, { 524, 6 }, { 529, 7 }, { 535, 10 }, { 539, 12 }, { 541, 13 }, { 543, 14 },
 };
 
 static const char *const bt_script_lines[] = {
