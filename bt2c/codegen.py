@@ -746,7 +746,8 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         t = self.target
         if t.perf is not None:
             self.gen.uses_regs = True
-            return "bt_regs_usermode(&ctx->regs)"
+            # struct bpf_perf_event_data starts with the registers: no arch type needed
+            return "bt_regs_usermode((void *)ctx)"
         if t.provider in ("kprobe", "kretprobe") or t.user is not None:
             self.gen.uses_regs = True
             return "bt_regs_usermode(ctx)"

@@ -201,7 +201,7 @@ class Analyzer(DataCalls):
     """Walks the tree assigning types; raises :class:`Bt2cError` on the first type error."""
 
     def __init__(self, program: ast.Program, source: Source, unsafe: bool = False):
-        self.unsafe = unsafe   # --unsafe: signal() and override() are allowed
+        self.unsafe = unsafe   # --unsafe: system(), signal() and override() are allowed
         self.program = program
         self.source = source
         self.result = Analysis(program)
@@ -214,7 +214,6 @@ class Analyzer(DataCalls):
         self.loop_vars = 0
         self.types = self.result.types
         self.user_space = False   # pointers from integers point to user memory
-        self.unsafe = False       # --unsafe: system() is allowed
 
     def error(self, message: str, span: Span) -> Bt2cError:
         return Bt2cError(message, span, self.source)
@@ -1237,7 +1236,6 @@ class Analyzer(DataCalls):
 
 
 def analyze(program: ast.Program, source: Source, unsafe: bool = False) -> Analysis:
-    """Type-check a parsed program; ``unsafe`` allows system(), as bpftrace's --unsafe."""
-    analyzer = Analyzer(program, source)
-    analyzer.unsafe = unsafe
-    return analyzer.run()
+    """Type-check a parsed program; ``unsafe`` allows system(), signal() and override(),
+    as bpftrace's --unsafe does."""
+    return Analyzer(program, source, unsafe).run()

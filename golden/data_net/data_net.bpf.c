@@ -341,12 +341,11 @@ static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n
 }
 
 /* str(ptr, n): read at most limit-1 bytes plus NUL from kernel or user memory. */
-static __always_inline void bt_read_str(char *dst, __u32 limit, const void *src, int user)
+static __always_inline long bt_read_str(char *dst, __u32 limit, const void *src, int user)
 {
 	if (user)
-		bpf_probe_read_user_str(dst, limit, src);
-	else
-		bpf_probe_read_kernel_str(dst, limit, src);
+		return bpf_probe_read_user_str(dst, limit, src);
+	return bpf_probe_read_kernel_str(dst, limit, src);
 }
 
 /* buf(ptr, n): a __u32 count, then at most cap bytes of user or kernel memory

@@ -94,6 +94,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -122,14 +124,28 @@ enum bt_kind {
 	BT_KIND_USTACK = 6,
 	BT_KIND_KSYM = 7,
 	BT_KIND_USYM = 8,
-	BT_KIND_BOOL = 9 /* an unsigned integer printed as true/false */
+	BT_KIND_BOOL = 9, /* an unsigned integer printed as true/false */
+	/* buf(): a __u32 length, 4 bytes of padding, then `size` - 8 bytes */
+	BT_KIND_BUF = 10,
+	BT_KIND_INET = 11, /* ntop(): __u64 address family, 16 address bytes */
+	BT_KIND_MAC = 12,  /* macaddr(): 6 bytes */
+	/* C structs and arrays, in prefix form like tuples: `size` is the number
+	 * of members (each struct member carries its `name`) or elements */
+	BT_KIND_STRUCT = 13,
+	BT_KIND_ARRAY = 14
 };
 
 struct bt_field {
 	unsigned char kind;    /* enum bt_kind */
 	unsigned short size;   /* 1, 2, 4, 8 for ints; N for char[N] */
 	unsigned short offset; /* byte offset inside the key/value struct */
+	unsigned char bits;    /* a bitfield: its width (0: a whole integer) ... */
+	unsigned char shift;   /* ... and its lowest bit in the `size` bytes */
+	const char *name;      /* a struct member's name */
 };
+
+#define BT__IS_GROUP(k) ((k) == BT_KIND_TUPLE || (k) == BT_KIND_STRUCT || (k) == BT_KIND_ARRAY)
+#define BT__IS_SYMBOLIC(k) ((k) >= BT_KIND_KSTACK && (k) <= BT_KIND_USYM)
 
 /* The `size` of a stack field: its print mode and frame limit. */
 #define BT_STACK_FIELD(mode, limit) ((mode) << 8 | (limit))
@@ -540,7 +556,7 @@ static unsigned int bt__skip(const struct bt_field *f, unsigned int i, unsigned 
 
 	if (i >= n)
 		return n;
-	members = f[i].kind == BT_KIND_TUPLE ? f[i].size : 0;
+	members = BT__IS_GROUP(f[i].kind) ? f[i].size : 0;
 	i++;
 	for (k = 0; k < members && i < n; k++)
 		i = bt__skip(f, i, n);
@@ -883,6 +899,67 @@ static void bt__sb_flush(struct bt__sb *b, FILE *out)
 	memset(b, 0, sizeof(*b));
 }
 
+/* How bt__bytes_text() writes a buf(): printf's %r, %rx, %rh and %s. */
+enum bt_buf_mode {
+	BT_BUF_ESCAPED = 0, /* printable ASCII as is, other bytes as \xNN */
+	BT_BUF_HEX = 1,	    /* every byte as \xNN */
+	BT_BUF_HEXSP = 2,   /* every byte as NN, space-separated */
+	BT_BUF_RAW = 3	    /* the bytes up to the first NUL */
+};
+
+/*
+ * The text of a buf(), ntop() or macaddr() value held at p, in one of a few
+ * rotating static buffers (so that one printf may format several).
+ */
+static BT_UNUSED const char *bt__bytes_text(int kind, const unsigned char *p, int mode)
+{
+	static char texts[16][4 * 1024 + 8];
+	static unsigned int next;
+	char *out = texts[next++ % 16];
+	size_t o = 0, i;
+
+	if (kind == BT_KIND_MAC) {
+		snprintf(out, 32, "%02X:%02X:%02X:%02X:%02X:%02X", p[0], p[1], p[2], p[3], p[4],
+			 p[5]);
+	} else if (kind == BT_KIND_INET) {
+		uint64_t af;
+
+		memcpy(&af, p, sizeof(af));
+		out[0] = 0;
+		if (af == AF_INET || af == AF_INET6)
+			inet_ntop((int)af, p + 8, out, 64);
+	} else {
+		uint32_t len;
+
+		memcpy(&len, p, sizeof(len));
+		if (len > 1024)
+			len = 1024;
+		for (i = 0; i < len; i++) {
+			unsigned char c = p[8 + i];
+
+			if (mode == BT_BUF_RAW) {
+				if (!c)
+					break;
+				out[o++] = (char)c;
+			} else if (mode == BT_BUF_HEXSP) {
+				o += (size_t)sprintf(out + o, i ? " %02x" : "%02x", c);
+			} else if (mode == BT_BUF_ESCAPED && c >= 0x20 && c < 0x7f) {
+				out[o++] = (char)c;
+			} else {
+				o += (size_t)sprintf(out + o, "\\x%02x", c);
+			}
+		}
+		out[o] = 0;
+	}
+	return out;
+}
+
+/* printf/print text of a buf(), ntop() or macaddr() value (BT_KIND_*). */
+static BT_UNUSED const char *bt_bytes_text(int kind, const void *p, int mode)
+{
+	return bt__bytes_text(kind, (const unsigned char *)p, mode);
+}
+
 /* Render one integer or string field; div (>= 1) divides integers. */
 static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsigned char *base,
 			  uint64_t div)
@@ -891,11 +968,25 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 	char num[32];
 
 #ifdef BT_SYMBOLS
-	if (f->kind >= BT_KIND_KSTACK) {
+	if (BT__IS_SYMBOLIC(f->kind)) {
 		bt__sb_puts(b, bt_sym_format(p, f->kind, f->size >> 8, f->size & 0xff));
 		return;
 	}
 #endif
+	if (f->kind == BT_KIND_BUF || f->kind == BT_KIND_INET || f->kind == BT_KIND_MAC) {
+		bt__sb_puts(b, bt__bytes_text(f->kind, p, BT_BUF_ESCAPED));
+		return;
+	}
+	if (f->bits) {
+		uint64_t v = bt__get_uint(p, f->size) >> f->shift;
+
+		v &= f->bits < 64 ? (1ULL << f->bits) - 1 : ~0ULL;
+		if (f->kind == BT_KIND_INT && f->bits < 64 && (v >> (f->bits - 1)) & 1)
+			v |= ~0ULL << f->bits; /* sign-extend */
+		snprintf(num, sizeof(num), f->kind == BT_KIND_INT ? "%lld" : "%llu", (long long)v);
+		bt__sb_puts(b, num);
+		return;
+	}
 	if (f->kind == BT_KIND_STR) {
 		size_t len = bt__strnlen(p, f->size);
 
@@ -937,13 +1028,36 @@ static void bt__fmt_items(struct bt__sb *b, const struct bt_field *f, unsigned i
 static unsigned int bt__fmt_item(struct bt__sb *b, const struct bt_field *f, unsigned int i,
 				 unsigned int n, const unsigned char *base, uint64_t div)
 {
-	unsigned int end;
+	unsigned int end, j;
 
-	if (f[i].kind != BT_KIND_TUPLE) {
+	if (!BT__IS_GROUP(f[i].kind)) {
 		bt__fmt_field(b, &f[i], base, div);
 		return i + 1;
 	}
 	end = bt__skip(f, i, n);
+	if (f[i].kind == BT_KIND_STRUCT) { /* { .a = 1, .b = 2 } */
+		bt__sb_puts(b, "{ ");
+		for (j = i + 1; j < end;) {
+			if (j != i + 1)
+				bt__sb_puts(b, ", ");
+			bt__sb_putc(b, '.');
+			bt__sb_puts(b, f[j].name ? f[j].name : "");
+			bt__sb_puts(b, " = ");
+			j = bt__fmt_item(b, f, j, end, base, 1);
+		}
+		bt__sb_puts(b, " }");
+		return end;
+	}
+	if (f[i].kind == BT_KIND_ARRAY) { /* [1,2,3] */
+		bt__sb_putc(b, '[');
+		for (j = i + 1; j < end;) {
+			if (j != i + 1)
+				bt__sb_putc(b, ',');
+			j = bt__fmt_item(b, f, j, end, base, 1);
+		}
+		bt__sb_putc(b, ']');
+		return end;
+	}
 	bt__sb_putc(b, '(');
 	bt__fmt_items(b, f, i + 1, end, base, div);
 	bt__sb_putc(b, ')');
@@ -1290,6 +1404,32 @@ static BT_UNUSED void bt_json_string(FILE *out, const char *s, size_t len)
 	fputc('"', out);
 }
 
+/* A buf() value as JSON: an array of its bytes, as signed chars (bpftrace's). */
+static BT_UNUSED void bt_json_buf(FILE *out, const void *v)
+{
+	const unsigned char *p = v;
+	uint32_t len, i;
+
+	memcpy(&len, p, sizeof(len));
+	fputc('[', out);
+	for (i = 0; i < len && i < 1024; i++)
+		fprintf(out, i ? ",%d" : "%d", (int)(signed char)p[8 + i]);
+	fputc(']', out);
+}
+
+/* A buf(), ntop() or macaddr() value as JSON (print() of one). */
+static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
+{
+	const char *text;
+
+	if (kind == BT_KIND_BUF) {
+		bt_json_buf(out, p);
+		return;
+	}
+	text = bt__bytes_text(kind, p, 0);
+	bt_json_string(out, text, strlen(text));
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -1367,6 +1507,36 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 		}
 		fputc(']', out);
 		return end;
+	case BT_KIND_ARRAY:
+		end = bt__skip(f, i, n);
+		fputc('[', out);
+		for (j = i + 1; j < end;) {
+			if (j != i + 1)
+				fputc(',', out);
+			j = bt__json_item(out, f, j, end, base, 1);
+		}
+		fputc(']', out);
+		return end;
+	case BT_KIND_STRUCT: /* {"a": 1, "b": 2} */
+		end = bt__skip(f, i, n);
+		fputc('{', out);
+		for (j = i + 1; j < end;) {
+			fprintf(out, "%s\"%s\": ", j != i + 1 ? ", " : "",
+				f[j].name ? f[j].name : "");
+			j = bt__json_item(out, f, j, end, base, 1);
+		}
+		fputc('}', out);
+		return end;
+	case BT_KIND_BUF:
+		bt_json_buf(out, p);
+		break;
+	case BT_KIND_INET:
+	case BT_KIND_MAC: {
+		const char *text = bt__bytes_text(f[i].kind, p, 0);
+
+		bt_json_string(out, text, strlen(text));
+		break;
+	}
 	case BT_KIND_STR:
 		bt_json_str(out, (const char *)p, f[i].size);
 		break;
@@ -1382,12 +1552,30 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 	}
 #endif
 	case BT_KIND_INT:
+		if (f[i].bits) {
+			struct bt__sb b = { 0 };
+
+			bt__fmt_field(&b, &f[i], base, 1);
+			bt__sb_putc(&b, 0);
+			fputs(b.buf, out);
+			free(b.buf);
+			break;
+		}
 		bt_json_i64(out, bt__get_int(p, f[i].size) / (int64_t)div);
 		break;
 	case BT_KIND_BOOL:
 		fputs(bt__get_uint(p, f[i].size) ? "true" : "false", out);
 		break;
 	default:
+		if (f[i].bits) {
+			struct bt__sb b = { 0 };
+
+			bt__fmt_field(&b, &f[i], base, 1);
+			bt__sb_putc(&b, 0);
+			fputs(b.buf, out);
+			free(b.buf);
+			break;
+		}
 		bt_json_u64(out, bt__get_uint(p, f[i].size) / div);
 		break;
 	}
@@ -2156,8 +2344,44 @@ __attribute__((unused)) static int bt_fentry_can_load(const char *func, int *err
 /* Can a tracing program call this helper on the running kernel? */
 __attribute__((unused)) static int bt_kernel_has_helper(enum bpf_func_id helper)
 {
+	if (helper == BPF_FUNC_override_return) {
+		/*
+		 * Only kprobes have it, and only with CONFIG_BPF_KPROBE_OVERRIDE; the
+		 * verifier's refusal then is not one libbpf's probe recognises, so look
+		 * for the helper's own function in the kernel's BTF.
+		 */
+		struct btf *vmlinux = btf__load_vmlinux_btf();
+		int found;
+
+		if (!vmlinux)
+			return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, helper, NULL) == 1;
+		found = btf__find_by_name_kind(vmlinux, "bpf_override_return", BTF_KIND_FUNC) >= 0;
+		btf__free(vmlinux);
+		return found;
+	}
 	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, helper, NULL) == 1;
 }
+
+/*
+ * cgroupid(PATH): the cgroup v2 id of a directory, its file handle, as
+ * bpf_get_current_cgroup_id() reports it.  Looked up when the tool starts,
+ * since ids differ between machines and boots.
+ */
+#ifdef BT_CGROUPID
+static int bt_cgroupid(const char *path, __u64 *id)
+{
+	struct {
+		struct file_handle fh;
+		__u64 id;
+	} h = { .fh.handle_bytes = sizeof(__u64) };
+	int mount_id;
+
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0) < 0)
+		return -1;
+	memcpy(id, h.fh.f_handle, sizeof(*id));
+	return 0;
+}
+#endif
 
 static __u64 bt_monotonic_ns(void)
 {
@@ -2519,7 +2743,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of pidpersec.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 513, 4 }, { 517, 6 }, { 523, 9 }, { 527, 11 }, { 529, 12 },
+	{ 526, 4 }, { 530, 6 }, { 536, 9 }, { 540, 11 }, { 542, 12 },
 };
 
 static const char *const bt_script_lines[] = {

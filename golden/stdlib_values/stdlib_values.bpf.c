@@ -892,7 +892,7 @@ int handle_profile_hz_99(struct bpf_perf_event_data *ctx)
 	/* line 9: @user_mode[usermode, numaid] = count() */
 	struct map_user_mode_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
-	key1.k0 = bt_regs_usermode(&ctx->regs);
+	key1.k0 = bt_regs_usermode((void *)ctx);
 	key1.k1 = bpf_get_numa_node_id();
 	bt_map_add(&map_user_mode, &key1, 1);
 	/* line 10: @sampled = jiffies */
