@@ -106,7 +106,8 @@ def test_suite_quick(tmp_path: Path, kernel_mounts: None) -> None:
     for tracer in (bench.BT2C, bench.BPFTRACE, "bpftrace --aot", bench.BT2C_RUN):
         sample = by[(tracer, "counter")]
         assert sample["error"] is None, sample
-        assert 0 < sample["attach_s"] <= sample["first_output_s"]
+        # two pipes: their order is only as good as one poll round (a few ms at most)
+        assert 0 < sample["attach_s"] <= sample["first_output_s"] + 0.01
         assert sample["peak_rss_kb"] > 0
     cost = {s["tracer"]: s for s in data["cost"]}
     for tracer in (bench.BT2C, bench.BPFTRACE):
