@@ -6,10 +6,20 @@ in the tree changes after parsing.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bt2c.diagnostics import Span
 from bt2c.types import Type
+
+
+def child_fields(node: object) -> Iterator[tuple[str, object]]:
+    """(name, value) of each field of a node that may hold other nodes: every field but
+    its span and type.  The one place that knows how to descend the tree generically."""
+    for f in dataclasses.fields(node):  # type: ignore[arg-type]
+        if f.name not in ("span", "type"):
+            yield f.name, getattr(node, f.name)
 
 
 @dataclass

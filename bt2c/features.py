@@ -63,9 +63,8 @@ def _walk(node: object, found: set[str]) -> None:
     name = _name(node)
     if name:
         found.add(name)
-    for f in dataclasses.fields(node):
-        if f.name not in ("span", "type"):
-            _walk(getattr(node, f.name), found)
+    for _, value in ast.child_fields(node):
+        _walk(value, found)
 
 
 def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds

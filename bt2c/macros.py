@@ -42,13 +42,10 @@ class _Expander:
             return [self.rewrite(n, depth, chain) for n in node]
         if not dataclasses.is_dataclass(node) or isinstance(node, type):
             return node
-        for f in dataclasses.fields(node):
-            if f.name in ("span", "type"):
-                continue
-            value = getattr(node, f.name)
+        for name, value in list(ast.child_fields(node)):
             new = self.rewrite(value, depth, chain)
             if new is not value:
-                setattr(node, f.name, new)
+                setattr(node, name, new)
         if isinstance(node, ast.Call) and node.name in self.macros:
             return self.expand(node, node.args, depth, chain)
         if isinstance(node, ast.Builtin) and node.name in self.macros:
@@ -99,11 +96,8 @@ class _Expander:
             node.name = vars_.get(node.name, prefix + node.name[1:])
         elif isinstance(node, ast.Map) and node.name in maps:
             node.name = maps[node.name]
-        for f in dataclasses.fields(node):
-            if f.name in ("span", "type"):
-                continue
-            value = getattr(node, f.name)
+        for name, value in list(ast.child_fields(node)):
             new = self._substitute(value, vars_, maps, exprs, prefix)
             if new is not value:
-                setattr(node, f.name, new)
+                setattr(node, name, new)
         return node

@@ -390,7 +390,7 @@ class Analyzer(DataCalls):
         """Bind ``var`` in the innermost block.  A name declared before in this probe (in
         a block that has ended, or shadowed) gets a fresh variable, so each declaration
         keeps its own type, as bpftrace's scoping implies."""
-        user = var.name.split("#")[0]
+        user = _user(var.name)
         if user in self.declared:
             self.loop_vars += 1
             var.name = f"{user}#{self.loop_vars}"
@@ -458,7 +458,7 @@ class Analyzer(DataCalls):
         Each loop gets its own variable (``$kv`` may hold different types in two
         loops), so the node is renamed to a name unique in the probe.
         """
-        user = var.name.split("#")[0]
+        user = _user(var.name)
         self.loop_vars += 1
         self.declared.add(user)
         var.name = f"{user}#{self.loop_vars}"
@@ -475,7 +475,7 @@ class Analyzer(DataCalls):
     def resolve(self, var: ast.Var) -> None:
         """Point a use of a variable at the declaration in scope (a use out of every
         declaration's scope keeps a name no declaration has, so it is undefined)."""
-        user = var.name.split("#")[0]
+        user = _user(var.name)
         var.name = self.renames.get(user, user + "#undeclared")
 
     def fix_type(self, var: ast.Var, name: str, span: Span) -> None:

@@ -216,9 +216,8 @@ def _statement_lines(script: Path) -> set[int]:
             return
         if isinstance(node, (ast.Stmt, ast.Probe)) and not isinstance(node, ast.Jump):
             lines.add(source.position(node.span.start)[0])
-        for f in dataclasses.fields(node):
-            if f.name not in ("span", "type"):
-                walk(getattr(node, f.name))
+        for _, value in ast.child_fields(node):
+            walk(value)
 
     walk(parse(source).probes)
     return lines
