@@ -46,6 +46,8 @@ class CallGen:
             return self.builtin(ast.Builtin(e.span, name))
         if name == "debugf":
             return self.debugf(e)
+        if name == "nsecs":
+            return self.nsecs(e)
         if name in ("printf", "cat", "system", "errorf", "warnf"):
             fmt_node = e.args[0]
             assert isinstance(fmt_node, ast.Str)
@@ -191,6 +193,20 @@ class CallGen:
             n = e.args[2].value  # type: ignore[attr-defined]
             return f"bt_strncmp({a}, {b}, {n})"
         return self.stdlib_call(e)
+
+    def nsecs(self: ProbeGen, e: ast.Call) -> str:
+        """nsecs(MODE): the clock's helper; sw_tai is boot time plus the TAI offset the
+        loader measured at start (for kernels before 6.1, which lack the TAI helper)."""
+        mode = e.args[0].name if e.args else "boot"  # type: ignore[attr-defined]
+        if mode == "monotonic":
+            return "bpf_ktime_get_ns()"
+        if mode == "tai":
+            self.gen.require("BPF_FUNC_ktime_get_tai_ns", "6.1", "nsecs(tai)", self.line_of(e))
+            return "bpf_ktime_get_tai_ns()"
+        if mode == "sw_tai":
+            self.gen.uses_sw_tai = True
+            return "(bpf_ktime_get_boot_ns() + bt_tai_offset_ns)"
+        return "bpf_ktime_get_boot_ns()"
 
     def stdlib_call(self: ProbeGen, e: ast.Call) -> str:
         """time, strftime, join, strerror, bswap, assert."""

@@ -688,8 +688,8 @@ class ProbeGen(CallGen, AccessGen, DataGen):
             "uid": "((__u32)bpf_get_current_uid_gid())",
             "gid": "(bpf_get_current_uid_gid() >> 32)",
             "cpu": "bpf_get_smp_processor_id()",
-            "nsecs": "bpf_ktime_get_ns()",
-            "elapsed": "(bpf_ktime_get_ns() - bt_start_ns)",
+            "nsecs": "bpf_ktime_get_boot_ns()",
+            "elapsed": "(bpf_ktime_get_boot_ns() - bt_start_ns)",
             "cpid": "bt_cpid",
             "rand": "bpf_get_prandom_u32()",
             "numaid": "bpf_get_numa_node_id()",
@@ -849,6 +849,7 @@ class CodeGen:
         self.uses_len = False
         self.uses_regs = False   # argN/retval from registers: include bpf/regs.h
         self.uses_strerror = False   # strerror(): the errno message table
+        self.uses_sw_tai = False     # nsecs(sw_tai): the loader measures TAI - boot time
         # -k: probe reads whose failure is reported, (helper, span) -> (index, helper,
         # FILE:LINE:COL-END, the script line, its underline)
         self.helper_sites: dict[tuple[str, int, int], tuple[int, str, str, str, str]] = {}

@@ -89,7 +89,8 @@ def symbolic_text(t: StackType | SymType, expr: str) -> str:
 def formatted(t: FormattedInt, expr: str) -> str:
     """C expression of the text the loader makes of a strftime() or username value."""
     if t.kind == "timestamp":
-        return f"bt_fmt_timestamp({c_string_literal(t.fmt)}, {expr})"
+        clock = "CLOCK_TAI" if t.clock == "tai" else "CLOCK_BOOTTIME"
+        return f"bt_fmt_timestamp({c_string_literal(t.fmt)}, {expr}, {clock})"
     return f"bt_fmt_username({expr})"
 
 

@@ -72,6 +72,8 @@ _BUILTIN_TYPES: dict[str, Type] = {
 }
 #: Builtins that may also be called: ``ncpus()`` is ``ncpus``.
 CALLABLE_BUILTINS = {"jiffies", "ncpus", "usermode", "username", "rand", "numaid"}
+#: nsecs(MODE): the kernel clocks a timestamp can come from (bpftrace's TimestampMode).
+CLOCKS = ("monotonic", "boot", "tai", "sw_tai")
 #: Functions whose first argument is a printf format: the output goes elsewhere.
 PRINTF_LIKE = {"printf", "cat", "system", "errorf", "warnf", "debugf"}
 #: bpftrace's limits of join(): arguments read, bytes of each.
@@ -350,6 +352,7 @@ class Analyzer(DataCalls):
     def visit_probe(self, probe: ast.Probe) -> None:
         self.probe = probe
         self.vars = {}
+        self.clocks: dict[str, str] = {}   # variable -> clock of the nsecs() it holds
         self.renames = {}
         self.scopes: list[list[tuple[str, str | None]]] = []
         self.declared: set[str] = set()
@@ -538,6 +541,11 @@ class Analyzer(DataCalls):
                 target.type = self.vars[target.name]
                 return
             self.bind_var(target, value_t, stmt.span)
+            clock = self.clock_of(stmt.value)
+            if clock is None:
+                self.clocks.pop(target.name, None)
+            else:
+                self.clocks[target.name] = clock
             return
         assert isinstance(target, ast.Map)
         info = self.map_info(target)
@@ -913,6 +921,34 @@ class Analyzer(DataCalls):
             limit = min(args[0].value, MAX_STACK_FRAMES)
         return StackType(e.name == "ustack", mode, limit)
 
+    def nsecs_call(self, e: ast.Call) -> Type:
+        """nsecs(MODE): a timestamp from one of the kernel's clocks (boot when omitted)."""
+        if len(e.args) > 1:
+            raise self.error(f"nsecs() takes up to one argument ({len(e.args)} provided)",
+                             e.span)
+        if e.args:
+            mode = e.args[0]
+            if not isinstance(mode, ast.Builtin):
+                t = self.expr(mode)
+                shown = "int" if isinstance(t, IntType) else "string" if isinstance(
+                    t, StringType) else t
+                raise self.error(f"nsecs() only supports timestamp_mode arguments ({shown} "
+                                 "provided)", e.span)
+            if mode.name not in CLOCKS:
+                raise self.error(f"Invalid timestamp mode: {mode.name}", mode.span)
+        return UINT64
+
+    def clock_of(self, e: ast.Expr) -> str | None:
+        """The clock a timestamp came from, as far as bpftrace tracks it: nsecs itself,
+        or a variable assigned straight from it; arithmetic makes a plain integer."""
+        if isinstance(e, ast.Builtin) and e.name == "nsecs":
+            return "boot"
+        if isinstance(e, ast.Call) and e.name == "nsecs":
+            return e.args[0].name if e.args else "boot"  # type: ignore[attr-defined]
+        if isinstance(e, ast.Var):
+            return self.clocks.get(e.name)
+        return None
+
     def field(self, e: ast.Field) -> Type:
         base = self.expr(e.expr)
         if isinstance(base, ArgsType):
@@ -1036,6 +1072,8 @@ class Analyzer(DataCalls):
             return AggType("lhist", True, lhist=(lo, hi, step))
         if name in CALLABLE_BUILTINS and not e.args:
             return self.builtin(ast.Builtin(e.span, name))
+        if name == "nsecs":
+            return self.nsecs_call(e)
         if name in PRINTF_LIKE:
             if name == "system" and not self.unsafe:
                 raise self.error("system() is an unsafe function being used in safe mode",
@@ -1182,7 +1220,11 @@ class Analyzer(DataCalls):
             if (isinstance(ts, ast.Int) and ts.value < 0) or (
                     isinstance(ts, ast.Unary) and ts.op == "-" and isinstance(ts.operand, ast.Int)):
                 raise self.error("strftime() does not accept negative timestamps", e.span)
-            return FormattedInt(kind="timestamp", fmt=e.args[0].value)  # type: ignore[attr-defined]
+            clock = self.clock_of(ts) or "boot"
+            if clock == "monotonic":
+                raise self.error("strftime() can not take a monotonic timestamp", e.span)
+            return FormattedInt(kind="timestamp", fmt=e.args[0].value,  # type: ignore[attr-defined]
+                                clock="tai" if clock == "sw_tai" else clock)
         if name == "join":
             self.nargs(e, 1, 2)
             t = self.expr(e.args[0])

@@ -189,6 +189,7 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool) -> Output
         "stack_entries": 2 * int(program.config.get("max_map_keys", MAX_MAP_KEYS)),
         "kaddrs": analysis.kaddrs,
         "strerror_table": strerror_table() if gen.uses_strerror else [],
+        "uses_sw_tai": gen.uses_sw_tai,
         "helper_event": helper_event,
         "helper_sites": sorted(gen.helper_sites.values()),
         "uses_loader_stdlib": any(ev.kind in ("time", "join") or ev.sink != "printf"

@@ -337,6 +337,7 @@ class FormattedInt(IntType):
     signed: bool = False
     kind: str = ""       # "timestamp" (strftime) or "username"
     fmt: str = ""        # strftime's format
+    clock: str = "boot"  # strftime's clock: "boot" (since boot) or "tai" (since the epoch)
 
     def __str__(self) -> str:
         return self.kind

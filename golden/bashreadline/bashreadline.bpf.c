@@ -766,7 +766,7 @@ int handle_uprobe_readline(struct pt_regs *ctx)
 {
 	/* line 12: @start[tid] = nsecs */
 	__u64 key1 = ((__u32)bpf_get_current_pid_tgid());
-	__u64 val2 = bpf_ktime_get_ns();
+	__u64 val2 = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&map_start, &key1, &val2, BPF_ANY);
 	/* line 13: @prompt[func] = count() */
 	char func4[16] = "readline";
@@ -791,7 +791,7 @@ int handle_uretprobe_readline(struct pt_regs *ctx)
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_1;
-			e->a0 = bt_udiv((bpf_ktime_get_ns() - bt_start_ns), 1000000);
+			e->a0 = bt_udiv((bpf_ktime_get_boot_ns() - bt_start_ns), 1000000);
 			e->a1 = (bpf_get_current_pid_tgid() >> 32);
 			bt_helper_check(0, bpf_probe_read_user_str(e->a2, sizeof(e->a2),
 								   (const void *)bt_regs_ret(ctx)));
@@ -805,8 +805,9 @@ int handle_uretprobe_readline(struct pt_regs *ctx)
 	__u64 key3 = ((__u32)bpf_get_current_pid_tgid());
 	bt_map_bucket(
 		&map_wait_ms, &key2,
-		bt_hist_index(
-			bt_udiv((bpf_ktime_get_ns() - bt_map_read(&map_start, &key3)), 1000000), 0),
+		bt_hist_index(bt_udiv((bpf_ktime_get_boot_ns() - bt_map_read(&map_start, &key3)),
+				      1000000),
+			      0),
 		sizeof(struct map_wait_ms_value));
 	/* line 21: delete(@start[tid]) */
 	__u64 key4 = ((__u32)bpf_get_current_pid_tgid());

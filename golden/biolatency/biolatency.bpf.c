@@ -580,7 +580,7 @@ int handle_block_rq_issue(struct tp_block_block_rq_issue *args)
 	__builtin_memset(&key1, 0, sizeof(key1));
 	key1.k0 = args->dev;
 	key1.k1 = args->sector;
-	__u64 val2 = bpf_ktime_get_ns();
+	__u64 val2 = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&map_start, &key1, &val2, BPF_ANY);
 	return 0;
 }
@@ -604,8 +604,9 @@ int handle_block_rq_complete(struct tp_block_block_rq_complete *args)
 	key3.k1 = args->sector;
 	bt_map_bucket(
 		&map_usecs, &key2,
-		bt_hist_index(bt_udiv((bpf_ktime_get_ns() - bt_map_read(&map_start, &key3)), 1000),
-			      0),
+		bt_hist_index(
+			bt_udiv((bpf_ktime_get_boot_ns() - bt_map_read(&map_start, &key3)), 1000),
+			0),
 		sizeof(struct map_usecs_value));
 	/* line 19: delete(@start[args.dev, args.sector]) */
 	struct map_start_key key4;

@@ -2383,12 +2383,26 @@ static int bt_cgroupid(const char *path, __u64 *id)
 }
 #endif
 
-static __u64 bt_monotonic_ns(void)
+/* Now on one of the kernel's clocks, in nanoseconds. */
+static __u64 bt_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * What to add to a time on clock `from` to get the same instant on clock `to`:
+ * `to` is read between two reads of `from`, and compared with their middle.
+ */
+__attribute__((unused)) static long long bt_clock_offset_ns(clockid_t to, clockid_t from)
+{
+	__u64 before = bt_clock_ns(from);
+	__u64 at = bt_clock_ns(to);
+	__u64 after = bt_clock_ns(from);
+
+	return (long long)(at - (before + (after - before) / 2));
 }
 
 /* $N as an integer: decimal, hex or octal; 0 when it is not a number. */
@@ -2851,7 +2865,7 @@ int main(int argc, char **argv)
 
 	if (bt_start_command() < 0)
 		return 1;
-	skel->rodata->bt_start_ns = bt_monotonic_ns();
+	skel->rodata->bt_start_ns = bt_clock_ns(CLOCK_BOOTTIME);
 	skel->rodata->bt_cpid = bt_state.cpid;
 	skel->rodata->bt_ncpus = libbpf_num_possible_cpus();
 	skel->rodata->bt_nparams = bt_state.nparams;

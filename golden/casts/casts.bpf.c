@@ -513,7 +513,7 @@ int handle_begin(void *ctx)
 	__u64 v = 0;
 
 	/* line 6: $v = 0x1234abcd + nsecs % 2 */
-	v = (305441741LL + bt_umod(bpf_ktime_get_ns(), 2));
+	v = (305441741LL + bt_umod(bpf_ktime_get_boot_ns(), 2));
 	/* line 7: printf("%d %d %d %d\n", (uint8)$v, (int8)$v, (uint16)$v, (int16)$v) */
 	{
 		struct event_printf_0 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);

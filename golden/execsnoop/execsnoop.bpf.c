@@ -575,7 +575,7 @@ int handle_sys_enter_execve(struct tp_syscalls_sys_enter_execve *args)
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_1;
-			e->a0 = bt_udiv((bpf_ktime_get_ns() - bt_start_ns), 1000000);
+			e->a0 = bt_udiv((bpf_ktime_get_boot_ns() - bt_start_ns), 1000000);
 			e->a1 = (bpf_get_current_pid_tgid() >> 32);
 			bpf_get_current_comm(&e->a2, sizeof(e->a2));
 			bt_helper_check(0, bpf_probe_read_user_str(e->a3, sizeof(e->a3),
@@ -598,7 +598,7 @@ int handle_sys_enter_execveat(struct tp_syscalls_sys_enter_execveat *args)
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_1;
-			e->a0 = bt_udiv((bpf_ktime_get_ns() - bt_start_ns), 1000000);
+			e->a0 = bt_udiv((bpf_ktime_get_boot_ns() - bt_start_ns), 1000000);
 			e->a1 = (bpf_get_current_pid_tgid() >> 32);
 			bpf_get_current_comm(&e->a2, sizeof(e->a2));
 			bt_helper_check(0, bpf_probe_read_user_str(e->a3, sizeof(e->a3),

@@ -558,7 +558,7 @@ int handle_sched_process_fork(struct tp_sched_sched_process_fork *args)
 {
 	/* line 6: @born[args.child_pid] = nsecs */
 	__s64 key1 = args->child_pid;
-	__u64 val2 = bpf_ktime_get_ns();
+	__u64 val2 = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&map_born, &key1, &val2, BPF_ANY);
 	/* line 7: @forks[args.parent_comm] = count() */
 	__u64 key3 = args->parent_comm;
@@ -580,7 +580,8 @@ int handle_sched_process_exit(struct tp_sched_sched_process_exit *args)
 	bt_map_bucket(
 		&map_lifetime_ms, &key2,
 		bt_hist_index(
-			bt_udiv((bpf_ktime_get_ns() - bt_map_read(&map_born, &key3)), 1000000), 0),
+			bt_udiv((bpf_ktime_get_boot_ns() - bt_map_read(&map_born, &key3)), 1000000),
+			0),
 		sizeof(struct map_lifetime_ms_value));
 	/* line 14: delete(@born[args.pid]) */
 	__s64 key4 = args->pid;

@@ -553,11 +553,11 @@ int handle_sys_enter_getuid(struct tp_syscalls_sys_enter_getuid *args)
 	}
 	/* line 9: @when = nsecs */
 	__u32 key1 = 0;
-	__u64 val2 = bpf_ktime_get_ns();
+	__u64 val2 = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&map_when, &key1, &val2, BPF_ANY);
 	/* line 10: @since_start = elapsed */
 	__u32 key3 = 0;
-	__u64 val4 = (bpf_ktime_get_ns() - bt_start_ns);
+	__u64 val4 = (bpf_ktime_get_boot_ns() - bt_start_ns);
 	bpf_map_update_elem(&map_since_start, &key3, &val4, BPF_ANY);
 	return 0;
 }

@@ -569,7 +569,7 @@ int handle_sys_enter_nanosleep(struct tp_syscalls_sys_enter_nanosleep *args)
 {
 	/* line 6: @start[tid] = nsecs */
 	__u64 key1 = ((__u32)bpf_get_current_pid_tgid());
-	__u64 val2 = bpf_ktime_get_ns();
+	__u64 val2 = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&map_start, &key1, &val2, BPF_ANY);
 	return 0;
 }
@@ -586,7 +586,7 @@ int handle_sys_exit_nanosleep(struct tp_syscalls_sys_exit_nanosleep *args)
 		return 0;
 	/* line 12: $us = (nsecs - @start[tid]) / 1000 */
 	__u64 key2 = ((__u32)bpf_get_current_pid_tgid());
-	us = bt_udiv((bpf_ktime_get_ns() - bt_map_read(&map_start, &key2)), 1000);
+	us = bt_udiv((bpf_ktime_get_boot_ns() - bt_map_read(&map_start, &key2)), 1000);
 	/* line 13: @stats = stats($us) */
 	__u32 key3 = 0;
 	bt_map_avg(&map_stats, &key3, us);

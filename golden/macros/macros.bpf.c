@@ -550,7 +550,7 @@ int handle_sys_enter_nanosleep(struct tp_syscalls_sys_enter_nanosleep *args)
 	/* line 10: start_timer(@start) */
 	/* line 5: @start[tid] = nsecs */
 	__u64 key1 = ((__u32)bpf_get_current_pid_tgid());
-	__u64 val2 = bpf_ktime_get_ns();
+	__u64 val2 = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&map_start, &key1, &val2, BPF_ANY);
 	return 0;
 }
@@ -575,7 +575,7 @@ int handle_sys_exit_nanosleep(struct tp_syscalls_sys_exit_nanosleep *args)
 	__u64 t3 = 0;
 	if (__elapsed_us2_t0) {
 		/* line 4: ns / 1000 */
-		t3 = bt_udiv((bpf_ktime_get_ns() - __elapsed_us2_t0), 1000);
+		t3 = bt_udiv((bpf_ktime_get_boot_ns() - __elapsed_us2_t0), 1000);
 	} else {
 		t3 = 0;
 	}

@@ -555,7 +555,7 @@ int handle_sys_enter_openat(struct tp_syscalls_sys_enter_openat *args)
 {
 	/* line 11: @recent[tid] = nsecs */
 	__u64 key1 = ((__u32)bpf_get_current_pid_tgid());
-	__u64 val2 = bpf_ktime_get_ns();
+	__u64 val2 = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&map_recent, &key1, &val2, BPF_ANY);
 	/* line 12: @opens[comm] = count() */
 	struct map_opens_key key3;

@@ -514,7 +514,7 @@ int handle_begin(void *ctx)
 	__s64 b = 0;
 
 	/* line 6: $a = nsecs % 1000 + 7 */
-	a = (bt_umod(bpf_ktime_get_ns(), 1000) + 7);
+	a = (bt_umod(bpf_ktime_get_boot_ns(), 1000) + 7);
 	/* line 7: $b = 3 */
 	b = 3;
 	/* line 8: printf("%d %d %d %d %d\n", $a + $b, $a - $b, $a * $b, $a / $b, $a... */

@@ -513,7 +513,7 @@ int handle_begin(void *ctx)
 	__u64 n = 0;
 
 	/* line 6: $n = 255 + nsecs % 1 */
-	n = (255LL + bt_umod(bpf_ktime_get_ns(), 1));
+	n = (255LL + bt_umod(bpf_ktime_get_boot_ns(), 1));
 	/* line 7: printf("[%d] [%5d] [%-5d] [%05d] [%+d]\n", $n, $n, $n, $n, $n) */
 	{
 		struct event_printf_0 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);

@@ -562,7 +562,7 @@ int handle_sched_wakeup(struct tp_sched_sched_wakeup *args)
 {
 	/* line 7: @qtime[args.pid] = nsecs */
 	__s64 key1 = args->pid;
-	__u64 val2 = bpf_ktime_get_ns();
+	__u64 val2 = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&map_qtime, &key1, &val2, BPF_ANY);
 	return 0;
 }
@@ -573,7 +573,7 @@ int handle_sched_wakeup_new(struct tp_sched_sched_wakeup_new *args)
 {
 	/* line 7: @qtime[args.pid] = nsecs */
 	__s64 key1 = args->pid;
-	__u64 val2 = bpf_ktime_get_ns();
+	__u64 val2 = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&map_qtime, &key1, &val2, BPF_ANY);
 	return 0;
 }
@@ -588,7 +588,7 @@ int handle_sched_switch(struct tp_sched_sched_switch *args)
 	if ((args->prev_state == 0)) {
 		/* line 13: @qtime[args.prev_pid] = nsecs */
 		__s64 key1 = args->prev_pid;
-		__u64 val2 = bpf_ktime_get_ns();
+		__u64 val2 = bpf_ktime_get_boot_ns();
 		bpf_map_update_elem(&map_qtime, &key1, &val2, BPF_ANY);
 	}
 	/* line 16: $ns = @qtime[args.next_pid] */
@@ -599,7 +599,7 @@ int handle_sched_switch(struct tp_sched_sched_switch *args)
 		/* line 18: @usecs = hist((nsecs - $ns) / 1000) */
 		__u32 key4 = 0;
 		bt_map_bucket(&map_usecs, &key4,
-			      bt_hist_index(bt_udiv((bpf_ktime_get_ns() - ns), 1000), 0),
+			      bt_hist_index(bt_udiv((bpf_ktime_get_boot_ns() - ns), 1000), 0),
 			      sizeof(struct map_usecs_value));
 	}
 	/* line 20: delete(@qtime, args.next_pid) */

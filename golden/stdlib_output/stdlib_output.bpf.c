@@ -695,7 +695,7 @@ int handle_begin(void *ctx)
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_1;
-			e->a0 = ((__u64)(bpf_ktime_get_ns()));
+			e->a0 = ((__u64)(bpf_ktime_get_boot_ns()));
 			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
 		} else {
 			bt_lost_event();

@@ -2383,12 +2383,26 @@ static int bt_cgroupid(const char *path, __u64 *id)
 }
 #endif
 
-static __u64 bt_monotonic_ns(void)
+/* Now on one of the kernel's clocks, in nanoseconds. */
+static __u64 bt_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * What to add to a time on clock `from` to get the same instant on clock `to`:
+ * `to` is read between two reads of `from`, and compared with their middle.
+ */
+__attribute__((unused)) static long long bt_clock_offset_ns(clockid_t to, clockid_t from)
+{
+	__u64 before = bt_clock_ns(from);
+	__u64 at = bt_clock_ns(to);
+	__u64 after = bt_clock_ns(from);
+
+	return (long long)(at - (before + (after - before) / 2));
 }
 
 /* $N as an integer: decimal, hex or octal; 0 when it is not a number. */
@@ -2926,25 +2940,21 @@ static BT_UNUSED void bt_join(FILE *out, const char *argv, int argnum, int argsi
 	free(text);
 }
 
-/* Nanoseconds to add to a CLOCK_BOOTTIME time to get the wall-clock time:
- * measured once, between two reads of CLOCK_REALTIME, as bpftrace does. */
-static BT_UNUSED long long bt_boot_offset_ns(void)
+/* Nanoseconds to add to a time on `clock` (CLOCK_BOOTTIME or CLOCK_TAI) to get the
+ * wall-clock time: measured once per clock, as bpftrace does. */
+static BT_UNUSED long long bt_wall_offset_ns(clockid_t clock)
 {
-	static long long offset;
-	static int known;
-	struct timespec before, boot, after;
+	static long long boot, tai;
+	static int known_boot, known_tai;
 
-	if (!known) {
-		clock_gettime(CLOCK_REALTIME, &before);
-		clock_gettime(CLOCK_BOOTTIME, &boot);
-		clock_gettime(CLOCK_REALTIME, &after);
-		offset = ((before.tv_sec + after.tv_sec) * 1000000000LL + before.tv_nsec +
-			  after.tv_nsec) /
-				 2 -
-			 (boot.tv_sec * 1000000000LL + boot.tv_nsec);
-		known = 1;
+	if (clock == CLOCK_TAI) {
+		if (!known_tai)
+			tai = bt_clock_offset_ns(CLOCK_REALTIME, CLOCK_TAI), known_tai = 1;
+		return tai;
 	}
-	return offset;
+	if (!known_boot)
+		boot = bt_clock_offset_ns(CLOCK_REALTIME, CLOCK_BOOTTIME), known_boot = 1;
+	return boot;
 }
 
 /* Text of formatted values lives in a few rotating buffers, so that one printf
@@ -2974,11 +2984,13 @@ static void bt__replace(char *fmt, size_t size, const char *pat, const char *wit
 	}
 }
 
-/* strftime(fmt, ns): nanoseconds since boot as local time; bpftrace's extensions
- * %f (microseconds), %k (nanoseconds), %l (milliseconds) are replaced first. */
-static BT_UNUSED const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns)
+/* strftime(fmt, ns): nanoseconds on `clock` (since boot, or TAI) as local time;
+ * bpftrace's extensions %f (microseconds), %k (nanoseconds), %l (milliseconds) are
+ * replaced first. */
+static BT_UNUSED const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns,
+					      clockid_t clock)
 {
-	unsigned long long t = ns + (unsigned long long)bt_boot_offset_ns();
+	unsigned long long t = ns + (unsigned long long)bt_wall_offset_ns(clock);
 	time_t sec = (time_t)(t / 1000000000ULL);
 	unsigned long long rem = t % 1000000000ULL;
 	char *out = bt_fmt_buffer(), f[1024], digits[16];
@@ -3097,7 +3109,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		const struct event_printf_1 *e = data;
 
 		bt_printf(bt_out, "started at %s\n",
-			  bt_fmt_timestamp("%Y-%m-%d %H:%M:%S.%f", e->a0));
+			  bt_fmt_timestamp("%Y-%m-%d %H:%M:%S.%f", e->a0, CLOCK_BOOTTIME));
 		break;
 	}
 	case EVENT_PRINTF_2: {
@@ -3215,7 +3227,7 @@ int main(int argc, char **argv)
 
 	if (bt_start_command() < 0)
 		return 1;
-	skel->rodata->bt_start_ns = bt_monotonic_ns();
+	skel->rodata->bt_start_ns = bt_clock_ns(CLOCK_BOOTTIME);
 	skel->rodata->bt_cpid = bt_state.cpid;
 	skel->rodata->bt_ncpus = libbpf_num_possible_cpus();
 	skel->rodata->bt_nparams = bt_state.nparams;

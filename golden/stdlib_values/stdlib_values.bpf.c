@@ -13,10 +13,11 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Run-time parameters, written by the loader before the programs load. */
-const volatile __u64 bt_start_ns = 0; /* start time, for elapsed */
-const volatile __u64 bt_cpid = 0;     /* pid of the -c command */
-const volatile __u32 bt_ncpus = 1;    /* possible CPUs, for per-CPU reads */
-const volatile __s64 bt_nparams = 0;  /* $# */
+const volatile __u64 bt_start_ns = 0;	   /* start time, for elapsed */
+const volatile __u64 bt_cpid = 0;	   /* pid of the -c command */
+const volatile __u32 bt_ncpus = 1;	   /* possible CPUs, for per-CPU reads */
+const volatile __s64 bt_nparams = 0;	   /* $# */
+const volatile __u64 bt_tai_offset_ns = 0; /* CLOCK_TAI - CLOCK_BOOTTIME, for nsecs(sw_tai) */
 
 /* Events to user space: printf, print, exit and map commands. */
 struct {
@@ -915,6 +916,31 @@ int handle_interval_s_1(struct bpf_perf_event_data *ctx)
 			e->a0 = ((__u64)bt_ncpus);
 			e->a1 = __builtin_bswap16(((__u16)(((__u16)8080))));
 			e->a2 = bpf_get_prandom_u32();
+			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
+		} else {
+			bt_lost_event();
+		}
+	}
+	return 0;
+}
+
+/* line 18: interval:s:2 */
+SEC("perf_event")
+int handle_interval_s_2(struct bpf_perf_event_data *ctx)
+{
+	__u64 tai = 0;
+
+	/* line 19: $tai = nsecs(tai) */
+	tai = bpf_ktime_get_tai_ns();
+	/* line 20: printf("%s (TAI), sw_tai error %d ns, suspended %d ns\n", strftim... */
+	{
+		struct event_printf_2 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
+
+		if (e) {
+			e->hdr.id = EVENT_PRINTF_2;
+			e->a0 = ((__u64)(tai));
+			e->a1 = ((__s64)((bpf_ktime_get_boot_ns() + bt_tai_offset_ns) - tai));
+			e->a2 = ((__s64)(bpf_ktime_get_boot_ns() - bpf_ktime_get_ns()));
 			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
 		} else {
 			bt_lost_event();

@@ -2383,12 +2383,26 @@ static int bt_cgroupid(const char *path, __u64 *id)
 }
 #endif
 
-static __u64 bt_monotonic_ns(void)
+/* Now on one of the kernel's clocks, in nanoseconds. */
+static __u64 bt_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * What to add to a time on clock `from` to get the same instant on clock `to`:
+ * `to` is read between two reads of `from`, and compared with their middle.
+ */
+__attribute__((unused)) static long long bt_clock_offset_ns(clockid_t to, clockid_t from)
+{
+	__u64 before = bt_clock_ns(from);
+	__u64 at = bt_clock_ns(to);
+	__u64 after = bt_clock_ns(from);
+
+	return (long long)(at - (before + (after - before) / 2));
 }
 
 /* $N as an integer: decimal, hex or octal; 0 when it is not a number. */
@@ -2926,25 +2940,21 @@ static BT_UNUSED void bt_join(FILE *out, const char *argv, int argnum, int argsi
 	free(text);
 }
 
-/* Nanoseconds to add to a CLOCK_BOOTTIME time to get the wall-clock time:
- * measured once, between two reads of CLOCK_REALTIME, as bpftrace does. */
-static BT_UNUSED long long bt_boot_offset_ns(void)
+/* Nanoseconds to add to a time on `clock` (CLOCK_BOOTTIME or CLOCK_TAI) to get the
+ * wall-clock time: measured once per clock, as bpftrace does. */
+static BT_UNUSED long long bt_wall_offset_ns(clockid_t clock)
 {
-	static long long offset;
-	static int known;
-	struct timespec before, boot, after;
+	static long long boot, tai;
+	static int known_boot, known_tai;
 
-	if (!known) {
-		clock_gettime(CLOCK_REALTIME, &before);
-		clock_gettime(CLOCK_BOOTTIME, &boot);
-		clock_gettime(CLOCK_REALTIME, &after);
-		offset = ((before.tv_sec + after.tv_sec) * 1000000000LL + before.tv_nsec +
-			  after.tv_nsec) /
-				 2 -
-			 (boot.tv_sec * 1000000000LL + boot.tv_nsec);
-		known = 1;
+	if (clock == CLOCK_TAI) {
+		if (!known_tai)
+			tai = bt_clock_offset_ns(CLOCK_REALTIME, CLOCK_TAI), known_tai = 1;
+		return tai;
 	}
-	return offset;
+	if (!known_boot)
+		boot = bt_clock_offset_ns(CLOCK_REALTIME, CLOCK_BOOTTIME), known_boot = 1;
+	return boot;
 }
 
 /* Text of formatted values lives in a few rotating buffers, so that one printf
@@ -2974,11 +2984,13 @@ static void bt__replace(char *fmt, size_t size, const char *pat, const char *wit
 	}
 }
 
-/* strftime(fmt, ns): nanoseconds since boot as local time; bpftrace's extensions
- * %f (microseconds), %k (nanoseconds), %l (milliseconds) are replaced first. */
-static BT_UNUSED const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns)
+/* strftime(fmt, ns): nanoseconds on `clock` (since boot, or TAI) as local time;
+ * bpftrace's extensions %f (microseconds), %k (nanoseconds), %l (milliseconds) are
+ * replaced first. */
+static BT_UNUSED const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns,
+					      clockid_t clock)
 {
-	unsigned long long t = ns + (unsigned long long)bt_boot_offset_ns();
+	unsigned long long t = ns + (unsigned long long)bt_wall_offset_ns(clock);
 	time_t sec = (time_t)(t / 1000000000ULL);
 	unsigned long long rem = t % 1000000000ULL;
 	char *out = bt_fmt_buffer(), f[1024], digits[16];
@@ -3024,13 +3036,13 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of stdlib_values.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 856, 3 }, { 860, 3 },	 { 863, 4 },  { 870, 5 },  { 888, 8 },
-	{ 892, 9 }, { 898, 10 }, { 905, 13 }, { 909, 14 },
+	{ 857, 3 },  { 861, 3 },  { 864, 4 },  { 871, 5 },  { 889, 8 },	 { 893, 9 },
+	{ 899, 10 }, { 906, 13 }, { 910, 14 }, { 927, 18 }, { 933, 19 }, { 935, 20 },
 };
 
 static const char *const bt_script_lines[] = {
 	"// Standard library values made in the BPF program: strerror(), bswap(),",
-	"// jiffies, ncpus, usermode, username, rand, numaid.",
+	"// jiffies, ncpus, usermode, username, rand, numaid, nsecs(MODE).",
 	"tracepoint:syscalls:sys_exit_openat /args.ret < 0/ {",
 	"  @errors[strerror(args.ret)] = count();",
 	"  printf(\"%s: %s\\n\", username, strerror(args.ret));",
@@ -3044,6 +3056,14 @@ static const char *const bt_script_lines[] = {
 	"interval:s:1 {",
 	"  printf(\"%d CPUs, port %d, a random number: %u\\n\", ncpus, bswap((uint16)0x1f90), "
 	"rand);",
+	"}",
+	"",
+	"// nsecs(MODE): the kernel's clocks; sw_tai is boot time plus an offset from the loader.",
+	"interval:s:2 {",
+	"  $tai = nsecs(tai);",
+	"  printf(\"%s (TAI), sw_tai error %d ns, suspended %d ns\\n\", strftime(\"%H:%M:%S\", "
+	"$tai),",
+	"         (int64)(nsecs(sw_tai) - $tai), (int64)(nsecs(boot) - nsecs(monotonic)));",
 	"}",
 };
 
@@ -3132,6 +3152,14 @@ static int handle_event(void *ctx, void *data, size_t size)
 			  (unsigned int)e->a2);
 		break;
 	}
+	case EVENT_PRINTF_2: {
+		/* line 20 */
+		const struct event_printf_2 *e = data;
+
+		bt_printf(bt_out, "%s (TAI), sw_tai error %d ns, suspended %d ns\n",
+			  bt_fmt_timestamp("%H:%M:%S", e->a0, CLOCK_TAI), (int)e->a1, (int)e->a2);
+		break;
+	}
 	}
 	return 0;
 }
@@ -3185,6 +3213,18 @@ int main(int argc, char **argv)
 			.freq = 0,
 			.all_cpus = 0,
 		},
+		{
+			.prog = skel->progs.handle_interval_s_2,
+			.link = &skel->links.handle_interval_s_2,
+			.name = "interval:s:2",
+			.kind = BT_PROBE_PERF,
+			.optional = 0,
+			.perf_type = PERF_TYPE_SOFTWARE,
+			.perf_config = PERF_COUNT_SW_CPU_CLOCK,
+			.period = 2000000000,
+			.freq = 0,
+			.all_cpus = 0,
+		},
 	};
 	const int nprog = sizeof(probes) / sizeof(probes[0]);
 
@@ -3194,10 +3234,17 @@ int main(int argc, char **argv)
 
 	if (bt_start_command() < 0)
 		return 1;
-	skel->rodata->bt_start_ns = bt_monotonic_ns();
+	skel->rodata->bt_start_ns = bt_clock_ns(CLOCK_BOOTTIME);
+	skel->rodata->bt_tai_offset_ns = bt_clock_offset_ns(CLOCK_TAI, CLOCK_BOOTTIME);
 	skel->rodata->bt_cpid = bt_state.cpid;
 	skel->rodata->bt_ncpus = libbpf_num_possible_cpus();
 	skel->rodata->bt_nparams = bt_state.nparams;
+	if (!bt_kernel_has_helper(BPF_FUNC_ktime_get_tai_ns)) {
+		fprintf(stderr, "stdlib_values.bt:19: ERROR: nsecs(tai) needs Linux 6.1 or newer "
+				"(ktime_get_tai_ns)\n");
+		err = -EOPNOTSUPP;
+		goto cleanup;
+	}
 
 
 	err = stdlib_values_bpf__load(skel);

@@ -15,6 +15,7 @@ enum bt_event_id {
 	EVENT_ZERO_MAP,
 	EVENT_PRINTF_0, /* line 5: printf */
 	EVENT_PRINTF_1, /* line 14: printf */
+	EVENT_PRINTF_2, /* line 20: printf */
 };
 
 struct event_header {
@@ -64,6 +65,14 @@ struct event_printf_1 {
 	__u64 a0;
 	__u16 a1;
 	__u64 a2;
+};
+
+/* line 20: printf */
+struct event_printf_2 {
+	struct event_header hdr;
+	__u64 a0;
+	__s64 a1;
+	__s64 a2;
 };
 
 #endif /* __STDLIB_VALUES_H */

@@ -576,7 +576,7 @@ int handle_sys_enter_sync(struct tp_syscalls_sys_enter_sync *args)
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_1;
-			e->a0 = bt_udiv((bpf_ktime_get_ns() - bt_start_ns), 1000000);
+			e->a0 = bt_udiv((bpf_ktime_get_boot_ns() - bt_start_ns), 1000000);
 			e->a1 = (bpf_get_current_pid_tgid() >> 32);
 			bpf_get_current_comm(&e->a2, sizeof(e->a2));
 			__builtin_memcpy(e->a3, probe1, sizeof(e->a3));
@@ -599,7 +599,7 @@ int handle_sys_enter_syncfs(struct tp_syscalls_sys_enter_syncfs *args)
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_1;
-			e->a0 = bt_udiv((bpf_ktime_get_ns() - bt_start_ns), 1000000);
+			e->a0 = bt_udiv((bpf_ktime_get_boot_ns() - bt_start_ns), 1000000);
 			e->a1 = (bpf_get_current_pid_tgid() >> 32);
 			bpf_get_current_comm(&e->a2, sizeof(e->a2));
 			__builtin_memcpy(e->a3, probe1, sizeof(e->a3));
@@ -622,7 +622,7 @@ int handle_sys_enter_fsync(struct tp_syscalls_sys_enter_fsync *args)
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_1;
-			e->a0 = bt_udiv((bpf_ktime_get_ns() - bt_start_ns), 1000000);
+			e->a0 = bt_udiv((bpf_ktime_get_boot_ns() - bt_start_ns), 1000000);
 			e->a1 = (bpf_get_current_pid_tgid() >> 32);
 			bpf_get_current_comm(&e->a2, sizeof(e->a2));
 			__builtin_memcpy(e->a3, probe1, sizeof(e->a3));
@@ -645,7 +645,7 @@ int handle_sys_enter_fdatasync(struct tp_syscalls_sys_enter_fdatasync *args)
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_1;
-			e->a0 = bt_udiv((bpf_ktime_get_ns() - bt_start_ns), 1000000);
+			e->a0 = bt_udiv((bpf_ktime_get_boot_ns() - bt_start_ns), 1000000);
 			e->a1 = (bpf_get_current_pid_tgid() >> 32);
 			bpf_get_current_comm(&e->a2, sizeof(e->a2));
 			__builtin_memcpy(e->a3, probe1, sizeof(e->a3));
@@ -668,7 +668,7 @@ int handle_sys_enter_sync_file_range(struct tp_syscalls_sys_enter_sync_file_rang
 
 		if (e) {
 			e->hdr.id = EVENT_PRINTF_1;
-			e->a0 = bt_udiv((bpf_ktime_get_ns() - bt_start_ns), 1000000);
+			e->a0 = bt_udiv((bpf_ktime_get_boot_ns() - bt_start_ns), 1000000);
 			e->a1 = (bpf_get_current_pid_tgid() >> 32);
 			bpf_get_current_comm(&e->a2, sizeof(e->a2));
 			__builtin_memcpy(e->a3, probe1, sizeof(e->a3));

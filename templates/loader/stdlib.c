@@ -185,23 +185,21 @@ static BT_UNUSED void bt_join(FILE *out, const char *argv, int argnum, int argsi
 	free(text);
 }
 
-/* Nanoseconds to add to a CLOCK_BOOTTIME time to get the wall-clock time:
- * measured once, between two reads of CLOCK_REALTIME, as bpftrace does. */
-static BT_UNUSED long long bt_boot_offset_ns(void)
+/* Nanoseconds to add to a time on `clock` (CLOCK_BOOTTIME or CLOCK_TAI) to get the
+ * wall-clock time: measured once per clock, as bpftrace does. */
+static BT_UNUSED long long bt_wall_offset_ns(clockid_t clock)
 {
-	static long long offset;
-	static int known;
-	struct timespec before, boot, after;
+	static long long boot, tai;
+	static int known_boot, known_tai;
 
-	if (!known) {
-		clock_gettime(CLOCK_REALTIME, &before);
-		clock_gettime(CLOCK_BOOTTIME, &boot);
-		clock_gettime(CLOCK_REALTIME, &after);
-		offset = ((before.tv_sec + after.tv_sec) * 1000000000LL + before.tv_nsec +
-			  after.tv_nsec) / 2 - (boot.tv_sec * 1000000000LL + boot.tv_nsec);
-		known = 1;
+	if (clock == CLOCK_TAI) {
+		if (!known_tai)
+			tai = bt_clock_offset_ns(CLOCK_REALTIME, CLOCK_TAI), known_tai = 1;
+		return tai;
 	}
-	return offset;
+	if (!known_boot)
+		boot = bt_clock_offset_ns(CLOCK_REALTIME, CLOCK_BOOTTIME), known_boot = 1;
+	return boot;
 }
 
 /* Text of formatted values lives in a few rotating buffers, so that one printf
@@ -231,11 +229,13 @@ static void bt__replace(char *fmt, size_t size, const char *pat, const char *wit
 	}
 }
 
-/* strftime(fmt, ns): nanoseconds since boot as local time; bpftrace's extensions
- * %f (microseconds), %k (nanoseconds), %l (milliseconds) are replaced first. */
-static BT_UNUSED const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns)
+/* strftime(fmt, ns): nanoseconds on `clock` (since boot, or TAI) as local time;
+ * bpftrace's extensions %f (microseconds), %k (nanoseconds), %l (milliseconds) are
+ * replaced first. */
+static BT_UNUSED const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns,
+					      clockid_t clock)
 {
-	unsigned long long t = ns + (unsigned long long)bt_boot_offset_ns();
+	unsigned long long t = ns + (unsigned long long)bt_wall_offset_ns(clock);
 	time_t sec = (time_t)(t / 1000000000ULL);
 	unsigned long long rem = t % 1000000000ULL;
 	char *out = bt_fmt_buffer(), f[1024], digits[16];
