@@ -119,3 +119,33 @@ def test_shipped_folder_builds_with_make_alone(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert os.access(ship / "syscount", os.X_OK)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for BTF and tracefs")
+def test_precompiled_vmlinux_h_gives_the_same_program(tmp_path: Path) -> None:
+    """The cached precompiled vmlinux.h changes only where the debug info says types are
+    declared: the instructions, BTF and CO-RE relocations match a plain compile."""
+    cache = tmp_path / "cache"
+    objects = {}
+    for mode in ("pch", "plain"):
+        env = {**os.environ, "BT2C_CACHE": str(cache)}
+        if mode == "plain":
+            env["BT2C_NO_PCH"] = "1"
+        proc = subprocess.run([sys.executable, "-m", "bt2c", "build", str(GOLDEN / "opensnoop.bt"),
+                               "-o", mode], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        objects[mode] = tmp_path / mode / f"opensnoop.{host_target().name}.bpf.o"
+    assert list(cache.glob("pch/*/vmlinux.h.pch")), "no precompiled header was cached"
+    from bt2c.build import find_tool
+
+    def dump(obj: Path, *cmd: str) -> str:
+        out = subprocess.run([*cmd, str(obj)], capture_output=True, text=True, check=True)
+        return out.stdout.replace(str(obj), "OBJ")
+
+    objdump = shutil.which("llvm-objdump-19") or shutil.which("llvm-objdump")
+    if objdump is None:
+        pytest.skip("llvm-objdump is missing (apt-get install llvm-19)")
+    bpftool = find_tool("bpftool", "bpftool")
+    for cmd in ([objdump, "-dr"], [bpftool, "btf", "dump", "file"]):
+        assert dump(objects["pch"], *cmd) == dump(objects["plain"], *cmd), cmd
