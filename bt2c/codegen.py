@@ -17,7 +17,7 @@ from bt2c.calls import CallGen
 from bt2c.datagen import DataGen
 from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
-from bt2c.resources import MapRes, Resources, c_ident
+from bt2c.resources import TSERIES_MODE_ENUM, MapRes, Resources, c_ident
 from bt2c.semantic import Analysis
 from bt2c.targets import ProbeTarget
 from bt2c.templating import snippets
@@ -424,6 +424,10 @@ class ProbeGen(CallGen, AccessGen, DataGen):
             code = self.s.map_avg(m.cname, key, value)
         elif agg.kind == "hist":
             code = self.s.map_bucket(m.cname, key, f"bt_hist_index({value}, {agg.hist_bits})")
+        elif agg.kind == "tseries":
+            interval, n, mode = agg.tseries
+            code = self.s.map_tseries(m.cname, key, value, interval, n, TSERIES_MODE_ENUM[mode],
+                                      agg.signed)
         else:
             lo, hi, step = agg.lhist
             code = self.s.map_bucket(m.cname, key,

@@ -45,7 +45,12 @@ _AGG_VALUE = {"count": "__u64", "sum": "__s64", "min": "struct bt_minmax",
               "max": "struct bt_minmax", "avg": "struct bt_avg", "stats": "struct bt_avg"}
 _AGG_ENUM = {"count": "BT_AGG_COUNT", "sum": "BT_AGG_SUM", "min": "BT_AGG_MIN",
              "max": "BT_AGG_MAX", "avg": "BT_AGG_AVG", "stats": "BT_AGG_STATS",
-             "hist": "BT_AGG_HIST", "lhist": "BT_AGG_LHIST"}
+             "hist": "BT_AGG_HIST", "lhist": "BT_AGG_LHIST", "tseries": "BT_AGG_TSERIES"}
+#: tseries(): the aggregation mode's constant (helpers.h), "" being the last value.
+TSERIES_MODE_ENUM = {"": "BT_TSERIES_LAST", "avg": "BT_TSERIES_AVG", "max": "BT_TSERIES_MAX",
+                     "min": "BT_TSERIES_MIN", "sum": "BT_TSERIES_SUM"}
+#: Words (u64) of one tseries() interval: value, meta, epoch (struct bt_tseries_bucket).
+TSERIES_BUCKET_WORDS = 3
 
 
 def c_ident(name: str, taken: set[str]) -> str:
@@ -226,6 +231,11 @@ class MapRes:
         return _AGG_ENUM[self.agg.kind] if self.agg else "BT_AGG_NONE"
 
     @property
+    def ts_mode(self) -> str:
+        """tseries(): the runtime's constant of the aggregation mode."""
+        return TSERIES_MODE_ENUM[self.agg.tseries[2]] if self.agg else ""
+
+    @property
     def scalar(self) -> bool:
         return not self.info.key
 
@@ -261,7 +271,8 @@ class Resources:
     maps: dict[str, MapRes] = field(default_factory=dict)
     tuples: dict[str, TupleType] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
-    max_hist_buckets: int = 0
+    max_hist_buckets: int = 0     # u64 words of bt_zero: the largest hist or tseries value
+    uses_tseries: bool = False
     sites: dict[tuple[str, int], Event] = field(default_factory=dict)
     stack_limits: list[int] = field(default_factory=list)   # one stack trace map per limit
     uses_symbols: bool = False    # stacks or ksym()/usym(): the loader resolves them
@@ -358,6 +369,12 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
                 else lhist_nbuckets(*agg.lhist)
             value_c, value_fields = f"struct {cname}_value", []
             res.max_hist_buckets = max(res.max_hist_buckets, nbuckets)
+        elif agg.kind == "tseries":
+            # One struct bt_tseries_bucket per interval; nbuckets counts intervals.
+            nbuckets = agg.tseries[1]
+            value_c, value_fields = f"struct {cname}_value", []
+            res.max_hist_buckets = max(res.max_hist_buckets, TSERIES_BUCKET_WORDS * nbuckets)
+            res.uses_tseries = True
         else:
             value_c, value_fields = _AGG_VALUE[agg.kind], []
         map_type = "BPF_MAP_TYPE_PERCPU_HASH" if agg else "BPF_MAP_TYPE_HASH"

@@ -62,7 +62,15 @@ _REG_ARGS = {"x86_64": 6, "aarch64": 8}
 
 #: Types that can be map keys, tuple members and printf("%s") arguments.
 KEYABLE = (IntType, StringType, TupleType, StackType, SymType, BufType, InetType, MacType)
-AGGREGATIONS = {"count", "sum", "min", "max", "avg", "stats", "hist", "lhist"}
+AGGREGATIONS = {"count", "sum", "min", "max", "avg", "stats", "hist", "lhist", "tseries"}
+#: bpftrace's example call in its error for a map read of these aggregations.
+_AGG_EXAMPLES = {"hist": "hist(retval)", "lhist": "lhist(rand %10, 0, 10, 1)",
+                 "stats": "stats(arg2)", "tseries": "tseries(rand %10, 10s, 1)"}
+#: tseries()'s aggregation modes (without one, each interval keeps its last value).
+TSERIES_MODES = ("avg", "max", "min", "sum")
+#: The most intervals a tseries() keeps: its per-CPU value (24 bytes an interval) must
+#: fit the kernel's 32 KiB limit on per-CPU map values.
+TSERIES_MAX_INTERVALS = 32768 // 24
 _BUILTIN_TYPES: dict[str, Type] = {
     "pid": UINT64, "tid": UINT64, "uid": UINT64, "gid": UINT64, "cpu": UINT64,
     "nsecs": UINT64, "elapsed": UINT64, "cpid": UINT64, "comm": StringType(COMM_LEN),
@@ -212,6 +220,8 @@ class Analyzer(DataCalls):
         self.args: ArgsType | None = None
         self.probe: ast.Probe | None = None
         self.loop_depth = 0
+        self.agg_site: ast.Expr | None = None   # the aggregation call a map is assigned
+        self.tseries_span: Span | None = None   # the first tseries() (unstable feature)
         self.renames: dict[str, str] = {}   # loop variables, scoped to their loop
         self.loop_vars = 0
         self.types = self.result.types
@@ -244,7 +254,24 @@ class Analyzer(DataCalls):
             if info.value is None:
                 raise self.error(f"Undefined map: {info.name}", info.span or Span(0, 1))
         self.map_declarations()
+        self.unstable_tseries()
         return self.result
+
+    def unstable_tseries(self) -> None:
+        """tseries() is unstable in bpftrace v0.27: config unstable_tseries (warn, the
+        default; enable; error) says whether using it is a warning or an error."""
+        if self.tseries_span is None:
+            return
+        mode = str(self.program.config.get("unstable_tseries", "warn"))
+        if mode == "error":
+            raise self.error("tseries feature is not enabled by default. To enable this "
+                             "unstable feature, set the config flag to enable. "
+                             "unstable_tseries=enable", self.tseries_span)
+        if mode == "warn":
+            self.result.warnings.append(
+                "WARNING: Script is using an unstable feature: tseries. To prevent this "
+                "warning you must explicitly enable it in the config e.g. "
+                "unstable_tseries=enable")
 
     def map_declarations(self) -> None:
         """Check ``let @x = KIND(N);`` against the map's use: bpftrace keeps aggregations
@@ -520,6 +547,8 @@ class Analyzer(DataCalls):
         var.type = t
 
     def assign(self, stmt: ast.Assign) -> None:
+        if isinstance(stmt.target, ast.Map) and stmt.op is None:
+            self.agg_site = stmt.value
         value_t = self.expr(stmt.value)
         if isinstance(value_t, type(VOID)) or isinstance(value_t, ArgsType):
             raise self.error(f"Value of type '{value_t}' cannot be assigned", stmt.value.span)
@@ -553,18 +582,29 @@ class Analyzer(DataCalls):
         if isinstance(value_t, AggType):
             if stmt.op is not None:
                 raise self.error("compound assignment to an aggregation", stmt.span)
+            if value_t.kind in _AGG_EXAMPLES and not isinstance(stmt.value, ast.Call):
+                raise self.error(f"Map value '{value_t}' cannot be assigned from one map to "
+                                 "another. The function that returns this type must be "
+                                 f"called directly e.g. `@t = {_AGG_EXAMPLES[value_t.kind]};`.",
+                                 stmt.span)
         elif stmt.op is not None:
             value_t = INT64
-        self.set_map_value(info, value_t, stmt.span)
+        self.set_map_value(info, value_t, stmt.span, stmt.value.span)
         target.type = info.value
 
-    def set_map_value(self, info: MapInfo, t: Type, span: Span) -> None:
+    def set_map_value(self, info: MapInfo, t: Type, span: Span,
+                      value_span: Span | None = None) -> None:
         t = storage_type(t)
         if isinstance(t, FormattedInt) or _has_record(t):
             raise self.error(f"bt2c cannot store a value of type '{t}' in a map yet", span)
         if info.value is None:
             info.value = t
             return
+        old = info.value
+        if isinstance(old, AggType) and isinstance(t, AggType) and old.kind == "tseries" \
+                and t.kind == "tseries" and (old.tseries, old.signed) != (t.tseries, t.signed):
+            raise self.error("Different tseries bounds in a single map unsupported",
+                             value_span or span)
         new = unify(info.value, t)
         if new is None:
             raise self.error(f"Type mismatch for {info.name}: trying to assign value of type "
@@ -613,7 +653,7 @@ class Analyzer(DataCalls):
     def map_value_read_type(self, info: MapInfo, span: Span) -> Type:
         v = info.value
         if isinstance(v, AggType):
-            if v.kind in ("hist", "lhist", "stats"):
+            if v.kind in ("hist", "lhist", "stats", "tseries"):
                 return v
             return IntType(64, v.signed if v.kind != "count" else False)
         assert v is not None
@@ -1045,6 +1085,10 @@ class Analyzer(DataCalls):
     def call(self, e: ast.Call) -> Type:  # noqa: C901 - one dispatch over functions
         name = e.name
         if name in AGGREGATIONS:
+            if e is not self.agg_site:
+                raise self.error(f"{name}() must be assigned directly to a map", e.span)
+            if name == "tseries":
+                return self.tseries(e)
             if name == "count":
                 self.nargs(e, 0)
                 return AggType("count", False)
@@ -1267,6 +1311,40 @@ class Analyzer(DataCalls):
         if len(e.args) != n:
             raise self.error(f"Call to {e.name}() has arguments that do not match any "
                              "definition.", e.span)
+
+    def tseries(self, e: ast.Call) -> AggType:
+        """tseries(value, interval_ns, num_intervals[, mode]), checked as bpftrace does:
+        the interval and count are positive literals, the mode one of TSERIES_MODES."""
+        self.nargs(e, 3, 4)
+        self.int_args(e, e.args[:1], "int")
+        for a in e.args[1:]:
+            self.expr(a)
+        bounds = []
+        for a, what in zip(e.args[1:3], ("interval_ns", "num_intervals")):
+            if not isinstance(a, ast.Int):
+                raise self.error(f"tseries: invalid {what} value (must be non-negative "
+                                 "literal)", e.span)
+            if a.value < 1:
+                raise self.error(f"tseries() {what} must be >= 1 ({a.value} provided)",
+                                 e.span)
+            bounds.append(a.value)
+        interval, n = bounds
+        mode = ""
+        if len(e.args) == 4:
+            m = e.args[3]
+            shown = f'"{m.value}"' if isinstance(m, ast.Str) else "not a string literal"
+            if not isinstance(m, ast.Str) or m.value not in TSERIES_MODES:
+                raise self.error("tseries() expects one of the following aggregation "
+                                 f"functions: {', '.join(TSERIES_MODES)} ({shown} provided)",
+                                 e.span)
+            mode = m.value
+        if n > TSERIES_MAX_INTERVALS:
+            raise self.error(f"bt2c keeps at most {TSERIES_MAX_INTERVALS} intervals in a "
+                             f"tseries() ({n} provided)", e.span)
+        if self.tseries_span is None:
+            self.tseries_span = e.span
+        signed = e.args[0].type.signed  # type: ignore[union-attr]
+        return AggType("tseries", signed, tseries=(interval, n, mode))
 
     def debugf_warning(self, e: ast.Call) -> None:
         """bpftrace warns once per debugf() call (on the first pass only)."""

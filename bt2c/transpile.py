@@ -170,6 +170,7 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool) -> Output
         "ringbuf_size": 1024 * 1024,
         "max_entries": int(program.config.get("max_map_keys", MAX_MAP_KEYS)),
         "max_hist_buckets": res.max_hist_buckets,
+        "uses_tseries": res.uses_tseries,
         "uses_len": gen.uses_len,
         "len_sites": gen.len_sites,
         "requirements": gen.requirements,
@@ -189,7 +190,8 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool) -> Output
         "stack_entries": 2 * int(program.config.get("max_map_keys", MAX_MAP_KEYS)),
         "kaddrs": analysis.kaddrs,
         "strerror_table": strerror_table() if gen.uses_strerror else [],
-        "uses_sw_tai": gen.uses_sw_tai,
+        # TAI time on the BPF side (boot time plus the loader's offset): nsecs(sw_tai), tseries()
+        "uses_sw_tai": gen.uses_sw_tai or res.uses_tseries,
         "helper_event": helper_event,
         "helper_sites": sorted(gen.helper_sites.values()),
         "uses_loader_stdlib": any(ev.kind in ("time", "join") or ev.sink != "printf"

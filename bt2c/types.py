@@ -214,12 +214,15 @@ class MacType(Type):
 
 @dataclass(frozen=True)
 class AggType(Type):
-    """An aggregation stored in a map: count, sum, min, max, avg, stats, hist, lhist."""
+    """An aggregation stored in a map: count, sum, min, max, avg, stats, hist, lhist,
+    tseries (``tseries`` is its interval in ns, number of intervals and mode: "" for the
+    last value, or avg, max, min, sum)."""
 
     kind: str
     signed: bool = True
     hist_bits: int = 0
     lhist: tuple[int, int, int] = (0, 0, 0)
+    tseries: tuple[int, int, str] = (0, 0, "")
 
     def __str__(self) -> str:
         return f"{self.kind}_t"

@@ -58,12 +58,14 @@ def test_e2e(case: harness.Case, workload: Path) -> None:
         pytest.fail(
             f"timed out after {harness.DEFAULT_TIMEOUT:g}s: {cmd}\nstderr:\n{_text(res.stderr)}"
         )
-    expected = case.expected_stdout()
-    if res.stdout != expected:
+    # A case's // MASK: patterns (wall-clock times) apply to both sides.
+    expected = case.mask(case.expected_stdout())
+    actual = case.mask(res.stdout)
+    if actual != expected:
         diff = "".join(
             difflib.unified_diff(
                 _text(expected).splitlines(keepends=True),
-                _text(res.stdout).splitlines(keepends=True),
+                _text(actual).splitlines(keepends=True),
                 "expected",
                 "actual",
             )
@@ -71,7 +73,7 @@ def test_e2e(case: harness.Case, workload: Path) -> None:
         # repr of the tails catches differences a line diff hides (trailing newlines).
         pytest.fail(
             f"stdout differs: {cmd}\n{diff}\n"
-            f"expected tail {expected[-40:]!r}\nactual tail   {res.stdout[-40:]!r}\n"
+            f"expected tail {expected[-40:]!r}\nactual tail   {actual[-40:]!r}\n"
             f"stderr:\n{_text(res.stderr)}"
         )
     assert res.returncode == case.expected_rc(), (

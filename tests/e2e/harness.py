@@ -19,11 +19,18 @@ at the same path, and because the tracer resolves ``-c`` without a shell.
 
 Expected stdout is ``expected/NAME.out``; a non-zero exit status is kept in
 ``expected/NAME.rc`` (absent means 0).
+
+Output that cannot repeat (the wall-clock times of a tseries() graph) is masked: each
+``// MASK: REGEX`` line right after the RUN line (Python ``re`` syntax, applied to the
+bytes of stdout) replaces every match with ``<masked>`` in BOTH the recorded and the
+actual stdout when they are compared.  The recorded file stays the reference's raw
+stdout; only the comparison (test_e2e.py, ``record.py --check`` and ``--repeat``) masks.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -40,6 +47,8 @@ WORKLOAD_SRC = WORKLOAD_DIR / "workload.c"
 WORKLOAD_BIN = WORKLOAD_DIR / "workload"
 
 RUN_PREFIX = "// RUN:"
+MASK_PREFIX = "// MASK:"
+MASKED = b"<masked>"
 SCRIPT_TOKEN = "SCRIPT"
 WORKLOAD_TOKEN = "WORKLOAD"
 
@@ -59,6 +68,14 @@ class Case:
     name: str
     script: Path
     run_tokens: tuple[str, ...]
+    masks: tuple[str, ...] = ()
+
+    def mask(self, stdout: bytes) -> bytes:
+        """``stdout`` with every match of the case's MASK patterns replaced by <masked>:
+        what is compared, on both sides."""
+        for pattern in self.masks:
+            stdout = re.sub(pattern.encode(), MASKED, stdout)
+        return stdout
 
     @property
     def expected_out(self) -> Path:
@@ -131,12 +148,31 @@ def parse_run_header(text: str, where: str = "<script>") -> tuple[str, ...]:
     return tokens
 
 
+def parse_masks(text: str, where: str = "<script>") -> tuple[str, ...]:
+    """The patterns of the ``// MASK: REGEX`` lines that follow the RUN line."""
+    masks = []
+    for line in text.split("\n")[1:]:
+        if not line.startswith(MASK_PREFIX):
+            break
+        pattern = line[len(MASK_PREFIX):].strip()
+        try:
+            re.compile(pattern.encode())
+        except re.error as e:
+            raise CaseError(f"{where}: bad MASK pattern {pattern!r}: {e}") from None
+        if not pattern:
+            raise CaseError(f"{where}: empty MASK pattern")
+        masks.append(pattern)
+    return tuple(masks)
+
+
 def load_case(path: Path) -> Case:
     """Read one case file and parse its header."""
+    text = path.read_text()
     return Case(
         name=path.stem,
         script=path.resolve(),
-        run_tokens=parse_run_header(path.read_text(), str(path)),
+        run_tokens=parse_run_header(text, str(path)),
+        masks=parse_masks(text, str(path)),
     )
 
 

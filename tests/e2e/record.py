@@ -19,6 +19,8 @@ Usage (from anywhere; it changes to the repo root itself):
 
 ``--repeat`` is how flaky cases are found before they are committed: a case
 whose output is not identical across runs of the reference cannot be a test.
+Both --repeat and --check compare outputs after the case's ``// MASK:`` patterns
+(harness.py) are applied; the recorded file is always the raw stdout.
 """
 
 from __future__ import annotations
@@ -113,7 +115,8 @@ def record(cases: list[Case], reference: Path, check: bool, repeat: int, timeout
         unstable = False
         for i in range(1, repeat):
             again = run_case(runner, case, timeout)
-            if (again.stdout, again.returncode) != (res.stdout, res.returncode):
+            if (case.mask(again.stdout), again.returncode) != (case.mask(res.stdout),
+                                                                res.returncode):
                 print(
                     f"FLAKY {case.name}: run {i + 1} differs "
                     f"(rc {res.returncode} vs {again.returncode})",
@@ -127,7 +130,7 @@ def record(cases: list[Case], reference: Path, check: bool, repeat: int, timeout
             continue
         if check:
             old = case.expected_out.read_bytes() if case.expected_out.exists() else b""
-            if old != res.stdout or case.expected_rc() != res.returncode:
+            if case.mask(old) != case.mask(res.stdout) or case.expected_rc() != res.returncode:
                 print(
                     f"DIFF {case.name} (rc recorded {case.expected_rc()}, now {res.returncode})",
                     file=sys.stderr,
