@@ -17,7 +17,7 @@ const volatile __u64 bt_start_ns = 0;	   /* start time, for elapsed */
 const volatile __u64 bt_cpid = 0;	   /* pid of the -c command */
 const volatile __u32 bt_ncpus = 1;	   /* possible CPUs, for per-CPU reads */
 const volatile __s64 bt_nparams = 0;	   /* $# */
-const volatile __u64 bt_tai_offset_ns = 0; /* CLOCK_TAI - CLOCK_BOOTTIME, for nsecs(sw_tai) */
+const volatile __u64 bt_tai_offset_ns = 0; /* CLOCK_TAI - CLOCK_BOOTTIME (sw_tai, tseries) */
 
 /* Events to user space: printf, print, exit and map commands. */
 struct {

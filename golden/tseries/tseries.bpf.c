@@ -12,10 +12,11 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Run-time parameters, written by the loader before the programs load. */
-const volatile __u64 bt_start_ns = 0; /* start time, for elapsed */
-const volatile __u64 bt_cpid = 0;     /* pid of the -c command */
-const volatile __u32 bt_ncpus = 1;    /* possible CPUs, for per-CPU reads */
-const volatile __s64 bt_nparams = 0;  /* $# */
+const volatile __u64 bt_start_ns = 0;	   /* start time, for elapsed */
+const volatile __u64 bt_cpid = 0;	   /* pid of the -c command */
+const volatile __u32 bt_ncpus = 1;	   /* possible CPUs, for per-CPU reads */
+const volatile __s64 bt_nparams = 0;	   /* $# */
+const volatile __u64 bt_tai_offset_ns = 0; /* CLOCK_TAI - CLOCK_BOOTTIME (sw_tai, tseries) */
 
 /* Events to user space: printf, print, exit and map commands. */
 struct {
@@ -69,9 +70,6 @@ struct {
 /* Zeroed bucket array for the first insert of a histogram or tseries() element. */
 #define BT_HAVE_HIST 1
 static __u64 bt_zero[60];
-
-/* tseries(): TAI minus boot time, set by the loader (bpf_ktime_get_tai_ns() is 6.1+). */
-const volatile __u64 bt_tai_offset_ns = 0;
 
 
 /*

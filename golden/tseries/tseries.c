@@ -2049,24 +2049,6 @@ static BT_UNUSED int bt_clear_map(const struct bt_map *m)
  */
 #include <time.h>
 
-/*
- * TAI minus the boot-time clock, for the BPF side's time stamps:
- * bpf_ktime_get_boot_ns() plus this is bpftrace's bpf_ktime_get_tai_ns(),
- * which needs Linux 6.1 (boot time: 5.8, like the ring buffer).
- */
-static __u64 bt_tai_offset_ns(void)
-{
-	struct timespec b1, tai, b2;
-
-	clock_gettime(CLOCK_BOOTTIME, &b1);
-	clock_gettime(CLOCK_TAI, &tai);
-	clock_gettime(CLOCK_BOOTTIME, &b2);
-	return (__u64)tai.tv_sec * 1000000000ULL + tai.tv_nsec -
-	       ((__u64)b1.tv_sec * 1000000000ULL + b1.tv_nsec + (__u64)b2.tv_sec * 1000000000ULL +
-		b2.tv_nsec) /
-		       2;
-}
-
 #define BT__TS_WIDTH 53 /* graph columns, both borders included */
 #define BT__TS_PAD 21	/* header: the minimum is left-aligned in these */
 
@@ -2833,12 +2815,26 @@ static int bt_cgroupid(const char *path, __u64 *id)
 }
 #endif
 
-static __u64 bt_monotonic_ns(void)
+/* Now on one of the kernel's clocks, in nanoseconds. */
+static __u64 bt_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * What to add to a time on clock `from` to get the same instant on clock `to`:
+ * `to` is read between two reads of `from`, and compared with their middle.
+ */
+__attribute__((unused)) static long long bt_clock_offset_ns(clockid_t to, clockid_t from)
+{
+	__u64 before = bt_clock_ns(from);
+	__u64 at = bt_clock_ns(to);
+	__u64 after = bt_clock_ns(from);
+
+	return (long long)(at - (before + (after - before) / 2));
 }
 
 /* $N as an integer: decimal, hex or octal; 0 when it is not a number. */
@@ -3193,8 +3189,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of tseries.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 630, 7 },  { 634, 8 },  { 637, 10 }, { 640, 11 }, { 645, 12 },
-	{ 648, 13 }, { 651, 14 }, { 658, 17 }, { 662, 19 }, { 664, 20 },
+	{ 628, 7 },  { 632, 8 },  { 635, 10 }, { 638, 11 }, { 643, 12 },
+	{ 646, 13 }, { 649, 14 }, { 656, 17 }, { 660, 19 }, { 662, 20 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -3375,8 +3371,8 @@ int main(int argc, char **argv)
 
 	if (bt_start_command() < 0)
 		return 1;
-	skel->rodata->bt_start_ns = bt_monotonic_ns();
-	skel->rodata->bt_tai_offset_ns = bt_tai_offset_ns();
+	skel->rodata->bt_start_ns = bt_clock_ns(CLOCK_BOOTTIME);
+	skel->rodata->bt_tai_offset_ns = bt_clock_offset_ns(CLOCK_TAI, CLOCK_BOOTTIME);
 	skel->rodata->bt_cpid = bt_state.cpid;
 	skel->rodata->bt_ncpus = libbpf_num_possible_cpus();
 	skel->rodata->bt_nparams = bt_state.nparams;
