@@ -378,8 +378,14 @@ class ProbeGen(CallGen, AccessGen, DataGen):
             return
         if isinstance(t, StringType) and self.read_str_into(dst, t, value):
             return
-        src = self.expr(value)
-        vt = value.type
+        self.copy_into(dst, t, self.expr(value), value.type)
+
+    def copy_into(self, dst: str, t: Type, src: str, vt: Type | None) -> None:
+        """Copy the C value ``src`` of type ``vt`` into ``dst`` of type ``t`` (strings and
+        tuples may be narrower than ``dst``: the rest is zeroed)."""
+        if isinstance(t, IntType):
+            self.emit(self.s.assign(dst, src))
+            return
         if isinstance(t, (StackType, SymType)):
             self.emit(self.s.copy(dst, src))
             return
@@ -402,6 +408,8 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         for i, (et, vet) in enumerate(zip(t.elems, vt.elems)):
             if isinstance(et, IntType):
                 self.emit(f"{dst}.f{i} = {src}.f{i};")
+            elif isinstance(et, TupleType) and et != vet:
+                self.copy_into(f"{dst}.f{i}", et, f"{src}.f{i}", vet)
             else:
                 n = min(et.size, vet.size)
                 self.emit(f"__builtin_memcpy(&{dst}.f{i}, &{src}.f{i}, {n});")
@@ -444,7 +452,7 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         if m.key_struct is None:
             self.emit(f"{m.key_c} {key} = {self.expr(keys[0])};")
             return key
-        if len(keys) == 1 and isinstance(keys[0].type, TupleType):
+        if len(keys) == 1 and isinstance(keys[0].type, TupleType) and not keys[0].type.names:
             # A tuple key has the key struct's layout: copy it whole.
             tup = self.expr(keys[0])
             self.emit(f"{m.key_c} {key};")
@@ -472,6 +480,8 @@ class ProbeGen(CallGen, AccessGen, DataGen):
                     continue
                 self.emit(self.s.copy_str(dst, f"(const void *){v}",
                                           min(kt.length, k.type.length)))
+            elif isinstance(kt, TupleType):
+                self.copy_into(dst, kt, v, k.type)
             else:
                 self.emit(f"__builtin_memcpy(&{dst}, &{v}, sizeof({dst}));")
         return key

@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass, field
 
 from bt2c.cdefs import TypeTable
+from bt2c.formats import c_string_literal
 from bt2c.semantic import MAP_KINDS, Analysis, MapInfo
 from bt2c.types import (
     AggType,
     ArrayType,
     BoolType,
     BufType,
+    FormattedInt,
     InetType,
     IntType,
     MacType,
@@ -108,6 +110,12 @@ def layout_entries(t: Type, offset: int = 0, types: TypeTable | None = None,
                  extra)]
     if isinstance(t, SymType):
         return [(symbolic_kind(t), t.size, offset, extra)]
+    if isinstance(t, FormattedInt):  # the loader formats the number (stdlib.c)
+        if t.kind == "timestamp":
+            kind = "BT_KIND_TAI_TIMESTAMP" if t.clock == "tai" else "BT_KIND_TIMESTAMP"
+            return [(kind, t.size, offset,
+                     f"{extra}, .fmt = {c_string_literal(t.fmt)}")]
+        return [("BT_KIND_USERNAME", t.size, offset, extra)]
     if isinstance(t, IntType):
         if isinstance(t, BoolType):
             return [("BT_KIND_BOOL", t.size, offset, extra)]
@@ -137,6 +145,11 @@ def layout_entries(t: Type, offset: int = 0, types: TypeTable | None = None,
                 out.extend(layout_entries(f.type, offset + f.offset, types, f", {name}"))
         return out
     assert isinstance(t, TupleType)
+    if t.names:  # a record prints like a struct: { .a = 1, .b = x }
+        out = [("BT_KIND_STRUCT", len(t.elems), offset, extra)]
+        for name, (off, e) in zip(t.names, field_layout(t)):
+            out.extend(layout_entries(e, offset + off, types, f', .name = "{name}"'))
+        return out
     out = [("BT_KIND_TUPLE", len(t.elems), offset, extra)]
     for off, e in field_layout(t):
         out.extend(layout_entries(e, offset + off, types))
@@ -360,7 +373,7 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
             else:
                 assert isinstance(v, TupleType)
                 value_c = res.tuple_struct(v)
-                value_tuple = True
+                value_tuple = not v.names  # a record's layout is a struct entry
                 value_fields = []
                 for i, (off, et) in enumerate(field_layout(v)):
                     value_fields.extend(flat_fields(et, f"f{i}", off))
@@ -390,7 +403,7 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
         value_layout: list[LayoutEntry] = []
         if agg is None and info.value is not None:
             value_layout = layout_entries(info.value, 0, analysis.types)
-            if isinstance(info.value, TupleType):
+            if isinstance(info.value, TupleType) and not info.value.names:
                 value_layout = value_layout[1:]  # the top level is the layout's own tuple flag
         res.maps[name] = MapRes(info, cname, index, map_type, key_c, key_struct,
                                 value_c, value_fields, value_tuple, nbuckets, key_layout,

@@ -143,6 +143,8 @@ def unify(a: Type, b: Type) -> Type | None:
         return a if a == b else None
     if isinstance(a, BoolType) and isinstance(b, BoolType):
         return BOOL
+    if isinstance(a, FormattedInt) or isinstance(b, FormattedInt):
+        return a if a == b else None
     if isinstance(a, IntType) and isinstance(b, IntType):
         return IntType(64, a.signed)
     if isinstance(a, StringType) and isinstance(b, StringType):
@@ -168,11 +170,6 @@ MAP_KINDS = {"hash": "BPF_MAP_TYPE_HASH", "lruhash": "BPF_MAP_TYPE_LRU_HASH",
              "percpulruhash": "BPF_MAP_TYPE_LRU_PERCPU_HASH"}
 
 
-def _has_record(t: Type) -> bool:
-    """Whether a record is part of ``t`` (the map printer has no record layout yet)."""
-    return isinstance(t, TupleType) and (bool(t.names) or any(map(_has_record, t.elems)))
-
-
 def _user(name: str) -> str:
     """A variable's name as the script spells it (bt2c renames scoped variables ``$x#N``)."""
     return name.split("#")[0]
@@ -194,6 +191,23 @@ def _literal_bits(e: ast.Expr) -> int | None:
 def _key_str(keys: list[Type]) -> str:
     """Map key types as bpftrace prints them: ``int64`` or ``(int64,string[8])``."""
     return str(keys[0]) if len(keys) == 1 else "(" + ",".join(map(str, keys)) + ")"
+
+
+def _format_clash(old: Type, new: Type) -> str | None:
+    """bt2c's message when two strftime() results of different formats meet in one place.
+
+    The format is part of the type (the BPF side holds only the nanoseconds), so a
+    variable or map value keeps one; bpftrace stores the format's id with each value.
+    """
+    if isinstance(old, FormattedInt) and isinstance(new, FormattedInt) and \
+            old.kind == new.kind == "timestamp":
+        if old.fmt != new.fmt:
+            return (f"bt2c keeps one strftime() format per variable or map value: "
+                    f"'{new.fmt}' here, '{old.fmt}' before")
+        if old.clock != new.clock:
+            return (f"bt2c keeps one strftime() clock per variable or map value: "
+                    f"{new.clock} here, {old.clock} before")
+    return None
 
 
 def storage_type(t: Type) -> Type:
@@ -538,6 +552,8 @@ class Analyzer(DataCalls):
         old = self.vars.get(var.name)
         if old is not None:
             new = unify(old, t)
+            if new is None and (clash := _format_clash(old, t)):
+                raise self.error(clash, span or var.span)
             if new is None:
                 raise self.error(f"Type mismatch for {_user(var.name)}: trying to assign value of "
                                  f"type '{t}' when variable already has a type '{old}'",
@@ -595,8 +611,6 @@ class Analyzer(DataCalls):
     def set_map_value(self, info: MapInfo, t: Type, span: Span,
                       value_span: Span | None = None) -> None:
         t = storage_type(t)
-        if isinstance(t, FormattedInt) or _has_record(t):
-            raise self.error(f"bt2c cannot store a value of type '{t}' in a map yet", span)
         if info.value is None:
             info.value = t
             return
@@ -606,6 +620,8 @@ class Analyzer(DataCalls):
             raise self.error("Different tseries bounds in a single map unsupported",
                              value_span or span)
         new = unify(info.value, t)
+        if new is None and (clash := _format_clash(info.value, t)):
+            raise self.error(clash, span)
         if new is None:
             raise self.error(f"Type mismatch for {info.name}: trying to assign value of type "
                              f"'{t}' when map already has a type '{info.value}'", span)
@@ -623,15 +639,11 @@ class Analyzer(DataCalls):
             t = self.expr(k)
             if not isinstance(t, KEYABLE):
                 raise self.error(f"Invalid map key type: {t}", k.span)
-            if _has_record(t):
-                raise self.error("bt2c cannot use a record as a map key yet", k.span)
-            if isinstance(t, FormattedInt):
-                raise self.error(f"bt2c cannot use a value of type '{t}' as a map key yet",
-                                 k.span)
             keys.append(storage_type(t))
         # @m[(a, b)] and @m[$tuple] are the same map as @m[a, b]: the tuple struct
-        # and the multi-key struct have one layout.
-        if len(keys) == 1 and isinstance(keys[0], TupleType):
+        # and the multi-key struct have one layout.  A record stays one key (it
+        # prints as "{ .a = 1 }").
+        if len(keys) == 1 and isinstance(keys[0], TupleType) and not keys[0].names:
             keys = list(keys[0].elems)
         if info.key is None:
             info.key = keys

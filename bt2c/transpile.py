@@ -152,6 +152,10 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool) -> Output
         ev.json_code = (json_value_code(ev.value_type, "e->value")  # type: ignore[attr-defined]
                         if ev.kind == "print" and ev.value_type is not None else [])
     uses_usdt = any(p.target.user and p.target.user.usdt for p in gen.programs)
+    uses_formatted = any(kind in ("BT_KIND_TIMESTAMP", "BT_KIND_TAI_TIMESTAMP",
+                                  "BT_KIND_USERNAME")
+                         for m in res.maps.values()
+                         for kind, *_ in (m.key_layout + m.value_layout))
     license_ = str(program.config.get("license", "GPL"))
     ctx = {
         "name": name,
@@ -194,10 +198,11 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool) -> Output
         "uses_sw_tai": gen.uses_sw_tai or res.uses_tseries,
         "helper_event": helper_event,
         "helper_sites": sorted(gen.helper_sites.values()),
-        "uses_loader_stdlib": any(ev.kind in ("time", "join") or ev.sink != "printf"
-                                  or ev.formatted or (ev.kind == "print" and
-                                                      "bt_fmt_" in " ".join(ev.c_args))
-                                  for ev in res.events),
+        "uses_formatted": uses_formatted,
+        "uses_loader_stdlib": uses_formatted or any(
+            ev.kind in ("time", "join") or ev.sink != "printf" or ev.formatted
+            or (ev.kind == "print" and "bt_fmt_" in " ".join(ev.c_args))
+            for ev in res.events),
         "cgroupids": analysis.cgroupids,
         "registers": register_table(analysis.registers),
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),

@@ -75,6 +75,10 @@ CASES = [
      "~~~~~~~~~~~~~~~~~~~~"),
     ('tracepoint:syscalls:sys_enter_read { print(uaddr("main")); }',
      'prog.bt:1:44: ERROR: uaddr can not be used with "tracepoint" probes', "~~~~~~~~~~~~~"),
+    # bt2c keeps a strftime() format in the type (bpftrace stores one with each value)
+    ('BEGIN { @b = strftime("%H", 0); @b = strftime("%Y", 0); }',
+     "prog.bt:1:33: ERROR: bt2c keeps one strftime() format per variable or map value: "
+     "'%Y' here, '%H' before", "~" * 22),
 ]
 
 
