@@ -134,9 +134,10 @@ enum bt_kind {
 	BT_KIND_STRUCT = 13,
 	BT_KIND_ARRAY = 14,
 	/* integers the loader prints as text (stdlib.c): strftime()'s nanoseconds
-	 * since boot, in the field's `fmt`, and username's uid */
+	 * since boot or TAI nanoseconds, in the field's `fmt`, and username's uid */
 	BT_KIND_TIMESTAMP = 15,
-	BT_KIND_USERNAME = 16
+	BT_KIND_TAI_TIMESTAMP = 16,
+	BT_KIND_USERNAME = 17
 };
 
 struct bt_field {
@@ -163,7 +164,7 @@ static const char *bt_sym_format(const void *p, int kind, int mode, unsigned int
 
 #ifdef BT_FORMATTED
 /* The text of a strftime() or username value (stdlib.c, included after this file). */
-static const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns);
+static const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns, clockid_t clock);
 static const char *bt_fmt_username(unsigned long long uid);
 #endif
 
@@ -1012,8 +1013,10 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 		return;
 	}
 #ifdef BT_FORMATTED
-	if (f->kind == BT_KIND_TIMESTAMP) {
-		bt__sb_puts(b, bt_fmt_timestamp(f->fmt, bt__get_uint(p, f->size)));
+	if (f->kind == BT_KIND_TIMESTAMP || f->kind == BT_KIND_TAI_TIMESTAMP) {
+		clockid_t clock = f->kind == BT_KIND_TAI_TIMESTAMP ? CLOCK_TAI : CLOCK_BOOTTIME;
+
+		bt__sb_puts(b, bt_fmt_timestamp(f->fmt, bt__get_uint(p, f->size), clock));
 		return;
 	}
 	if (f->kind == BT_KIND_USERNAME) {
@@ -1594,6 +1597,7 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 		break;
 #ifdef BT_FORMATTED
 	case BT_KIND_TIMESTAMP:
+	case BT_KIND_TAI_TIMESTAMP:
 	case BT_KIND_USERNAME: {
 		struct bt__sb b = { 0 };
 

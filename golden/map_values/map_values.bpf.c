@@ -575,7 +575,7 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 	__builtin_memcpy(&key1.k0, &tup2, sizeof(key1.k0));
 	struct record_last_timestamp_comm_str16 val3 = {};
 	struct record_last_timestamp_comm_str16 tup4 = {};
-	tup4.f0 = ((__u64)(bpf_ktime_get_ns()));
+	tup4.f0 = ((__u64)(bpf_ktime_get_boot_ns()));
 	char comm5[16] = {};
 	bpf_get_current_comm(&comm5, sizeof(comm5));
 	__builtin_memcpy(tup4.f1, (const void *)comm5, 16);
@@ -583,7 +583,7 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 	bpf_map_update_elem(&map_failed, &key1, &val3, BPF_ANY);
 	/* line 9: @first_seen[username] = strftime("%H:%M:%S", nsecs) */
 	__u64 key6 = ((__u32)bpf_get_current_uid_gid());
-	__u64 val7 = ((__u64)(bpf_ktime_get_ns()));
+	__u64 val7 = ((__u64)(bpf_ktime_get_boot_ns()));
 	bpf_map_update_elem(&map_first_seen, &key6, &val7, BPF_ANY);
 	return 0;
 }

@@ -135,9 +135,10 @@ enum bt_kind {
 	BT_KIND_STRUCT = 13,
 	BT_KIND_ARRAY = 14,
 	/* integers the loader prints as text (stdlib.c): strftime()'s nanoseconds
-	 * since boot, in the field's `fmt`, and username's uid */
+	 * since boot or TAI nanoseconds, in the field's `fmt`, and username's uid */
 	BT_KIND_TIMESTAMP = 15,
-	BT_KIND_USERNAME = 16
+	BT_KIND_TAI_TIMESTAMP = 16,
+	BT_KIND_USERNAME = 17
 };
 
 struct bt_field {
@@ -164,7 +165,7 @@ static const char *bt_sym_format(const void *p, int kind, int mode, unsigned int
 
 #ifdef BT_FORMATTED
 /* The text of a strftime() or username value (stdlib.c, included after this file). */
-static const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns);
+static const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns, clockid_t clock);
 static const char *bt_fmt_username(unsigned long long uid);
 #endif
 
@@ -991,8 +992,10 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 		return;
 	}
 #ifdef BT_FORMATTED
-	if (f->kind == BT_KIND_TIMESTAMP) {
-		bt__sb_puts(b, bt_fmt_timestamp(f->fmt, bt__get_uint(p, f->size)));
+	if (f->kind == BT_KIND_TIMESTAMP || f->kind == BT_KIND_TAI_TIMESTAMP) {
+		clockid_t clock = f->kind == BT_KIND_TAI_TIMESTAMP ? CLOCK_TAI : CLOCK_BOOTTIME;
+
+		bt__sb_puts(b, bt_fmt_timestamp(f->fmt, bt__get_uint(p, f->size), clock));
 		return;
 	}
 	if (f->kind == BT_KIND_USERNAME) {
@@ -1565,6 +1568,7 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 		break;
 #ifdef BT_FORMATTED
 	case BT_KIND_TIMESTAMP:
+	case BT_KIND_TAI_TIMESTAMP:
 	case BT_KIND_USERNAME: {
 		struct bt__sb b = { 0 };
 
@@ -2417,12 +2421,26 @@ static int bt_cgroupid(const char *path, __u64 *id)
 }
 #endif
 
-static __u64 bt_monotonic_ns(void)
+/* Now on one of the kernel's clocks, in nanoseconds. */
+static __u64 bt_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * What to add to a time on clock `from` to get the same instant on clock `to`:
+ * `to` is read between two reads of `from`, and compared with their middle.
+ */
+__attribute__((unused)) static long long bt_clock_offset_ns(clockid_t to, clockid_t from)
+{
+	__u64 before = bt_clock_ns(from);
+	__u64 at = bt_clock_ns(to);
+	__u64 after = bt_clock_ns(from);
+
+	return (long long)(at - (before + (after - before) / 2));
 }
 
 /* $N as an integer: decimal, hex or octal; 0 when it is not a number. */
@@ -2960,25 +2978,21 @@ static BT_UNUSED void bt_join(FILE *out, const char *argv, int argnum, int argsi
 	free(text);
 }
 
-/* Nanoseconds to add to a CLOCK_BOOTTIME time to get the wall-clock time:
- * measured once, between two reads of CLOCK_REALTIME, as bpftrace does. */
-static BT_UNUSED long long bt_boot_offset_ns(void)
+/* Nanoseconds to add to a time on `clock` (CLOCK_BOOTTIME or CLOCK_TAI) to get the
+ * wall-clock time: measured once per clock, as bpftrace does. */
+static BT_UNUSED long long bt_wall_offset_ns(clockid_t clock)
 {
-	static long long offset;
-	static int known;
-	struct timespec before, boot, after;
+	static long long boot, tai;
+	static int known_boot, known_tai;
 
-	if (!known) {
-		clock_gettime(CLOCK_REALTIME, &before);
-		clock_gettime(CLOCK_BOOTTIME, &boot);
-		clock_gettime(CLOCK_REALTIME, &after);
-		offset = ((before.tv_sec + after.tv_sec) * 1000000000LL + before.tv_nsec +
-			  after.tv_nsec) /
-				 2 -
-			 (boot.tv_sec * 1000000000LL + boot.tv_nsec);
-		known = 1;
+	if (clock == CLOCK_TAI) {
+		if (!known_tai)
+			tai = bt_clock_offset_ns(CLOCK_REALTIME, CLOCK_TAI), known_tai = 1;
+		return tai;
 	}
-	return offset;
+	if (!known_boot)
+		boot = bt_clock_offset_ns(CLOCK_REALTIME, CLOCK_BOOTTIME), known_boot = 1;
+	return boot;
 }
 
 /* Text of formatted values lives in a few rotating buffers, so that one printf
@@ -3008,11 +3022,13 @@ static void bt__replace(char *fmt, size_t size, const char *pat, const char *wit
 	}
 }
 
-/* strftime(fmt, ns): nanoseconds since boot as local time; bpftrace's extensions
- * %f (microseconds), %k (nanoseconds), %l (milliseconds) are replaced first. */
-static BT_UNUSED const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns)
+/* strftime(fmt, ns): nanoseconds on `clock` (since boot, or TAI) as local time;
+ * bpftrace's extensions %f (microseconds), %k (nanoseconds), %l (milliseconds) are
+ * replaced first. */
+static BT_UNUSED const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns,
+					      clockid_t clock)
 {
-	unsigned long long t = ns + (unsigned long long)bt_boot_offset_ns();
+	unsigned long long t = ns + (unsigned long long)bt_wall_offset_ns(clock);
 	time_t sec = (time_t)(t / 1000000000ULL);
 	unsigned long long rem = t % 1000000000ULL;
 	char *out = bt_fmt_buffer(), f[1024], digits[16];
@@ -3157,7 +3173,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		const struct event_printf_0 *e = data;
 
 		bt_printf(bt_out, "%s: errno %d at %s (%s)\n", bt_fmt_username(e->a0), (int)e->a1,
-			  bt_fmt_timestamp("%H:%M:%S", e->a2), e->a3);
+			  bt_fmt_timestamp("%H:%M:%S", e->a2, CLOCK_BOOTTIME), e->a3);
 		break;
 	}
 	}
@@ -3210,7 +3226,7 @@ int main(int argc, char **argv)
 
 	if (bt_start_command() < 0)
 		return 1;
-	skel->rodata->bt_start_ns = bt_monotonic_ns();
+	skel->rodata->bt_start_ns = bt_clock_ns(CLOCK_BOOTTIME);
 	skel->rodata->bt_cpid = bt_state.cpid;
 	skel->rodata->bt_ncpus = libbpf_num_possible_cpus();
 	skel->rodata->bt_nparams = bt_state.nparams;

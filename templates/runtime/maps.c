@@ -1006,8 +1006,9 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f,
 	}
 #ifdef BT_FORMATTED
 	if (f->kind == BT_KIND_TIMESTAMP || f->kind == BT_KIND_TAI_TIMESTAMP) {
-		bt__sb_puts(b, bt_fmt_timestamp(f->fmt, bt__get_uint(p, f->size),
-						f->kind == BT_KIND_TIMESTAMP ? CLOCK_BOOTTIME : CLOCK_TAI));
+		clockid_t clock = f->kind == BT_KIND_TAI_TIMESTAMP ? CLOCK_TAI : CLOCK_BOOTTIME;
+
+		bt__sb_puts(b, bt_fmt_timestamp(f->fmt, bt__get_uint(p, f->size), clock));
 		return;
 	}
 	if (f->kind == BT_KIND_USERNAME) {
