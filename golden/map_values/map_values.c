@@ -185,7 +185,8 @@ enum bt_agg {
 	BT_AGG_AVG,
 	BT_AGG_STATS,
 	BT_AGG_HIST,
-	BT_AGG_LHIST
+	BT_AGG_LHIST,
+	BT_AGG_TSERIES
 };
 
 struct bt_map {
@@ -198,7 +199,10 @@ struct bt_map {
 	struct bt_layout value;			    /* BT_AGG_NONE only: the plain value */
 	int hist_bits;				    /* BT_AGG_HIST */
 	long long lhist_min, lhist_max, lhist_step; /* BT_AGG_LHIST */
-	unsigned int nbuckets;			    /* HIST/LHIST: length of the buckets array */
+	unsigned int nbuckets;			    /* HIST/LHIST: buckets; TSERIES: intervals */
+	unsigned long long ts_interval;		    /* TSERIES: interval length, ns */
+	int ts_mode;				    /* TSERIES: enum bt_tseries_mode */
+	int ts_signed;				    /* TSERIES: the values are signed */
 };
 
 /* Output format (bpftrace's -f): the loader sets it from its options. */
@@ -345,10 +349,22 @@ static unsigned int bt__value_size(const struct bt_map *m)
 	case BT_AGG_HIST:
 	case BT_AGG_LHIST:
 		return 8 * m->nbuckets;
+	case BT_AGG_TSERIES:
+		return 24 * m->nbuckets;
 	default:
 		return m->value.size;
 	}
 }
+
+#ifdef BT_TSERIES
+/* tseries() maps: tseries.c, included after this file. */
+struct bt__ent;
+struct bt__snap;
+static void bt__tseries_merge(const struct bt_map *m, struct bt__ent *e, const unsigned char *raw,
+			      int ncpu, size_t stride);
+static int bt__tseries_print(FILE *out, const struct bt_map *m, const struct bt__snap *s);
+static int bt__tseries_json(FILE *out, const struct bt_map *m, const struct bt__snap *s);
+#endif
 
 static int bt__ncpus(void)
 {
@@ -466,6 +482,11 @@ static void bt__merge(const struct bt_map *m, struct bt__ent *e, const unsigned 
 		}
 		break;
 	}
+#ifdef BT_TSERIES
+	case BT_AGG_TSERIES:
+		bt__tseries_merge(m, e, raw, ncpu, stride);
+		break;
+#endif
 	default:
 		memcpy(out, raw, vsize);
 		if (bt__is_int_value(m)) {
@@ -833,7 +854,8 @@ static int bt__order(const struct bt_map *m, struct bt__snap *s)
 {
 	struct bt__sorter srt = { .m = m, .key_size = s->key_size };
 
-	if (bt__is_hist(m)) {
+	if (bt__is_hist(m) || m->agg == BT_AGG_TSERIES) {
+		/* by total count, or by the newest interval (tseries) */
 		srt.order = BT__BY_KEY_BYTES;
 		if (bt__stable_sort(&srt, s->ents, s->n))
 			return -1;
@@ -1337,6 +1359,14 @@ static int bt__print(FILE *out, const struct bt_map *m, int top, int div, int at
 		return err;
 	if (top > 0 && s.n > (size_t)top)
 		skip = s.n - (size_t)top;
+#ifdef BT_TSERIES
+	if (m->agg == BT_AGG_TSERIES) {
+		/* bpftrace ignores top and div here */
+		err = s.n ? bt__tseries_print(out, m, &s) : 0;
+		bt__snap_free(&s);
+		return err;
+	}
+#endif
 
 	if (s.n == 0 && m->scalar && !bt__is_hist(m) && !at_exit) {
 		/* print() of an empty scalar shows a zero value */
@@ -1809,6 +1839,13 @@ static int bt__print_json(FILE *out, const struct bt_map *m, int top, int div, i
 	nb = s.val_size / 8;
 	if (m->nbuckets && m->nbuckets < nb)
 		nb = m->nbuckets;
+#ifdef BT_TSERIES
+	if (m->agg == BT_AGG_TSERIES) {
+		err = s.n ? bt__tseries_json(out, m, &s) : 0;
+		bt__snap_free(&s);
+		return err;
+	}
+#endif
 
 	if (s.n == 0) {
 		if (m->scalar && !bt__is_hist(m) && !at_exit) {

@@ -133,7 +133,12 @@ enum bt_kind {
 	/* C structs and arrays, in prefix form like tuples: `size` is the number
 	 * of members (each struct member carries its `name`) or elements */
 	BT_KIND_STRUCT = 13,
-	BT_KIND_ARRAY = 14
+	BT_KIND_ARRAY = 14,
+	/* integers the loader prints as text (stdlib.c): strftime()'s nanoseconds
+	 * since boot or TAI nanoseconds, in the field's `fmt`, and username's uid */
+	BT_KIND_TIMESTAMP = 15,
+	BT_KIND_TAI_TIMESTAMP = 16,
+	BT_KIND_USERNAME = 17
 };
 
 struct bt_field {
@@ -143,6 +148,7 @@ struct bt_field {
 	unsigned char bits;    /* a bitfield: its width (0: a whole integer) ... */
 	unsigned char shift;   /* ... and its lowest bit in the `size` bytes */
 	const char *name;      /* a struct member's name */
+	const char *fmt;       /* BT_KIND_TIMESTAMP: the strftime() format */
 };
 
 #define BT__IS_GROUP(k) ((k) == BT_KIND_TUPLE || (k) == BT_KIND_STRUCT || (k) == BT_KIND_ARRAY)
@@ -155,6 +161,12 @@ struct bt_field {
 #ifdef BT_SYMBOLS
 /* The text of a stack or symbol field (symbols.c, included after this file). */
 static const char *bt_sym_format(const void *p, int kind, int mode, unsigned int limit);
+#endif
+
+#ifdef BT_FORMATTED
+/* The text of a strftime() or username value (stdlib.c, included after this file). */
+static const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns, clockid_t clock);
+static const char *bt_fmt_username(unsigned long long uid);
 #endif
 
 struct bt_layout {
@@ -610,17 +622,18 @@ static int bt__cmp_key(const struct bt_map *m, const unsigned char *a, const uns
 
 	if (m->scalar || n == 0)
 		return memcmp(a, b, key_size);
-	if (fields[0].kind == BT_KIND_TUPLE && bt__skip(fields, 0, n) == n)
-		i = 1; /* @x[(a, b)]: compare the tuple's members */
+	if (BT__IS_GROUP(fields[0].kind) && bt__skip(fields, 0, n) == n)
+		i = 1; /* @x[(a, b)], @x[(a=1, b=2)]: compare the members */
 	while (i < n) {
 		const struct bt_field *f = &fields[i];
 		int c = 0;
 
-		if (f->kind == BT_KIND_TUPLE) {
+		if (BT__IS_GROUP(f->kind)) {
 			i = bt__skip(fields, i, n);
 			continue;
 		}
-		if (f->kind == BT_KIND_STR || f->kind >= BT_KIND_KSTACK) {
+		if (f->kind == BT_KIND_STR ||
+		    (f->kind >= BT_KIND_KSTACK && f->kind < BT_KIND_STRUCT)) {
 			c = memcmp(a + f->offset, b + f->offset, BT__IS_STACK(f) ? 8 : f->size);
 		} else {
 			/* signed even for unsigned fields, like bpftrace */
@@ -1000,6 +1013,18 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 		bt__sb_puts(b, bt__bytes_text(f->kind, p, BT_BUF_ESCAPED));
 		return;
 	}
+#ifdef BT_FORMATTED
+	if (f->kind == BT_KIND_TIMESTAMP || f->kind == BT_KIND_TAI_TIMESTAMP) {
+		clockid_t clock = f->kind == BT_KIND_TAI_TIMESTAMP ? CLOCK_TAI : CLOCK_BOOTTIME;
+
+		bt__sb_puts(b, bt_fmt_timestamp(f->fmt, bt__get_uint(p, f->size), clock));
+		return;
+	}
+	if (f->kind == BT_KIND_USERNAME) {
+		bt__sb_puts(b, bt_fmt_username(bt__get_uint(p, f->size)));
+		return;
+	}
+#endif
 	if (f->bits) {
 		uint64_t v = bt__get_uint(p, f->size) >> f->shift;
 
@@ -1571,6 +1596,18 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 	case BT_KIND_STR:
 		bt_json_str(out, (const char *)p, f[i].size);
 		break;
+#ifdef BT_FORMATTED
+	case BT_KIND_TIMESTAMP:
+	case BT_KIND_TAI_TIMESTAMP:
+	case BT_KIND_USERNAME: {
+		struct bt__sb b = { 0 };
+
+		bt__fmt_field(&b, &f[i], base, 1);
+		bt_json_string(out, b.buf ? b.buf : "", b.len);
+		free(b.buf);
+		break;
+	}
+#endif
 #ifdef BT_SYMBOLS
 	case BT_KIND_KSTACK:
 	case BT_KIND_USTACK:
