@@ -55,6 +55,7 @@ from bt2c.types import (
     Type,
 )
 from bt2c.uprobes import resolve_uprobe, resolve_usdt
+from bt2c.warnings import Warning
 
 _UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000}
 #: Arguments passed in registers, by machine: bpftrace's argN limit for uprobes.
@@ -126,7 +127,7 @@ class Analysis:
     targets: dict[int, list[ProbeTarget]] = field(default_factory=dict)
     variables: dict[int, dict[str, Type]] = field(default_factory=dict)
     max_param: int = 0
-    warnings: list[str] = field(default_factory=list)   # rendered, for stderr
+    warnings: list[Warning] = field(default_factory=list)   # bpftrace's, for stderr
     types: TypeTable = field(default_factory=TypeTable)
     kaddrs: list[str] = field(default_factory=list)   # kaddr() symbols, resolved at run time
     cgroupids: list[str] = field(default_factory=list)  # cgroupid() paths, resolved at run time
@@ -388,7 +389,7 @@ class Analyzer(DataCalls):
         return self.error(message, ap.span)
 
     def warn(self, message: str, ap: ast.AttachPoint) -> None:
-        self.result.warnings.append(Bt2cError(message, ap.span, self.source).render("WARNING"))
+        self.result.warnings.append(Warning(ap.span, message, "prune"))
 
     def visit_probe(self, probe: ast.Probe) -> None:
         self.probe = probe
@@ -1361,10 +1362,9 @@ class Analyzer(DataCalls):
     def debugf_warning(self, e: ast.Call) -> None:
         """bpftrace warns once per debugf() call (on the first pass only)."""
         if not self.final:
-            self.result.warnings.append(Bt2cError(
-                "The debugf() builtin is not recommended for production use. For more "
-                "information see bpf_trace_printk in bpf-helpers(7).", e.span,
-                self.source).render("WARNING"))
+            self.result.warnings.append(Warning(
+                e.span, "The debugf() builtin is not recommended for production use. For "
+                "more information see bpf_trace_printk in bpf-helpers(7).", "variables"))
 
 
 def analyze(program: ast.Program, source: Source, unsafe: bool = False) -> Analysis:

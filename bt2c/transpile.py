@@ -10,7 +10,7 @@ import os
 import re
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bt2c import __version__, loader_format
@@ -27,6 +27,7 @@ from bt2c.semantic import analyze
 from bt2c.templating import render, templates_dir
 from bt2c.tracepoints import Tracepoint
 from bt2c.types import DEFAULT_STRLEN, ArrayType
+from bt2c.warnings import lint, sort
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Output:
 
     name: str
     files: dict[str, str]
+    #: bpftrace's compile-time warnings for the script, rendered (already printed)
+    warnings: list[str] = field(default_factory=list)
 
     def write(self, out_dir: Path) -> None:
         """Write all files into ``out_dir`` (created if needed), each atomically."""
@@ -99,13 +102,16 @@ def strerror_table() -> list[str]:
     return [c_string_literal(MESSAGES.get(i, "")) for i in range(n)] + [c_string_literal(UNKNOWN)]
 
 
-def transpile(text: str, script: str, name: str | None = None, unsafe: bool = False) -> Output:
+def transpile(text: str, script: str, name: str | None = None, unsafe: bool = False,
+              warn: bool = True) -> Output:
     """Translate one bpftrace script into the files of a libbpf tool.
 
-    ``unsafe`` allows system(), as bpftrace's --unsafe does.
+    ``unsafe`` allows system(), as bpftrace's --unsafe does.  The script's warnings are
+    printed on stderr as bpftrace prints them unless ``warn`` is false (they are in
+    :attr:`Output.warnings` either way).
     """
     try:
-        return _transpile(text, script, name, unsafe)
+        return _transpile(text, script, name, unsafe, warn)
     except RecursionError:
         # The parser bounds nesting, but a chain of thousands of binary operators is
         # parsed by a loop into a tree too deep for the recursive passes after it.
@@ -113,12 +119,14 @@ def transpile(text: str, script: str, name: str | None = None, unsafe: bool = Fa
                         "with thousands of operators?)") from None
 
 
-def _transpile(text: str, script: str, name: str | None, unsafe: bool) -> Output:
+def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: bool) -> Output:
     source = Source(script, text)
     program = parse(source)
     analysis = analyze(program, source, unsafe)
-    for warning in analysis.warnings:
-        print(warning, file=sys.stderr)
+    warnings = [w.render(source) for w in sort(analysis.warnings + lint(analysis, source))]
+    if warn:
+        for warning in warnings:
+            print(warning, file=sys.stderr)
     res = Resources()
     name = name or tool_name(script)
     taken = {"bt_events", "bt_zero", "LICENSE"}
@@ -218,4 +226,4 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool) -> Output
         f"{name}.skel.h": render("skel.h.j2", **ctx),
         "Makefile": render("Makefile.j2", **ctx),
     }
-    return Output(name, files)
+    return Output(name, files, warnings)
