@@ -7,6 +7,7 @@ templates, and the toolchain, so a second run of the same script starts at once.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ OPTIONS (as bpftrace's):
     -B MODE        output buffering: line (default), full or none
     -k             warn when a probe read helper fails
     --unsafe       allow unsafe functions (system(), signal(), override())
+    --no-warnings  don't print the script's compile-time warnings
     -v             verbose: show the build commands and libbpf's messages
     --no-feature F don't use kernel feature F (kfunc, for_each_map_elem)
     -h             show this help
@@ -55,6 +57,7 @@ class RunOptions:
     buffering: str | None = None      # -B line|full|none
     helper_warnings: bool = False     # -k
     unsafe: bool = False              # --unsafe
+    no_warnings: bool = False         # --no-warnings: no compile-time warnings
 
 
 def parse_run_args(argv: list[str]) -> RunOptions:
@@ -97,6 +100,8 @@ def parse_run_args(argv: list[str]) -> RunOptions:
             opts.helper_warnings = True
         elif arg == "--unsafe":
             opts.unsafe = True
+        elif arg == "--no-warnings":
+            opts.no_warnings = True
         elif arg.startswith("-") and arg != "-":
             raise Bt2cError(f"unknown option {arg}\n{USAGE}")
         else:
@@ -119,8 +124,12 @@ def parse_run_args(argv: list[str]) -> RunOptions:
 
 
 def build_cached(text: str, script_name: str, verbose: bool, name: str | None = None,
-                 unsafe: bool = False) -> Path:
-    """Transpile and build ``text`` unless an identical build is cached; return the binary."""
+                 unsafe: bool = False, params: list[str] | None = None,
+                 warn: bool = True) -> Path:
+    """Transpile and build ``text`` unless an identical build is cached; return the binary.
+
+    The script's compile-time warnings are printed either way (unless ``warn`` is false),
+    once: a cached build keeps them in ``warnings.json`` beside the binary."""
     key = hashlib.sha256("\0".join([text, script_name, templates_digest(templates_dir()),
                                     toolchain_id(), "unsafe" if unsafe else ""]
                                    ).encode()).hexdigest()[:24]
@@ -130,14 +139,17 @@ def build_cached(text: str, script_name: str, verbose: bool, name: str | None = 
         if binaries:
             if verbose:
                 print(f"bt2c: using cached build {entry}", file=sys.stderr)
+            if warn:
+                print_cached_warnings(entry / "warnings.json", params)
             return binaries[0]
     from bt2c.transpile import transpile  # only on a cache miss: keeps start-up fast
 
-    out = transpile(text, script_name, name, unsafe)
+    out = transpile(text, script_name, name, unsafe, warn=warn, params=params)
     entry.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".build-"))
     try:
         out.write(work)
+        (work / "warnings.json").write_text(json.dumps(out.all_warnings))
         Builder(work, out.name, verbose=verbose).all()
         (work / "vmlinux.h").unlink(missing_ok=True)
         try:
@@ -148,6 +160,19 @@ def build_cached(text: str, script_name: str, verbose: bool, name: str | None = 
         shutil.rmtree(work, ignore_errors=True)
         raise
     return entry / out.name
+
+
+def print_cached_warnings(path: Path, params: list[str] | None) -> None:
+    """Print the warnings a cached build recorded, for a run with ``params``."""
+    from bt2c.warnings import applies
+
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    for param, text in table:
+        if applies(param, params):
+            print(text, file=sys.stderr)
 
 
 def tool_argv(binary: str, opts: RunOptions) -> list[str]:
@@ -234,7 +259,7 @@ def run(argv: list[str]) -> int:
         name = opts.script
     text = bind_attach_params(text, opts.params)
     binary = build_cached(text, name, opts.verbose, "prog" if name == "stdin" else None,
-                          opts.unsafe)
+                          opts.unsafe, opts.params, warn=not opts.no_warnings)
     cmd = tool_argv(str(binary), opts)
     sys.stdout.flush()
     sys.stderr.flush()

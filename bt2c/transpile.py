@@ -27,7 +27,7 @@ from bt2c.semantic import analyze
 from bt2c.templating import render, templates_dir
 from bt2c.tracepoints import Tracepoint
 from bt2c.types import DEFAULT_STRLEN, ArrayType
-from bt2c.warnings import lint, sort
+from bt2c.warnings import applies, lint, sort
 
 
 @dataclass
@@ -36,8 +36,11 @@ class Output:
 
     name: str
     files: dict[str, str]
-    #: bpftrace's compile-time warnings for the script, rendered (already printed)
+    #: bpftrace's compile-time warnings for the script's run, rendered (already printed)
     warnings: list[str] = field(default_factory=list)
+    #: every warning as (N, text): N > 0 for "$N is empty or not provided", which only
+    #: stands for a run without $N (see :func:`bt2c.warnings.applies`)
+    all_warnings: list[tuple[int, str]] = field(default_factory=list)
 
     def write(self, out_dir: Path) -> None:
         """Write all files into ``out_dir`` (created if needed), each atomically."""
@@ -103,15 +106,16 @@ def strerror_table() -> list[str]:
 
 
 def transpile(text: str, script: str, name: str | None = None, unsafe: bool = False,
-              warn: bool = True) -> Output:
+              warn: bool = True, params: list[str] | None = None) -> Output:
     """Translate one bpftrace script into the files of a libbpf tool.
 
     ``unsafe`` allows system(), as bpftrace's --unsafe does.  The script's warnings are
     printed on stderr as bpftrace prints them unless ``warn`` is false (they are in
-    :attr:`Output.warnings` either way).
+    :attr:`Output.warnings` either way); ``params`` are the positional parameters of the
+    run the tool is built for, if known (a missing one is warned about).
     """
     try:
-        return _transpile(text, script, name, unsafe, warn)
+        return _transpile(text, script, name, unsafe, warn, params)
     except RecursionError:
         # The parser bounds nesting, but a chain of thousands of binary operators is
         # parsed by a loop into a tree too deep for the recursive passes after it.
@@ -119,11 +123,14 @@ def transpile(text: str, script: str, name: str | None = None, unsafe: bool = Fa
                         "with thousands of operators?)") from None
 
 
-def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: bool) -> Output:
+def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: bool,
+               params: list[str] | None) -> Output:
     source = Source(script, text)
     program = parse(source)
     analysis = analyze(program, source, unsafe)
-    warnings = [w.render(source) for w in sort(analysis.warnings + lint(analysis, source))]
+    all_warnings = [(w.param, w.render(source))
+                    for w in sort(analysis.warnings + lint(analysis, source))]
+    warnings = [text for n, text in all_warnings if applies(n, params)]
     if warn:
         for warning in warnings:
             print(warning, file=sys.stderr)
@@ -226,4 +233,4 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: boo
         f"{name}.skel.h": render("skel.h.j2", **ctx),
         "Makefile": render("Makefile.j2", **ctx),
     }
-    return Output(name, files, warnings)
+    return Output(name, files, warnings, all_warnings)

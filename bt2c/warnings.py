@@ -53,6 +53,7 @@ class Warning:  # noqa: A001 - the module's one public word for it
     group: str
     hint: str | None = None
     also: Span | None = None  #: a second location bpftrace prints ("expanded from")
+    param: int = 0            #: $N that this warns is missing: depends on the run's arguments
 
     def render(self, source: Source) -> str:
         text = render(source, self.span, "WARNING", self.message)
@@ -82,6 +83,15 @@ def render(source: Source, span: Span | None, level: str, message: str) -> str:
 def sort(warnings: list[Warning]) -> list[Warning]:
     """In the order bpftrace prints them: by pass, then as found."""
     return sorted(warnings, key=lambda w: PASSES.index(w.group))
+
+
+def applies(param: int, params: list[str] | None) -> bool:
+    """Whether a warning stands for a run with these positional parameters: one about
+    ``$N`` does when $N is absent or empty; ``None`` (a build for any arguments) keeps
+    such warnings back, as the tool takes its parameters when it runs."""
+    if param == 0:
+        return True
+    return params is not None and (param > len(params) or params[param - 1] == "")
 
 
 @dataclass(frozen=True)
@@ -167,9 +177,9 @@ class Linter:
         self.values: dict[int, int] = {}   # id(literal expression) -> its folded value
 
     def warn(self, span: Span | None, message: str, group: str, hint: str | None = None,
-             also: Span | None = None) -> None:
+             also: Span | None = None, param: int = 0) -> None:
         if not self.collecting:
-            self.out.append(Warning(span, message, group, hint, also))
+            self.out.append(Warning(span, message, group, hint, also, param))
 
     def run(self) -> list[Warning]:
         # bpftrace types a variable or map by all its assignments (``$a /= 2`` makes $a
@@ -385,6 +395,9 @@ class Linter:
             self.values[id(e)] = -e.operand.value
             return replace(_smallest(-e.operand.value), space=self.space)
         if isinstance(e, ast.Param):
+            if e.index > 0:
+                self.warn(e.span, f"Positional parameter ${e.index} is empty or not "
+                          "provided. ", "literals", param=e.index)
             # bpftrace folds a positional parameter into a literal of its value
             return Shadow(8, True, literal=True, flexible=True, space=self.space)
         if isinstance(e, (ast.SizeOf, ast.OffsetOf)):
