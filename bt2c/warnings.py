@@ -134,9 +134,17 @@ def unify(a: Shadow | None, b: Shadow) -> Shadow:
         b = replace(b, signed=a.signed)
     elif a.flexible and not b.flexible:
         a = replace(a, signed=b.signed)
-    return Shadow(max(a.bits, b.bits), a.signed or b.signed,
-                  flexible=a.flexible and b.flexible, agg=a.agg,
-                  space=a.space if a.space != "none" else b.space)
+    return replace(promote(a, b), flexible=a.flexible and b.flexible, agg=a.agg,
+                   space=a.space if a.space != "none" else b.space)
+
+
+def promote(a: Shadow, b: Shadow) -> Shadow:
+    """The narrowest type that holds the values of both (int64 for mixed signs, unless
+    the signed one is wider than the unsigned one)."""
+    if a.signed == b.signed:
+        return Shadow(max(a.bits, b.bits), a.signed)
+    signed, unsigned = (a, b) if a.signed else (b, a)
+    return Shadow(signed.bits, True) if unsigned.bits < signed.bits else Shadow(64, True)
 
 
 def _fold(op: str, a: int, b: int) -> int | None:
@@ -259,9 +267,10 @@ class Linter:
             e = stmt.expr
             self.expr(e)
             if not value and self.discards(e):
-                # (bpftrace's statement ends at its ';', but the last one of a block ends
-                # with its expression)
-                self.warn(e.span if last else self.with_semicolon(e.span),
+                # (bpftrace's statement ends at its ';', but the last one of a block, a
+                # variable and a map end with the expression)
+                bare = last or isinstance(e, (ast.Var, ast.Map))
+                self.warn(e.span if bare else self.with_semicolon(e.span),
                           "Return value discarded.", "checks")
             return isinstance(e, ast.Call) and e.name == "exit"
         if isinstance(stmt, ast.Let):
@@ -314,10 +323,15 @@ class Linter:
         return e.type is not None and not isinstance(e.type, VoidType)
 
     def assign(self, stmt: ast.Assign) -> None:
-        if isinstance(stmt.value, ast.Cast) and stmt.op is None:
+        target = stmt.target
+        final = self.read_target(target) if not self.collecting else None
+        cast = self.from_type(stmt.value.type) if isinstance(stmt.value, ast.Cast) else None
+        if cast is not None and final is not None and stmt.op is None and \
+                (cast.bits, cast.signed) != (final.bits, final.signed):
+            # bpftrace converts the value to the variable's type by wrapping a copy of
+            # it, and then names both places
             self.assigned_casts.add(id(stmt.value))
         value = self.expr(stmt.value)
-        target = stmt.target
         if isinstance(target, ast.Map):
             self.used_maps.add(target.name)
             self.map_keys(target)
@@ -340,8 +354,12 @@ class Linter:
                     self.set_var(target.name, declared, fixed=True)
             elif value is not None:
                 self.set_var(target.name, value)
+                if final is not None and stmt.op is None:
+                    self.implicit(stmt.value, value, final)
         elif value is not None and target.name not in self.aggs:
             self.set_map(target.name, value)
+            if final is not None and stmt.op is None:
+                self.implicit(stmt.value, value, final)
 
     def map_keys(self, m: ast.Map) -> None:
         """A map's keys have one type per position, the widest of its uses: bpftrace
@@ -354,7 +372,8 @@ class Linter:
             if self.collecting:
                 known[i] = unify(known.get(i), key)
             elif i in known:
-                self.implicit(node, key, known[i])
+                # several keys are a tuple, converted element by element from a copy
+                self.implicit(node, key, known[i], also=len(m.keys) > 1)
 
     def set_var(self, name: str, value: Shadow, fixed: bool = False) -> None:
         if self.collecting:
@@ -562,16 +581,12 @@ class Linter:
             right = replace(right, signed=left.signed)
         if (left.bits, left.signed) == (right.bits, right.signed):
             return
-        if left.signed == right.signed:
-            common = Shadow(max(left.bits, right.bits), left.signed)
-        else:
-            signed, unsigned = (left, right) if left.signed else (right, left)
-            common = signed if unsigned.bits < signed.bits else Shadow(64, True)
+        common = promote(left, right)
         self.implicit(e.left, left, common)
         self.implicit(e.right, right, common)
 
     def implicit(self, node: ast.Expr, have: Shadow, want: Shadow,
-                 span: Span | None = None) -> None:
+                 span: Span | None = None, also: bool = False) -> None:
         """bpftrace's warning for a conversion that may change the value."""
         if have.literal or have.agg or have.fits(want):
             return
@@ -581,7 +596,7 @@ class Linter:
             span = self.cast_span(node) if isinstance(node, ast.Cast) else node.span
         self.warn(span, f"Expression of type: {have.name()} being cast to type: "
                   f"{want.name()}. This may cause unexpected results. Use an explicit cast "
-                  "to suppress this warning.", "casts")
+                  "to suppress this warning.", "casts", also=span if also else None)
 
     def cast_span(self, e: ast.Cast) -> Span:
         """``(TYPE)`` of ``(TYPE)expr``: where bpftrace places a cast."""
