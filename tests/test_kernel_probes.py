@@ -118,7 +118,7 @@ def test_missing_probes_warn_and_ignore_drop_the_probe(capsys: pytest.CaptureFix
             "kprobe:no_such_fn_bt2c { @x = count(); }\nBEGIN { exit(); }\n")
     out = transpile(text, "t.bt")
     err = capsys.readouterr().err
-    assert "t.bt:2:1: WARNING: No matches for kprobe no_such_fn_bt2c. Skipping." in err
+    assert "t.bt:2:1-23: WARNING: No matches for kprobe no_such_fn_bt2c. Skipping." in err
     assert "Probe has no valid attach points. It is being removed" in err
     assert "no_such_fn_bt2c" not in out.files["t.bpf.c"].split("SEC(", 1)[1]
     transpile(text.replace('"warn"', '"ignore"'), "t.bt")

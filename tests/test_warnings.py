@@ -80,3 +80,68 @@ def test_same_warnings_as_bpftrace(case: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_choices_are_cases() -> None:
     assert set(CHOICES) <= {c.stem for c in CASES}
+
+
+# -- the commands print them once; the generated tool does not --------------------
+SCRIPT = """BEGIN {
+  $i = 0;
+  while ($i < 3) { $i++; }
+  $x = (int32)$i;
+  printf("%d %d\\n", $x / 2, $1);
+  exit();
+}
+"""
+
+
+def bt2c(*args: str, env: dict[str, str] | None = None,
+         cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bt2c", *args], capture_output=True,
+                          text=True, timeout=600, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+
+
+def expected_warnings(script: Path, params: list[str] | None) -> str:
+    out = transpile(script.read_text(), script.name, warn=False, params=params)
+    # a while loop and a signed division, and $1 when the run has no $1
+    assert len(out.warnings) == (3 if params == [] else 2)
+    return "".join(w + "\n" for w in out.warnings)
+
+
+def test_transpile_and_build_print_warnings_once(tmp_path: Path) -> None:
+    script = tmp_path / "w.bt"
+    script.write_text(SCRIPT)
+    want = expected_warnings(script, None)
+    t = bt2c("transpile", "w.bt", "-o", "out", cwd=tmp_path)
+    assert t.returncode == 0, t.stderr
+    assert t.stderr == want
+    b = bt2c("build", "w.bt", "-o", "built", cwd=tmp_path)
+    assert b.returncode == 0, b.stderr
+    assert b.stderr.count("WARNING") == 2 and want in b.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="loads BPF programs: needs root")
+def test_run_prints_warnings_once_and_the_tool_none(tmp_path: Path,
+                                                   kernel_mounts: None) -> None:
+    script = tmp_path / "w.bt"
+    script.write_text(SCRIPT)
+    env = {"BT2C_CACHE": str(tmp_path / "cache")}
+    missing = expected_warnings(script, [])   # no $1: bpftrace warns about it too
+    given = expected_warnings(script, ["7"])
+    assert "Positional parameter $1" in missing and "Positional" not in given
+    runs = [bt2c("run", "w.bt", cwd=tmp_path, env=env),     # builds
+            bt2c("run", "w.bt", cwd=tmp_path, env=env),     # from the cache
+            bt2c("run", "w.bt", "7", cwd=tmp_path, env=env)]
+    for r, want in zip(runs, [missing, missing, given]):
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.startswith(want), r.stderr
+        assert r.stderr.count("WARNING") == want.count("WARNING")
+    quiet = bt2c("run", "--no-warnings", "w.bt", cwd=tmp_path, env=env)
+    assert "WARNING" not in quiet.stderr and quiet.stdout == runs[0].stdout
+    # the tool itself prints the same output and no compile-time warning
+    tools = [p for p in (tmp_path / "cache" / "tools").glob("*/w") if p.is_file()]
+    assert len(tools) == 1
+    tool = subprocess.run([str(tools[0]), "--", "7"], capture_output=True, text=True,
+                          timeout=60)
+    assert tool.returncode == 0 and "WARNING" not in tool.stderr
+    assert tool.stdout == runs[2].stdout and runs[0].stdout == runs[1].stdout
+    assert runs[0].stdout != runs[2].stdout    # $1 reached the tool: 0, then 7
