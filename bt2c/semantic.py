@@ -283,10 +283,11 @@ class Analyzer(DataCalls):
                              "unstable feature, set the config flag to enable. "
                              "unstable_tseries=enable", self.tseries_span)
         if mode == "warn":
-            self.result.warnings.append(
-                "WARNING: Script is using an unstable feature: tseries. To prevent this "
+            # (bpftrace prints this one without a location)
+            self.result.warnings.append(Warning(
+                None, "Script is using an unstable feature: tseries. To prevent this "
                 "warning you must explicitly enable it in the config e.g. "
-                "unstable_tseries=enable")
+                "unstable_tseries=enable", "unstable"))
 
     def map_declarations(self) -> None:
         """Check ``let @x = KIND(N);`` against the map's use: bpftrace keeps aggregations

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from bt2c.semantic import Analysis
 
 #: bpftrace's passes that warn, in the order it runs them (and prints their warnings).
-PASSES = ("deprecated", "attach", "control-flow", "prune", "literals", "variables",
+PASSES = ("unstable", "deprecated", "attach", "control-flow", "prune", "literals", "variables",
           "types", "casts", "checks")
 
 WHILE_HINT = ("For loops support ranges (e.g. `for ($x : $start..$end) { ... }`), and can "
