@@ -255,8 +255,12 @@ class Linter:
                     self.warn(stmt.span, "Unreachable expression; block type is "
                               "implicitly none.", "control-flow")
                 else:
-                    self.warn(self.with_semicolon(stmt.span), "Unreachable statement.",
-                              "control-flow")
+                    # (an expression statement's location ends at its ';', an
+                    # assignment's does not)
+                    expression = isinstance(stmt, ast.ExprStmt) and \
+                        not isinstance(stmt.expr, ast.IncDec)
+                    self.warn(self.with_semicolon(stmt.span) if expression else stmt.span,
+                              "Unreachable statement.", "control-flow")
                 break
             ends = self.stmt(stmt, last_value, last)
         return ends
@@ -482,9 +486,19 @@ class Linter:
         if isinstance(e, ast.Ternary):
             self.expr(e.cond)
             a, b = self.expr(e.then), self.expr(e.other)
-            if a is not None and b is not None and a.literal and b.literal:
+            if a is None or b is None:
+                return self.from_type(e.type)
+            if a.literal and b.literal:
                 return replace(a, flexible=a.flexible and b.flexible)
-            return self.from_type(e.type)
+            # both branches are converted to one type
+            if a.flexible and not b.flexible:
+                a = replace(a, signed=b.signed)
+            elif b.flexible and not a.flexible:
+                b = replace(b, signed=a.signed)
+            common = promote(a, b)
+            self.implicit(e.then, a, common)
+            self.implicit(e.other, b, common)
+            return common
         if isinstance(e, ast.BlockExpr):
             self.block(e.block)
             return self.from_type(e.type)

@@ -26,7 +26,7 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 HERE = TESTS / "warnings"
 CASES = sorted((HERE / "cases").glob("*.bt"))
-_HEADER = re.compile(r"^\S+:\d+(:\d+)?-\d+: WARNING: ")
+_HEADER = re.compile(r"^(\S+:\d+(:\d+)?-\d+: )?WARNING: ")
 #: Where bt2c deliberately differs from the reference: case -> (the first line of each
 #: of bt2c's warnings, in order, why).  bt2c's own output, so written here by hand.
 CHOICES: dict[str, tuple[list[str], str]] = {
