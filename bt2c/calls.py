@@ -148,8 +148,8 @@ class CallGen:
             if isinstance(arg, ast.Param):
                 self.gen.max_param = max(self.gen.max_param, arg.index)
                 tmp = self.temp("str")
+                tmp = self.local(f"char {tmp}[{t.length}]", tmp, t.length)
                 limit = self.expr(e.args[1]) if len(e.args) > 1 else f"sizeof({tmp})"
-                self.emit(f"char {tmp}[{t.length}] = {{}};")
                 self.emit(f"bt_param_copy({tmp}, bt_param_str[{arg.index - 1}], {offset}, "
                           f"{limit}, sizeof({tmp}));")
                 return tmp
@@ -157,7 +157,7 @@ class CallGen:
             if isinstance(arg.type, StringType) and len(e.args) == 1:
                 return src
             tmp = self.temp("str")
-            self.emit(f"char {tmp}[{t.length}] = {{}};")
+            tmp = self.local(f"char {tmp}[{t.length}]", tmp, t.length)
             limit = self.expr(e.args[1]) if len(e.args) > 1 else None
             if limit is not None and isinstance(arg.type, StringType):
                 self.emit(f"bt_str_prefix({tmp}, {src}, {limit}, sizeof({tmp}));")
@@ -315,7 +315,7 @@ class CallGen:
             elif isinstance(n.type, IntType):
                 self.emit(f"\t\te->{f.name} = {v};")
             elif isinstance(n.type, StringType):
-                self.emit(f"\t\t__builtin_memcpy(e->{f.name}, {v}, sizeof(e->{f.name}));")
+                self.emit("\t\t" + self.copy(f"e->{f.name}", v, f.size, f"sizeof(e->{f.name})"))
             else:
-                self.emit(f"\t\t__builtin_memcpy(&e->{f.name}, &{v}, sizeof(e->{f.name}));")
+                self.emit("\t\t" + self.copy(f"&e->{f.name}", f"&{v}", f.size))
         self.emit(self.s.event_end())

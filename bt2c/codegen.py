@@ -71,6 +71,19 @@ class ProbeProgram:
         return "BT_PROBE_AUTO"
 
 
+#: Values larger than this many bytes live in the probe's per-CPU scratch map, not on
+#: the 512-byte BPF stack; clang also expands only small memset/memcpy inline.
+STACK_MAX = 128
+
+
+def size_of(t: Type | None) -> int:
+    """A value's size in bytes, 0 for types without storage."""
+    try:
+        return t.size if t is not None else 0
+    except NotImplementedError:
+        return 0
+
+
 class Block:
     """An indented list of C lines under construction."""
 
@@ -105,6 +118,8 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         self.discard = False                  # the expression is a statement: result unused
         self.loop_depth = 0                   # C loops around the current statement
         self.callback_count = 0
+        self.scratch: list[str] = []          # members of the probe's scratch struct
+        self.scratch_vars: set[str] = set()   # variables held in scratch memory
 
     # -- helpers ----------------------------------------------------------------
     def error(self, message: str, node: ast.Node) -> Bt2cError:
@@ -116,6 +131,41 @@ class ProbeGen(CallGen, AccessGen, DataGen):
 
     def emit(self, text: str) -> None:
         self.block.add(text)
+
+    def local(self, decl: str, name: str, size: int, zero: bool = True) -> str:
+        """Storage for a temporary: on the stack (``decl`` declares ``name``), or, when
+        larger than STACK_MAX, a member of the probe's per-CPU scratch struct. Returns
+        the C lvalue; ``zero`` clears it first."""
+        if size <= STACK_MAX:
+            self.emit(f"{decl} = {{}};" if zero else f"{decl};")
+            return name
+        lvalue = self.scratch_member(decl, name)
+        if zero:
+            self.emit(self.zero(lvalue, size))
+        return lvalue
+
+    def scratch_member(self, decl: str, name: str) -> str:
+        """Add ``decl`` to the probe's scratch struct and return it as ``sc->name``."""
+        if "aligned" not in decl:
+            decl += " __attribute__((aligned(8)))"
+        self.scratch.append(decl + ";")
+        return f"sc->{name}"
+
+    @staticmethod
+    def zero(lvalue: str, size: int) -> str:
+        """Clear an object: clang expands a memset only when it is small."""
+        if size <= STACK_MAX:
+            return f"__builtin_memset(&{lvalue}, 0, sizeof({lvalue}));"
+        return f"bt_zero(&{lvalue}, sizeof({lvalue}));"
+
+    @staticmethod
+    def copy(dst: str, src: str, size: int, n: str | int | None = None) -> str:
+        """Copy ``n`` bytes (default: all of dst) between objects (dst and src are
+        addresses); a large copy is one bpf_probe_read_kernel() (a kernel memcpy)."""
+        count = f"sizeof(*{dst})" if n is None else str(n)
+        if size <= STACK_MAX:
+            return f"__builtin_memcpy({dst}, {src}, {count});"
+        return f"bpf_probe_read_kernel({dst}, {count}, {src});"
 
     def nested(self, fn) -> list[str]:  # type: ignore[no-untyped-def]
         """Run ``fn`` with a fresh block one level deeper and return its lines."""
@@ -150,16 +200,23 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         return f"{call};"
 
     def var(self, name: str) -> str:
-        if self.in_callback:
+        if self.in_callback and name not in self.scratch_vars:
             return f"{self.in_callback}->{self.vars[name]}"
         return self.vars[name]
 
     # -- probe ------------------------------------------------------------------
     def generate(self) -> Function:
+        zeroes = []
         for name, t in self.var_types.items():
             cname = c_ident(name[1:], self.taken)
+            if size_of(t) > STACK_MAX:
+                self.vars[name] = self.scratch_member(self.decl(t, cname), cname)
+                self.scratch_vars.add(name)
+                zeroes.append(self.zero(self.vars[name], size_of(t)))
+                continue
             self.vars[name] = cname
             self.prologue.append(self.s.declare(self.decl(t, cname), self.zero_init(t)))
+        self.prologue += zeroes
         saved = self.target.extra.get("saved_args")
         if saved is not None:
             self.emit(self.s.fexit_load(saved))
@@ -172,9 +229,17 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         t = self.target
         section, sig = self.gen.section(t, self.fname)
         fn = Function(f"line {self.line_of(self.probe)}: {t.raw}", section, sig)
-        fn.prologue = [("\t" + ln) for p in self.prologue for ln in p.splitlines()]
+        fn.prologue = [("\t" + ln) for p in self.scratch_lookup("0") + self.prologue
+                       for ln in p.splitlines()]
         fn.lines = self.block.lines
         return fn
+
+    def scratch_lookup(self, fail: str) -> list[str]:
+        """The prologue that finds this CPU's scratch struct (empty when not needed)."""
+        if not self.scratch:
+            return []
+        self.gen.scratch[self.fname] = self.scratch
+        return [self.s.scratch_lookup(self.fname, fail)]
 
     def decl(self, t: Type, name: str) -> str:
         if isinstance(t, TupleType):
@@ -283,7 +348,9 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         # The callback sees the probe's scratch variables through a context struct,
         # copied in before the loop and back after it (the verifier cannot follow
         # pointers into another function's stack).
-        fields = [self.decl(self.var_types[n], self.vars[n]) + ";" for n in self.vars]
+        # (Variables in scratch memory need no copy: the callback finds the same struct.)
+        stack_vars = {n: cn for n, cn in self.vars.items() if n not in self.scratch_vars}
+        fields = [self.decl(self.var_types[n], cn) + ";" for n, cn in stack_vars.items()]
         kv_t = self.var_types[st.var.name]
         assert isinstance(kv_t, TupleType)
         outer_block, outer_prologue = self.block, self.prologue
@@ -295,30 +362,31 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         if m.scalar or (len(m.info.key or []) == 1 and isinstance(key_t, IntType)):
             self.emit(f"{kv}.f0 = *key;")
         elif len(m.info.key or []) == 1:
-            self.emit(f"__builtin_memcpy(&{kv}.f0, &key->k0, sizeof({kv}.f0));")
+            self.emit(self.copy(f"&{kv}.f0", "&key->k0", size_of(key_t)))
         else:
-            self.emit(f"__builtin_memcpy(&{kv}.f0, key, sizeof({kv}.f0));")
+            self.emit(self.copy(f"&{kv}.f0", "key", size_of(key_t)))
         if isinstance(val_t, IntType):
             self.emit(f"{kv}.f1 = *(__s64 *)value;" if m.agg is None or m.agg.kind in
                       ("count", "sum") else f"{kv}.f1 = ((__s64 *)value)[0];")
         else:
-            self.emit(f"__builtin_memcpy(&{kv}.f1, value, sizeof({kv}.f1));")
+            self.emit(self.copy(f"&{kv}.f1", "value", size_of(val_t)))
         self.stmts(st.body.stmts)
         self.emit("return 0;")
         body = self.block.lines
+        prologue = ["\t" + ln for p in self.scratch_lookup("1") for ln in p.splitlines()]
         self.in_callback = None
         self.loop_depth = outer_depth
         self.block, self.prologue = outer_block, outer_prologue
         self.gen.callbacks.append((ctx_struct, fields, Function(
             f"line {self.line_of(st)}: body of for ({st.var.name} : {st.map.name})", None,
             f"static long {cb}(struct bpf_map *map, {m.key_c} *key, void *value, "
-            f"struct {ctx_struct} *c)", body)))
+            f"struct {ctx_struct} *c)", body, prologue)))
         cvar = self.temp("loop")
         self.emit(f"struct {ctx_struct} {cvar};")
-        for _n, cn in self.vars.items():
+        for _n, cn in stack_vars.items():
             self.emit(f"__builtin_memcpy(&{cvar}.{cn}, &{cn}, sizeof({cn}));")
         self.emit(f"bpf_for_each_map_elem(&{m.cname}, {cb}, &{cvar}, 0);")
-        for _n, cn in self.vars.items():
+        for _n, cn in stack_vars.items():
             self.emit(f"__builtin_memcpy(&{cn}, &{cvar}.{cn}, sizeof({cn}));")
 
     def assign(self, st: ast.Assign) -> None:
@@ -354,12 +422,12 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         t = m.info.value
         assert t is not None
         if isinstance(t, StringType):
-            self.emit(f"{m.value_c} {tmp} = {{}};")
+            tmp = self.local(f"{m.value_c} {tmp}", tmp, t.size)
             self.store(f"{tmp}.value", t, value)
         elif isinstance(t, IntType):
             self.emit(f"{self.decl(t, tmp)} = {self.expr(value)};")
         else:
-            self.emit(f"{self.decl(t, tmp)} = {self.zero_init(t)};")
+            tmp = self.local(self.decl(t, tmp), tmp, size_of(t))
             self.store(tmp, t, value)
         self.emit(self.s.map_update(m.cname, key, tmp, self.len_idx(m)))
 
@@ -393,18 +461,21 @@ class ProbeGen(CallGen, AccessGen, DataGen):
             assert isinstance(vt, StringType)
             n = min(t.length, vt.length)
             if n < t.length:
-                self.emit(f"__builtin_memset({dst}, 0, sizeof({dst}));")
-            self.emit(self.s.copy_str(dst, f"(const void *){src}", n))
+                self.emit(self.zero(dst, t.size))
+            if n <= STACK_MAX:
+                self.emit(self.s.copy_str(dst, f"(const void *){src}", n))
+            else:
+                self.emit(self.copy(dst, src, n, n))
             return
         if isinstance(t, BYTES_TYPES):
             n = min(t.size, vt.size) if vt is not None else t.size
-            self.emit(f"__builtin_memcpy({dst}, {src}, {n});")
+            self.emit(self.copy(dst, src, n, n))
             return
         assert isinstance(t, TupleType) and isinstance(vt, TupleType)
         if vt == t:
-            self.emit(self.s.copy(dst, src))
+            self.emit(self.copy(f"&{dst}", f"&{src}", t.size))
             return
-        self.emit(f"__builtin_memset(&{dst}, 0, sizeof({dst}));")
+        self.emit(self.zero(dst, t.size))
         for i, (et, vet) in enumerate(zip(t.elems, vt.elems)):
             if isinstance(et, IntType):
                 self.emit(f"{dst}.f{i} = {src}.f{i};")
@@ -412,7 +483,7 @@ class ProbeGen(CallGen, AccessGen, DataGen):
                 self.copy_into(f"{dst}.f{i}", et, f"{src}.f{i}", vet)
             else:
                 n = min(et.size, vet.size)
-                self.emit(f"__builtin_memcpy(&{dst}.f{i}, &{src}.f{i}, {n});")
+                self.emit(self.copy(f"&{dst}.f{i}", f"&{src}.f{i}", n, n))
 
     def aggregate(self, m: MapRes, target: ast.Map, call: ast.Call) -> None:
         agg = call.type
@@ -455,16 +526,16 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         if len(keys) == 1 and isinstance(keys[0].type, TupleType) and not keys[0].type.names:
             # A tuple key has the key struct's layout: copy it whole.
             tup = self.expr(keys[0])
-            self.emit(f"{m.key_c} {key};")
-            self.emit(self.s.zero(key))
+            key = self.local(f"{m.key_c} {key}", key, m.key_size, zero=False)
+            self.emit(self.zero(key, m.key_size))
             self.store_tuple_into_key(key, m, keys[0].type, tup)
             return key
         # str(ptr) and comm keys are read straight into the key: no copy through the
         # stack (for @[comm] that copy was a third of the program's instructions).
         values = [None if self.is_pointer_read(k) or self.is_comm(k) else self.expr(k)
                   for k in keys]
-        self.emit(f"{m.key_c} {key};")
-        self.emit(self.s.zero(key))
+        key = self.local(f"{m.key_c} {key}", key, m.key_size, zero=False)
+        self.emit(self.zero(key, m.key_size))
         for i, (k, v, kt) in enumerate(zip(keys, values, m.info.key or [])):
             dst = f"{key}.k{i}"
             if isinstance(kt, IntType):
@@ -478,12 +549,13 @@ class ProbeGen(CallGen, AccessGen, DataGen):
                 if v is None:
                     self.read_str_into(dst, kt, k)
                     continue
-                self.emit(self.s.copy_str(dst, f"(const void *){v}",
-                                          min(kt.length, k.type.length)))
+                n = min(kt.length, k.type.length)
+                self.emit(self.s.copy_str(dst, f"(const void *){v}", n) if n <= STACK_MAX
+                          else self.copy(dst, v, n, n))
             elif isinstance(kt, TupleType):
                 self.copy_into(dst, kt, v, k.type)
             else:
-                self.emit(f"__builtin_memcpy(&{dst}, &{v}, sizeof({dst}));")
+                self.emit(self.copy(f"&{dst}", f"&{v}", size_of(kt)))
         return key
 
     @staticmethod
@@ -523,7 +595,7 @@ class ProbeGen(CallGen, AccessGen, DataGen):
                 self.emit(f"{key}.k{i} = {src}.f{i};")
             else:
                 n = min(et.size, kt.size)
-                self.emit(f"__builtin_memcpy(&{key}.k{i}, &{src}.f{i}, {n});")
+                self.emit(self.copy(f"&{key}.k{i}", f"&{src}.f{i}", n, n))
 
     # -- expressions ----------------------------------------------------------
     def expr(self, e: ast.Expr) -> str:  # noqa: C901 - one dispatch over node kinds
@@ -572,7 +644,7 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         if isinstance(e, ast.Tuple):
             assert isinstance(t, TupleType)
             tmp = self.temp("tup")
-            self.emit(f"{self.decl(t, tmp)} = {{}};")
+            tmp = self.local(self.decl(t, tmp), tmp, t.size)
             for i, (item, et) in enumerate(zip(e.items, t.elems)):
                 self.store(f"{tmp}.f{i}", et, item)
             return tmp
@@ -644,7 +716,7 @@ class ProbeGen(CallGen, AccessGen, DataGen):
             if not lines:
                 return f"({cond} ? {parts[0]} : {parts[1]})"
         tmp = self.temp()
-        self.emit(f"{self.decl(t, tmp)} = {self.zero_init(t)};")
+        tmp = self.local(self.decl(t, tmp), tmp, size_of(t))
         then = self.nested(lambda: self.store(tmp, t, e.then))
         other = self.nested(lambda: self.store(tmp, t, e.other))
         self.emit(f"if ({cond}) {{")
@@ -859,6 +931,7 @@ class CodeGen:
         self.source = source
         self.programs: list[ProbeProgram] = []
         self.callbacks: list[tuple[str, list[str], Function]] = []
+        self.scratch: dict[str, list[str]] = {}   # function name -> scratch struct members
         self.max_param = analysis.max_param
         self.uses_len = False
         self.uses_regs = False   # argN/retval from registers: include bpf/regs.h

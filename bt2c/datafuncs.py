@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from bt2c import ast
 from bt2c.types import (
-    DEFAULT_STRLEN,
     UINT64,
     VOID,
     ArrayType,
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
 
 DATA_FUNCTIONS = {"buf", "ntop", "pton", "macaddr", "cgroupid", "signal", "override", "reg",
                   "uaddr", "path"}
-#: buf() with a length known only at run time keeps at most this many bytes.
-BUF_DEFAULT_CAP = DEFAULT_STRLEN
 #: bpftrace's limit on a buffer (its max_strlen default).
 BUF_MAX = 1024
 AF_INET, AF_INET6 = 2, 10
@@ -93,7 +90,7 @@ class DataCalls:
                     raise self.error(f"buf() length is too long ({n.value} > {BUF_MAX})",
                                      n.span)
                 return BufType(max(n.value, 1))
-            return BufType(BUF_DEFAULT_CAP)
+            return BufType(self.max_strlen)
         if name == "ntop":
             self.nargs(e, 1, 2)
             for a in e.args:
@@ -165,7 +162,7 @@ class DataCalls:
             raise self.error("The path function can only be used with 'fentry', 'fexit', "
                              "'iter' probes", e.span)
         self.require_int(e.args[0], "path() argument")
-        size = DEFAULT_STRLEN
+        size = self.max_strlen
         if len(e.args) == 2:
             size = self.const_int(e.args[1], "path() size")
             if not 1 <= size <= BUF_MAX:

@@ -40,13 +40,14 @@ class DataGen:
             t = e.type
             assert isinstance(t, BufType)
             tmp = self.temp("buf")
-            self.emit(f"{t.c_decl(tmp)} = {{}};")
+            tmp = self.local(t.c_decl(tmp), tmp, t.size)
             src = e.args[0]
             if isinstance(src.type, ArrayType):
                 n = self.expr(e.args[1]) if len(e.args) > 1 else str(src.type.size)
                 data = self.expr(src)
                 self.emit(f"*(__u32 *){tmp} = {n} < {t.cap} ? {n} : {t.cap};")
-                self.emit(f"__builtin_memcpy({tmp} + 8, {data}, {min(t.cap, src.type.size)});")
+                n = min(t.cap, src.type.size)
+                self.emit(self.copy(f"{tmp} + 8", data, n, n))
                 return tmp
             ptr, n = self.expr(src), self.expr(e.args[1])
             self.emit(f"bt_read_buf({tmp}, {t.cap}, {n}, (const void *)({ptr}), "
@@ -93,7 +94,7 @@ class DataGen:
         assert name == "path" and isinstance(e.type, StringType)
         self.gen.require("BPF_FUNC_d_path", "5.10", "path()", self.line_of(e))
         tmp = self.temp("path")
-        self.emit(f"char {tmp}[{e.type.length}] = {{}};")
+        tmp = self.local(f"char {tmp}[{e.type.length}]", tmp, e.type.length)
         self.emit(f"bpf_d_path((struct path *)({self.expr(e.args[0])}), {tmp}, sizeof({tmp}));")
         return tmp
 

@@ -228,6 +228,11 @@ class Parser:
                 raise self.error("expected a config key", key.span)
             self.expect("=")
             val = self.advance()
+            if (key.text == "max_strlen" and val.kind != Kind.INT
+                    and not str(val.value if val.kind == Kind.STRING else val.text).isdigit()):
+                shown = val.value if val.kind == Kind.STRING else val.text
+                raise self.error(f"max_strlen: expecting a number, got {shown}",
+                                 key.span.to(val.span))
             out[key.text] = val.value if val.kind in (Kind.INT, Kind.STRING) else val.text
             self.accept(";")
         return out

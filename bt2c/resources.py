@@ -231,6 +231,13 @@ class MapRes:
     value_layout: list[LayoutEntry] = field(default_factory=list)
 
     @property
+    def key_size(self) -> int:
+        """Bytes of the key struct (each member padded to 8), 8 for a plain key."""
+        if self.key_struct is None:
+            return 8
+        return sum((k.size + 7) // 8 * 8 for k in self.info.key or [])
+
+    @property
     def max_entries(self) -> int | None:
         """The declared size (``let @x = hash(N)``), else None: the script's default."""
         return self.info.decl.max_entries if self.info.decl is not None else None

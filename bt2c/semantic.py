@@ -132,6 +132,7 @@ class Analysis:
     kaddrs: list[str] = field(default_factory=list)   # kaddr() symbols, resolved at run time
     cgroupids: list[str] = field(default_factory=list)  # cgroupid() paths, resolved at run time
     registers: list[str] = field(default_factory=list)  # reg() names used
+    max_strlen: int = DEFAULT_STRLEN  # config max_strlen: the size of str(), buf(), path()
 
 
 def unify(a: Type, b: Type) -> Type | None:
@@ -230,6 +231,7 @@ class Analyzer(DataCalls):
         self.program = program
         self.source = source
         self.result = Analysis(program)
+        self.max_strlen = self.result.max_strlen = max_strlen(program, source)
         self.final = False
         self.vars: dict[str, Type] = {}
         self.args: ArgsType | None = None
@@ -529,7 +531,7 @@ class Analyzer(DataCalls):
         wraps like C's)."""
         if name.startswith("string"):
             n = name[len("string"):].strip("[]")
-            t: Type = StringType(int(n)) if n.isdigit() else StringType(DEFAULT_STRLEN)
+            t: Type = StringType(int(n)) if n.isdigit() else StringType(self.max_strlen)
         elif name in _CASTS:
             t = _CASTS[name]
         else:
@@ -1223,11 +1225,11 @@ class Analyzer(DataCalls):
             if isinstance(arg, ast.Binary) and arg.op == "+" and isinstance(arg.left, ast.Param):
                 arg = arg.left  # str($1 + n): the parameter from its n-th byte
             if isinstance(arg, ast.Param):
-                return StringType(DEFAULT_STRLEN)
+                return StringType(self.max_strlen)
             if isinstance(t, StringType):
                 return t
             self.require_int(e.args[0], "str() argument")
-            return StringType(DEFAULT_STRLEN)
+            return StringType(self.max_strlen)
         if name in ("kstack", "ustack"):
             return self.stack(e)
         if name in ("ksym", "usym"):
@@ -1366,6 +1368,27 @@ class Analyzer(DataCalls):
             self.result.warnings.append(Warning(
                 e.span, "The debugf() builtin is not recommended for production use. For "
                 "more information see bpf_trace_printk in bpf-helpers(7).", "variables"))
+
+
+#: The largest max_strlen bt2c takes: a probe's scratch memory is one per-CPU array
+#: value, which the kernel limits to 32 KiB.
+MAX_STRLEN_LIMIT = 16384
+
+
+def max_strlen(program: ast.Program, source: Source) -> int:
+    """bpftrace's max_strlen: $BPFTRACE_MAX_STRLEN, else ``config = { max_strlen = N }``,
+    else 1024 (the environment wins over the script, as in bpftrace v0.27)."""
+    env = os.environ.get("BPFTRACE_MAX_STRLEN")
+    value: object = env if env is not None else program.config.get("max_strlen", 1024)
+    if isinstance(value, str):
+        if not value.strip().isdigit():
+            raise Bt2cError(f"max_strlen: expecting a number, got {value}", None, source)
+        value = int(value)
+    assert isinstance(value, int)
+    if not 1 <= value <= MAX_STRLEN_LIMIT:
+        raise Bt2cError(f"max_strlen: bt2c takes 1 to {MAX_STRLEN_LIMIT}, got {value}",
+                        program.span, source)
+    return value
 
 
 def analyze(program: ast.Program, source: Source, unsafe: bool = False) -> Analysis:

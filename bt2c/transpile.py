@@ -183,6 +183,7 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: boo
         "tuples": res.tuple_structs(),
         "programs": gen.programs,
         "callbacks": gen.callbacks,
+        "scratch": gen.scratch,
         "tracepoints": tp_ctx,
         "nparams": gen.max_param,
         "param_strlen": DEFAULT_STRLEN,
