@@ -21,9 +21,6 @@ from bt2c.types import BufType, FormattedInt, IntType, StackType, StringType, Tu
 if TYPE_CHECKING:
     from bt2c.codegen import ProbeGen
 
-#: Bytes of a str(ptr) read straight into a printf record: bpftrace's string limit.
-PRINTF_STRLEN = 1024
-
 
 @dataclass(frozen=True)
 class InPlace:
@@ -71,7 +68,7 @@ class CallGen:
                     assert isinstance(a, ast.Call)
                     values.append(InPlace("read", self.expr(a.args[0]), self.user_memory()))
                     # Read into the record, not the stack: room for bpftrace's full length.
-                    fields.append(flat_fields(StringType(PRINTF_STRLEN), f"a{i}")[0])
+                    fields.append(flat_fields(a.type, f"a{i}")[0])  # type: ignore[arg-type]
                     nodes.append(a)
                     continue
                 else:

@@ -90,7 +90,7 @@ class DataCalls:
                     raise self.error(f"buf() length is too long ({n.value} > {BUF_MAX})",
                                      n.span)
                 return BufType(max(n.value, 1))
-            return BufType(self.max_strlen)
+            return BufType(min(self.max_strlen, BUF_MAX))
         if name == "ntop":
             self.nargs(e, 1, 2)
             for a in e.args:

@@ -117,7 +117,7 @@ def value_format(t: Type, expr: str) -> tuple[str, list[str]]:
             return "%lld", [f"(long long){expr}"]
         return "%llu", [f"(unsigned long long){expr}"]
     if isinstance(t, StringType):
-        return "%s", [expr]
+        return "%s", [f"bt_str_text({expr}, sizeof({expr}))"]
     if isinstance(t, (StackType, SymType)):
         return "%s", [symbolic_text(t, expr)]
     assert isinstance(t, TupleType)
@@ -195,7 +195,9 @@ def event_format(ev: Event) -> tuple[str, list[str]]:
                 args.append(f'(e->a{i} ? "true" : "false")')
             elif i in ev.formatted:
                 args.append(formatted(ev.formatted[i], f"e->a{i}"))  # type: ignore[arg-type]
-            elif fields[f"a{i}"].kind == "BT_KIND_STR" or not cast:
+            elif fields[f"a{i}"].kind == "BT_KIND_STR":
+                args.append(f"bt_str_text(e->a{i}, sizeof(e->a{i}))")
+            elif not cast:
                 args.append(f"e->a{i}")
             else:
                 args.append(f"({cast})e->a{i}")

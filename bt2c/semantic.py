@@ -700,6 +700,9 @@ class Analyzer(DataCalls):
         if isinstance(e, ast.Int):
             return INT64 if e.value < 2**63 else UINT64
         if isinstance(e, ast.Str):
+            if len(e.value.encode()) + 1 > self.max_strlen:
+                raise self.error(f"String is too long (over {self.max_strlen} bytes): "
+                                 f"{e.value}", e.span)
             return literal_string(e.value)
         if isinstance(e, ast.Var):
             self.resolve(e)
