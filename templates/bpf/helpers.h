@@ -287,12 +287,13 @@ static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n
 
 /*
  * Clear n bytes of scratch memory (8-byte aligned). clang expands only small memsets
- * inline; n is a constant, so these loops unroll into plain stores.
+ * inline; n is a constant, so these loops unroll into plain stores (volatile: else
+ * clang turns them back into a memset call, which BPF has not).
  */
 static __always_inline void bt_zero(void *p, __u32 n)
 {
-	__u64 *w = p;
-	char *c = p;
+	volatile __u64 *w = p;
+	volatile char *c = p;
 
 #pragma unroll
 	for (__u32 i = 0; i < n / 8; i++)
