@@ -162,7 +162,8 @@ class ProbeGen(CallGen, AccessGen, DataGen):
     def copy(dst: str, src: str, size: int, n: str | int | None = None) -> str:
         """Copy ``n`` bytes (default: all of dst) between objects (dst and src are
         addresses); a large copy is one bpf_probe_read_kernel() (a kernel memcpy)."""
-        count = f"sizeof(*{dst})" if n is None else str(n)
+        whole = dst[1:] if dst.startswith("&") else f"*{dst}"
+        count = f"sizeof({whole})" if n is None else str(n)
         if size <= STACK_MAX:
             return f"__builtin_memcpy({dst}, {src}, {count});"
         return f"bpf_probe_read_kernel({dst}, {count}, {src});"
