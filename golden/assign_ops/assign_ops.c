@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,11 +2858,11 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of assign_ops.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 517, 4 },  { 523, 6 },  { 525, 7 },  { 527, 7 },  { 529, 7 },	 { 531, 7 },  { 533, 7 },
-	{ 535, 8 },  { 537, 8 },  { 539, 8 },  { 541, 8 },  { 543, 8 },	 { 545, 9 },  { 547, 9 },
-	{ 549, 9 },  { 551, 9 },  { 553, 10 }, { 557, 11 }, { 562, 11 }, { 567, 11 }, { 572, 11 },
-	{ 577, 11 }, { 582, 12 }, { 587, 12 }, { 592, 12 }, { 597, 12 }, { 602, 12 }, { 607, 13 },
-	{ 610, 14 }, { 613, 15 }, { 627, 16 },
+	{ 554, 4 },  { 560, 6 },  { 562, 7 },  { 564, 7 },  { 566, 7 },	 { 568, 7 },  { 570, 7 },
+	{ 572, 8 },  { 574, 8 },  { 576, 8 },  { 578, 8 },  { 580, 8 },	 { 582, 9 },  { 584, 9 },
+	{ 586, 9 },  { 588, 9 },  { 590, 10 }, { 594, 11 }, { 599, 11 }, { 604, 11 }, { 609, 11 },
+	{ 614, 11 }, { 619, 12 }, { 624, 12 }, { 629, 12 }, { 634, 12 }, { 639, 12 }, { 644, 13 },
+	{ 647, 14 }, { 650, 15 }, { 664, 16 },
 };
 
 static const char *const bt_script_lines[] = {

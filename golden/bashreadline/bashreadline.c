@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,10 +2858,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of bashreadline.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 745, 5 },  { 749, 7 },  { 763, 10 }, { 767, 12 }, { 771, 13 }, { 780, 16 },
-	{ 784, 17 }, { 788, 19 }, { 803, 20 }, { 812, 21 }, { 818, 24 }, { 822, 27 },
-	{ 828, 28 }, { 831, 29 }, { 837, 24 }, { 841, 27 }, { 847, 28 }, { 850, 29 },
-	{ 856, 24 }, { 860, 27 }, { 866, 28 }, { 869, 29 },
+	{ 782, 5 },  { 786, 7 },  { 800, 10 }, { 804, 12 }, { 808, 13 }, { 817, 16 },
+	{ 821, 17 }, { 825, 19 }, { 840, 20 }, { 849, 21 }, { 855, 24 }, { 859, 27 },
+	{ 865, 28 }, { 868, 29 }, { 874, 24 }, { 878, 27 }, { 884, 28 }, { 887, 29 },
+	{ 893, 24 }, { 897, 27 }, { 903, 28 }, { 906, 29 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2992,7 +3019,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		/* line 19 */
 		const struct event_printf_1 *e = data;
 
-		bt_printf(bt_out, "%-8d %-6d %s\n", (int)e->a0, (int)e->a1, e->a2);
+		bt_printf(bt_out, "%-8d %-6d %s\n", (int)e->a0, (int)e->a1,
+			  bt_str_text(e->a2, sizeof(e->a2)));
 		break;
 	}
 	case EVENT_HELPER_ERROR_2: { /* -k */

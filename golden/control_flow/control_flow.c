@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,9 +2858,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of control_flow.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 509, 5 },  { 518, 7 },  { 520, 8 },  { 522, 9 },  { 526, 10 }, { 528, 11 }, { 532, 14 },
-	{ 536, 17 }, { 540, 20 }, { 543, 21 }, { 546, 24 }, { 548, 25 }, { 551, 26 }, { 554, 29 },
-	{ 556, 30 }, { 569, 31 }, { 571, 32 }, { 585, 34 }, { 600, 36 }, { 604, 39 }, { 616, 40 },
+	{ 546, 5 },  { 555, 7 },  { 557, 8 },  { 559, 9 },  { 563, 10 }, { 565, 11 }, { 569, 14 },
+	{ 573, 17 }, { 577, 20 }, { 580, 21 }, { 583, 24 }, { 585, 25 }, { 588, 26 }, { 591, 29 },
+	{ 593, 30 }, { 606, 31 }, { 608, 32 }, { 622, 34 }, { 637, 36 }, { 641, 39 }, { 653, 40 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -329,6 +329,43 @@ static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n
 	return 0;
 }
 
+/*
+ * Clear n bytes of scratch memory (8-byte aligned). clang expands only small memsets
+ * inline; n is a constant, so these loops unroll into plain stores (volatile: else
+ * clang turns them back into a memset call, which BPF has not).
+ */
+static __always_inline void bt_zero(void *p, __u32 n)
+{
+	volatile __u64 *w = p;
+	volatile char *c = p;
+
+#pragma unroll
+	for (__u32 i = 0; i < n / 8; i++)
+		w[i] = 0;
+#pragma unroll
+	for (__u32 i = n / 8 * 8; i < n; i++)
+		c[i] = 0;
+}
+
+/*
+ * str(ptr): up to size bytes, as bpftrace keeps max_strlen characters. A string that
+ * fills the buffer gets its last character in place of the NUL; the printer shows
+ * such a string with bpftrace's ".." trailer.
+ */
+static __always_inline long bt_str(char *dst, __u32 size, const void *src, int user)
+{
+	long n = user ? bpf_probe_read_user_str(dst, size, src) :
+			bpf_probe_read_kernel_str(dst, size, src);
+
+	if (n == size) {
+		if (user)
+			bpf_probe_read_user(dst + size - 1, 1, src + size - 1);
+		else
+			bpf_probe_read_kernel(dst + size - 1, 1, src + size - 1);
+	}
+	return n;
+}
+
 /* str(ptr, n): read at most limit-1 bytes plus NUL from kernel or user memory. */
 static __always_inline long bt_read_str(char *dst, __u32 limit, const void *src, int user)
 {
@@ -530,6 +567,22 @@ struct tp_syscalls_sys_enter_kill {
 	__u64 sig;
 } __attribute__((packed));
 
+/*
+ * Scratch memory of handle_fentry_vfs_getattr(): values too large for the 512-byte BPF stack
+ * (strings of up to max_strlen bytes, keys and tuples holding them), one per CPU.
+ */
+struct handle_fentry_vfs_getattr_scratch {
+	char path3[1024] __attribute__((aligned(8)));
+	struct map_paths_key key1 __attribute__((aligned(8)));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct handle_fentry_vfs_getattr_scratch);
+} handle_fentry_vfs_getattr_scratch SEC(".maps");
+
 /* line 6: kprobe:do_sys_openat2 */
 SEC("kprobe/do_sys_openat2")
 int handle_kprobe_do_sys_openat2(struct pt_regs *ctx)
@@ -560,15 +613,21 @@ int handle_kprobe_do_sys_openat2(struct pt_regs *ctx)
 SEC("fentry/vfs_getattr")
 int handle_fentry_vfs_getattr(__u64 *ctx)
 {
+	__u32 scratch_key = 0;
+	struct handle_fentry_vfs_getattr_scratch *sc =
+		bpf_map_lookup_elem(&handle_fentry_vfs_getattr_scratch, &scratch_key);
+
+	if (!sc)
+		return 0;
+
 	/* line 12: @paths[func, path(args.path)] = count() */
 	char func2[16] = "vfs_getattr";
-	char path3[64] = {};
-	bpf_d_path((struct path *)(((__u64)ctx[0])), path3, sizeof(path3));
-	struct map_paths_key key1;
-	__builtin_memset(&key1, 0, sizeof(key1));
-	__builtin_memcpy(key1.k0, (const void *)func2, 16);
-	__builtin_memcpy(key1.k1, (const void *)path3, 64);
-	bt_map_add(&map_paths, &key1, 1);
+	bt_zero(&sc->path3, sizeof(sc->path3));
+	bpf_d_path((struct path *)(((__u64)ctx[0])), sc->path3, sizeof(sc->path3));
+	bt_zero(&sc->key1, sizeof(sc->key1));
+	__builtin_memcpy(sc->key1.k0, (const void *)func2, 16);
+	bpf_probe_read_kernel(sc->key1.k1, 1024, sc->path3);
+	bt_map_add(&map_paths, &sc->key1, 1);
 	return 0;
 }
 

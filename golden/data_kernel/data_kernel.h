@@ -42,7 +42,7 @@ struct bt_avg {
 /* key of @paths */
 struct map_paths_key {
 	char k0[16];
-	char k1[64];
+	char k1[1024];
 };
 
 /* line 7: printf */

@@ -60,7 +60,7 @@ struct event_printf_0 {
 	struct event_header hdr;
 	__u8 a0[24] __attribute__((aligned(8)));
 	__u8 a1[16] __attribute__((aligned(8)));
-	__u8 a2[72] __attribute__((aligned(8)));
+	__u8 a2[1032] __attribute__((aligned(8)));
 	__u8 a3[6];
 };
 

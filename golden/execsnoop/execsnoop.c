@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of execsnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 550, 4 }, { 554, 6 }, { 568, 9 }, { 572, 12 }, { 591, 9 }, { 595, 12 },
+	{ 587, 4 }, { 591, 6 }, { 605, 9 }, { 609, 12 }, { 628, 9 }, { 632, 12 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2896,8 +2923,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		/* line 12 */
 		const struct event_printf_1 *e = data;
 
-		bt_printf(bt_out, "%-10u %-6d %-16s %s\n", (unsigned int)e->a0, (int)e->a1, e->a2,
-			  e->a3);
+		bt_printf(bt_out, "%-10u %-6d %-16s %s\n", (unsigned int)e->a0, (int)e->a1,
+			  bt_str_text(e->a2, sizeof(e->a2)), bt_str_text(e->a3, sizeof(e->a3)));
 		break;
 	}
 	case EVENT_HELPER_ERROR_2: { /* -k */

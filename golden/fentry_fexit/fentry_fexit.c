@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,9 +2858,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of fentry_fexit.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 748, 3 },  { 752, 3 },  { 755, 5 },  { 763, 3 },  { 767, 3 },
-	{ 770, 5 },  { 778, 8 },  { 782, 10 }, { 789, 8 },  { 797, 8 },
-	{ 806, 10 }, { 813, 13 }, { 817, 15 }, { 823, 13 }, { 827, 15 },
+	{ 785, 3 },  { 789, 3 },  { 792, 5 },  { 800, 3 },  { 804, 3 },
+	{ 807, 5 },  { 815, 8 },  { 819, 10 }, { 826, 8 },  { 834, 8 },
+	{ 843, 10 }, { 850, 13 }, { 854, 15 }, { 860, 13 }, { 864, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of kernel_data.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 527, 13 }, { 533, 13 }, { 536, 14 }, { 538, 15 }, { 561, 16 }, { 575, 17 }, { 595, 19 },
+	{ 564, 13 }, { 570, 13 }, { 573, 14 }, { 575, 15 }, { 598, 16 }, { 612, 17 }, { 632, 19 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2903,7 +2930,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		/* line 15 */
 		const struct event_printf_0 *e = data;
 
-		bt_printf(bt_out, "%d %d %s %d\n", (int)e->a0, (int)e->a1, e->a2, (int)e->a3);
+		bt_printf(bt_out, "%d %d %s %d\n", (int)e->a0, (int)e->a1,
+			  bt_str_text(e->a2, sizeof(e->a2)), (int)e->a3);
 		break;
 	}
 	case EVENT_PRINT_1: {
@@ -2960,7 +2988,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		/* line 17 */
 		const struct event_printf_2 *e = data;
 
-		bt_printf(bt_out, "%d %d %s\n", (int)e->a0, (int)e->a1, e->a2);
+		bt_printf(bt_out, "%d %d %s\n", (int)e->a0, (int)e->a1,
+			  bt_str_text(e->a2, sizeof(e->a2)));
 		break;
 	}
 	}

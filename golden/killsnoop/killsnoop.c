@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of killsnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 542, 4 },  { 546, 6 },  { 550, 7 },  { 557, 10 }, { 563, 11 },
-	{ 567, 13 }, { 569, 14 }, { 595, 16 }, { 598, 17 },
+	{ 579, 4 },  { 583, 6 },  { 587, 7 },  { 594, 10 }, { 600, 11 },
+	{ 604, 13 }, { 606, 14 }, { 632, 16 }, { 635, 17 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2921,8 +2948,9 @@ static int handle_event(void *ctx, void *data, size_t size)
 		/* line 14 */
 		const struct event_printf_0 *e = data;
 
-		bt_printf(bt_out, "%-6d %-16s %4d %-6d %s\n", (int)e->a0, e->a1, (int)e->a2,
-			  (int)e->a3, e->a4);
+		bt_printf(bt_out, "%-6d %-16s %4d %-6d %s\n", (int)e->a0,
+			  bt_str_text(e->a1, sizeof(e->a1)), (int)e->a2, (int)e->a3,
+			  bt_str_text(e->a4, sizeof(e->a4)));
 		break;
 	}
 	}

@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,11 +2858,11 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of map_loop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 594, 14 }, { 600, 15 }, { 611, 14 }, { 617, 15 }, { 628, 14 }, { 634, 15 }, { 639, 4 },
-	{ 643, 5 },  { 646, 7 },  { 649, 8 },  { 656, 11 }, { 663, 13 }, { 665, 14 }, { 672, 17 },
-	{ 685, 18 }, { 688, 19 }, { 700, 21 }, { 705, 11 }, { 712, 13 }, { 714, 14 }, { 721, 17 },
-	{ 734, 18 }, { 737, 19 }, { 749, 21 }, { 754, 11 }, { 761, 13 }, { 763, 14 }, { 770, 17 },
-	{ 783, 18 }, { 786, 19 }, { 798, 21 },
+	{ 631, 14 }, { 637, 15 }, { 648, 14 }, { 654, 15 }, { 665, 14 }, { 671, 15 }, { 676, 4 },
+	{ 680, 5 },  { 683, 7 },  { 686, 8 },  { 693, 11 }, { 700, 13 }, { 702, 14 }, { 709, 17 },
+	{ 722, 18 }, { 725, 19 }, { 737, 21 }, { 742, 11 }, { 749, 13 }, { 751, 14 }, { 758, 17 },
+	{ 771, 18 }, { 774, 19 }, { 786, 21 }, { 791, 11 }, { 798, 13 }, { 800, 14 }, { 807, 17 },
+	{ 820, 18 }, { 823, 19 }, { 835, 21 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of maplen.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 617, 5 },  { 621, 7 },  { 628, 8 },  { 635, 11 }, { 639, 13 }, { 647, 16 },
-	{ 651, 18 }, { 667, 16 }, { 671, 18 }, { 687, 16 }, { 691, 18 },
+	{ 669, 5 },  { 680, 7 },  { 686, 8 },  { 693, 11 }, { 697, 13 }, { 705, 16 },
+	{ 709, 18 }, { 725, 16 }, { 729, 18 }, { 745, 16 }, { 749, 18 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2865,7 +2892,7 @@ static const struct bt_helper_site bt_helper_sites[] = {
 
 /* The script's maps, for printing at exit and for print()/clear()/zero(). */
 static const struct bt_field map_files_key_fields[] = {
-	{ BT_KIND_STR, 64, 0 },
+	{ BT_KIND_STR, 1024, 0 },
 };
 static const struct bt_field map_procs_key_fields[] = {
 	{ BT_KIND_UINT, 8, 0 },

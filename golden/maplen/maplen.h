@@ -42,7 +42,7 @@ struct bt_avg {
 
 /* key of @files */
 struct map_files_key {
-	char k0[64];
+	char k0[1024];
 };
 
 /* line 18: printf */

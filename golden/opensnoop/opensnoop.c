@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,10 +2858,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of opensnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 573, 5 },  { 577, 7 },  { 591, 10 }, { 595, 13 }, { 602, 10 }, { 606, 13 },
-	{ 613, 16 }, { 621, 18 }, { 625, 20 }, { 627, 21 }, { 629, 22 }, { 631, 24 },
-	{ 650, 26 }, { 656, 16 }, { 664, 18 }, { 668, 20 }, { 670, 21 }, { 672, 22 },
-	{ 674, 24 }, { 693, 26 }, { 699, 29 }, { 703, 31 },
+	{ 610, 5 },  { 614, 7 },  { 628, 10 }, { 632, 13 }, { 639, 10 }, { 643, 13 },
+	{ 650, 16 }, { 658, 18 }, { 662, 20 }, { 664, 21 }, { 666, 22 }, { 668, 24 },
+	{ 687, 26 }, { 693, 16 }, { 701, 18 }, { 705, 20 }, { 707, 21 }, { 709, 22 },
+	{ 711, 24 }, { 730, 26 }, { 736, 29 }, { 740, 31 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2932,8 +2959,9 @@ static int handle_event(void *ctx, void *data, size_t size)
 		/* line 24 */
 		const struct event_printf_1 *e = data;
 
-		bt_printf(bt_out, "%-6d %-16s %4d %3d %s\n", (int)e->a0, e->a1, (int)e->a2,
-			  (int)e->a3, e->a4);
+		bt_printf(bt_out, "%-6d %-16s %4d %3d %s\n", (int)e->a0,
+			  bt_str_text(e->a1, sizeof(e->a1)), (int)e->a2, (int)e->a3,
+			  bt_str_text(e->a4, sizeof(e->a4)));
 		break;
 	}
 	case EVENT_HELPER_ERROR_2: { /* -k */

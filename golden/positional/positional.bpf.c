@@ -324,6 +324,43 @@ static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n
 	return 0;
 }
 
+/*
+ * Clear n bytes of scratch memory (8-byte aligned). clang expands only small memsets
+ * inline; n is a constant, so these loops unroll into plain stores (volatile: else
+ * clang turns them back into a memset call, which BPF has not).
+ */
+static __always_inline void bt_zero(void *p, __u32 n)
+{
+	volatile __u64 *w = p;
+	volatile char *c = p;
+
+#pragma unroll
+	for (__u32 i = 0; i < n / 8; i++)
+		w[i] = 0;
+#pragma unroll
+	for (__u32 i = n / 8 * 8; i < n; i++)
+		c[i] = 0;
+}
+
+/*
+ * str(ptr): up to size bytes, as bpftrace keeps max_strlen characters. A string that
+ * fills the buffer gets its last character in place of the NUL; the printer shows
+ * such a string with bpftrace's ".." trailer.
+ */
+static __always_inline long bt_str(char *dst, __u32 size, const void *src, int user)
+{
+	long n = user ? bpf_probe_read_user_str(dst, size, src) :
+			bpf_probe_read_kernel_str(dst, size, src);
+
+	if (n == size) {
+		if (user)
+			bpf_probe_read_user(dst + size - 1, 1, src + size - 1);
+		else
+			bpf_probe_read_kernel(dst + size - 1, 1, src + size - 1);
+	}
+	return n;
+}
+
 /* str(ptr, n): read at most limit-1 bytes plus NUL from kernel or user memory. */
 static __always_inline long bt_read_str(char *dst, __u32 limit, const void *src, int user)
 {
@@ -522,13 +559,34 @@ struct tp_syscalls_sys_enter_getpid {
 	__s32 __syscall_nr;
 } __attribute__((packed));
 
+/*
+ * Scratch memory of handle_begin(): values too large for the 512-byte BPF stack
+ * (strings of up to max_strlen bytes, keys and tuples holding them), one per CPU.
+ */
+struct handle_begin_scratch {
+	char str1[1024] __attribute__((aligned(8)));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct handle_begin_scratch);
+} handle_begin_scratch SEC(".maps");
+
 /* line 4: BEGIN */
 SEC("raw_tp")
 int handle_begin(void *ctx)
 {
+	__u32 scratch_key = 0;
+	struct handle_begin_scratch *sc = bpf_map_lookup_elem(&handle_begin_scratch, &scratch_key);
+
+	if (!sc)
+		return 0;
+
 	/* line 6: printf("%d parameters; watching pid %d for %s\n", $#, $1, str($2)) */
-	char str1[64] = {};
-	bt_param_copy(str1, bt_param_str[1], 0, sizeof(str1), sizeof(str1));
+	bt_zero(&sc->str1, sizeof(sc->str1));
+	bt_param_copy(sc->str1, bt_param_str[1], 0, sizeof(sc->str1), sizeof(sc->str1));
 	{
 		struct event_printf_0 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
@@ -536,7 +594,7 @@ int handle_begin(void *ctx)
 			e->hdr.id = EVENT_PRINTF_0;
 			e->a0 = bt_nparams;
 			e->a1 = bt_param[0];
-			__builtin_memcpy(e->a2, str1, sizeof(e->a2));
+			bpf_probe_read_kernel(e->a2, sizeof(e->a2), sc->str1);
 			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
 		} else {
 			bt_lost_event();

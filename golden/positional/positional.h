@@ -44,7 +44,7 @@ struct event_printf_0 {
 	struct event_header hdr;
 	__s64 a0;
 	__s64 a1;
-	char a2[64];
+	char a2[1024];
 };
 
 #endif /* __POSITIONAL_H */

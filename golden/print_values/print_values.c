@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of print_values.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 527, 4 },  { 531, 5 },  { 534, 7 },  { 540, 10 }, { 544, 12 },
-	{ 556, 13 }, { 569, 14 }, { 586, 15 }, { 588, 16 },
+	{ 564, 4 },  { 568, 5 },  { 571, 7 },  { 577, 10 }, { 581, 12 },
+	{ 593, 13 }, { 606, 14 }, { 623, 15 }, { 625, 16 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2919,7 +2946,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 			bt_json_end(bt_out);
 			break;
 		}
-		fprintf(bt_out, "%s\n", e->value);
+		fprintf(bt_out, "%s\n", bt_str_text(e->value, sizeof(e->value)));
 		break;
 	}
 	case EVENT_PRINT_2: {
@@ -2938,8 +2965,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 			bt_json_end(bt_out);
 			break;
 		}
-		fprintf(bt_out, "(%lld, %s, %lld)\n", (long long)e->value.f0, e->value.f1,
-			(long long)e->value.f2);
+		fprintf(bt_out, "(%lld, %s, %lld)\n", (long long)e->value.f0,
+			bt_str_text(e->value.f1, sizeof(e->value.f1)), (long long)e->value.f2);
 		break;
 	}
 	}

@@ -339,6 +339,43 @@ static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n
 	return 0;
 }
 
+/*
+ * Clear n bytes of scratch memory (8-byte aligned). clang expands only small memsets
+ * inline; n is a constant, so these loops unroll into plain stores (volatile: else
+ * clang turns them back into a memset call, which BPF has not).
+ */
+static __always_inline void bt_zero(void *p, __u32 n)
+{
+	volatile __u64 *w = p;
+	volatile char *c = p;
+
+#pragma unroll
+	for (__u32 i = 0; i < n / 8; i++)
+		w[i] = 0;
+#pragma unroll
+	for (__u32 i = n / 8 * 8; i < n; i++)
+		c[i] = 0;
+}
+
+/*
+ * str(ptr): up to size bytes, as bpftrace keeps max_strlen characters. A string that
+ * fills the buffer gets its last character in place of the NUL; the printer shows
+ * such a string with bpftrace's ".." trailer.
+ */
+static __always_inline long bt_str(char *dst, __u32 size, const void *src, int user)
+{
+	long n = user ? bpf_probe_read_user_str(dst, size, src) :
+			bpf_probe_read_kernel_str(dst, size, src);
+
+	if (n == size) {
+		if (user)
+			bpf_probe_read_user(dst + size - 1, 1, src + size - 1);
+		else
+			bpf_probe_read_kernel(dst + size - 1, 1, src + size - 1);
+	}
+	return n;
+}
+
 /* str(ptr, n): read at most limit-1 bytes plus NUL from kernel or user memory. */
 static __always_inline long bt_read_str(char *dst, __u32 limit, const void *src, int user)
 {
@@ -731,18 +768,39 @@ static __always_inline __u32 bt_lhist_index(__s64 v, __s64 min, __s64 max, __s64
 
 #endif /* BT2C_AGGREGATES_H */
 
+/*
+ * Scratch memory of handle_usdt_function__entry(): values too large for the 512-byte BPF stack
+ * (strings of up to max_strlen bytes, keys and tuples holding them), one per CPU.
+ */
+struct handle_usdt_function__entry_scratch {
+	struct map_calls_key key1 __attribute__((aligned(8)));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct handle_usdt_function__entry_scratch);
+} handle_usdt_function__entry_scratch SEC(".maps");
+
 /* line 5: usdt:/usr/bin/python3:python:function__entry */
 SEC("usdt")
 int handle_usdt_function__entry(struct pt_regs *ctx)
 {
+	__u32 scratch_key = 0;
+	struct handle_usdt_function__entry_scratch *sc =
+		bpf_map_lookup_elem(&handle_usdt_function__entry_scratch, &scratch_key);
+
+	if (!sc)
+		return 0;
+
 	/* line 7: @calls[str(arg1), str(arg0)] = count() */
-	struct map_calls_key key1;
-	__builtin_memset(&key1, 0, sizeof(key1));
-	bt_helper_check(0, bpf_probe_read_user_str(key1.k0, sizeof(key1.k0),
-						   (const void *)bt_usdt_arg(ctx, 1)));
-	bt_helper_check(1, bpf_probe_read_user_str(key1.k1, sizeof(key1.k1),
-						   (const void *)bt_usdt_arg(ctx, 0)));
-	bt_map_add(&map_calls, &key1, 1);
+	bt_zero(&sc->key1, sizeof(sc->key1));
+	bt_helper_check(
+		0, bt_str(sc->key1.k0, sizeof(sc->key1.k0), (const void *)bt_usdt_arg(ctx, 1), 1));
+	bt_helper_check(
+		1, bt_str(sc->key1.k1, sizeof(sc->key1.k1), (const void *)bt_usdt_arg(ctx, 0), 1));
+	bt_map_add(&map_calls, &sc->key1, 1);
 	/* line 8: @depth = max(arg2) */
 	__u32 key2 = 0;
 	bt_map_max(&map_depth, &key2, bt_usdt_arg(ctx, 2));

@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of pyusdt.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 734, 5 }, { 738, 7 }, { 746, 8 }, { 752, 11 }, { 756, 13 }, { 765, 11 }, { 769, 13 },
+	{ 786, 5 }, { 797, 7 }, { 804, 8 }, { 810, 11 }, { 814, 13 }, { 823, 11 }, { 827, 13 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2861,8 +2888,8 @@ static const struct bt_helper_site bt_helper_sites[] = {
 
 /* The script's maps, for printing at exit and for print()/clear()/zero(). */
 static const struct bt_field map_calls_key_fields[] = {
-	{ BT_KIND_STR, 64, 0 },
-	{ BT_KIND_STR, 64, 64 },
+	{ BT_KIND_STR, 1024, 0 },
+	{ BT_KIND_STR, 1024, 1024 },
 };
 static const struct bt_field map_depth_key_fields[] = {
 	{ BT_KIND_UINT, 4, 0 },

@@ -41,8 +41,8 @@ struct bt_avg {
 
 /* key of @calls */
 struct map_calls_key {
-	char k0[64];
-	char k1[64];
+	char k0[1024];
+	char k1[1024];
 };
 
 /* key of @gc */

@@ -1486,6 +1486,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -3489,8 +3516,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of stacks.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 574, 5 },  { 578, 7 },  { 590, 8 },  { 602, 11 },
-	{ 606, 13 }, { 625, 14 }, { 641, 17 }, { 645, 19 },
+	{ 611, 5 },  { 615, 7 },  { 627, 8 },  { 639, 11 },
+	{ 643, 13 }, { 662, 14 }, { 678, 17 }, { 682, 19 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -3575,7 +3602,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		/* line 13 */
 		const struct event_printf_0 *e = data;
 
-		bt_printf(bt_out, "%s called getpid from:%s(%s)\n", e->a0,
+		bt_printf(bt_out, "%s called getpid from:%s(%s)\n",
+			  bt_str_text(e->a0, sizeof(e->a0)),
 			  bt_sym_format(&e->a1, BT_KIND_USTACK, BT_STACK_BPFTRACE, 3),
 			  bt_sym_format(&e->a2, BT_KIND_USYM, 0, 0));
 		break;

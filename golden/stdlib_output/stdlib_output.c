@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -3110,9 +3137,9 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of stdlib_output.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 677, 4 },  { 681, 5 },  { 692, 6 },  { 704, 7 },  { 716, 8 },	 { 730, 11 },
-	{ 734, 12 }, { 746, 13 }, { 769, 14 }, { 774, 17 }, { 778, 17 }, { 781, 18 },
-	{ 795, 19 }, { 812, 22 }, { 816, 23 }, { 828, 24 },
+	{ 714, 4 },  { 718, 5 },  { 729, 6 },  { 741, 7 },  { 753, 8 },	 { 767, 11 },
+	{ 771, 12 }, { 783, 13 }, { 806, 14 }, { 811, 17 }, { 815, 17 }, { 818, 18 },
+	{ 832, 19 }, { 849, 22 }, { 853, 23 }, { 865, 24 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -3202,7 +3229,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		/* line 12 */
 		const struct event_printf_4 *e = data;
 
-		bt_printf(bt_out, "%s: ", e->a0);
+		bt_printf(bt_out, "%s: ", bt_str_text(e->a0, sizeof(e->a0)));
 		break;
 	}
 	case EVENT_JOIN_5: {
@@ -3218,7 +3245,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		const struct event_printf_6 *e = data;
 
 		bt_diag(bt_out, "WARNING", "stdlib_output.bt", 18, 3, 50, "", "execve failed: %s",
-			e->a0);
+			bt_str_text(e->a0, sizeof(e->a0)));
 		break;
 	}
 	case EVENT_PRINTF_7: {

@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -3110,8 +3137,8 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of stdlib_values.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 857, 3 },  { 861, 3 },  { 864, 4 },  { 871, 5 },  { 889, 8 },	 { 893, 9 },
-	{ 899, 10 }, { 906, 13 }, { 910, 14 }, { 927, 18 }, { 933, 19 }, { 935, 20 },
+	{ 894, 3 },  { 898, 3 },  { 901, 4 },  { 908, 5 },  { 926, 8 },	 { 930, 9 },
+	{ 936, 10 }, { 943, 13 }, { 947, 14 }, { 964, 18 }, { 970, 19 }, { 972, 20 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -3215,7 +3242,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		/* line 5 */
 		const struct event_printf_0 *e = data;
 
-		bt_printf(bt_out, "%s: %s\n", bt_fmt_username(e->a0), e->a1);
+		bt_printf(bt_out, "%s: %s\n", bt_fmt_username(e->a0),
+			  bt_str_text(e->a1, sizeof(e->a1)));
 		break;
 	}
 	case EVENT_PRINTF_1: {

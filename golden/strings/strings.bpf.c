@@ -322,6 +322,43 @@ static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n
 	return 0;
 }
 
+/*
+ * Clear n bytes of scratch memory (8-byte aligned). clang expands only small memsets
+ * inline; n is a constant, so these loops unroll into plain stores (volatile: else
+ * clang turns them back into a memset call, which BPF has not).
+ */
+static __always_inline void bt_zero(void *p, __u32 n)
+{
+	volatile __u64 *w = p;
+	volatile char *c = p;
+
+#pragma unroll
+	for (__u32 i = 0; i < n / 8; i++)
+		w[i] = 0;
+#pragma unroll
+	for (__u32 i = n / 8 * 8; i < n; i++)
+		c[i] = 0;
+}
+
+/*
+ * str(ptr): up to size bytes, as bpftrace keeps max_strlen characters. A string that
+ * fills the buffer gets its last character in place of the NUL; the printer shows
+ * such a string with bpftrace's ".." trailer.
+ */
+static __always_inline long bt_str(char *dst, __u32 size, const void *src, int user)
+{
+	long n = user ? bpf_probe_read_user_str(dst, size, src) :
+			bpf_probe_read_kernel_str(dst, size, src);
+
+	if (n == size) {
+		if (user)
+			bpf_probe_read_user(dst + size - 1, 1, src + size - 1);
+		else
+			bpf_probe_read_kernel(dst + size - 1, 1, src + size - 1);
+	}
+	return n;
+}
+
 /* str(ptr, n): read at most limit-1 bytes plus NUL from kernel or user memory. */
 static __always_inline long bt_read_str(char *dst, __u32 limit, const void *src, int user)
 {
@@ -544,11 +581,34 @@ struct tp_syscalls_sys_enter_openat {
 	__u64 mode;
 } __attribute__((packed));
 
+/*
+ * Scratch memory of handle_sys_enter_openat(): values too large for the 512-byte BPF stack
+ * (strings of up to max_strlen bytes, keys and tuples holding them), one per CPU.
+ */
+struct handle_sys_enter_openat_scratch {
+	char path[1024] __attribute__((aligned(8)));
+	char str5[1024] __attribute__((aligned(8)));
+	struct map_opened_key key6 __attribute__((aligned(8)));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct handle_sys_enter_openat_scratch);
+} handle_sys_enter_openat_scratch SEC(".maps");
+
 /* line 4: tracepoint:syscalls:sys_enter_openat */
 SEC("tp/syscalls/sys_enter_openat")
 int handle_sys_enter_openat(struct tp_syscalls_sys_enter_openat *args)
 {
-	char path[64] = {};
+	__u32 scratch_key = 0;
+	struct handle_sys_enter_openat_scratch *sc =
+		bpf_map_lookup_elem(&handle_sys_enter_openat_scratch, &scratch_key);
+
+	if (!sc)
+		return 0;
+	bt_zero(&sc->path, sizeof(sc->path));
 
 	/* line 5: predicate comm == "workload" && strncmp(comm, "work", 4) == 0 */
 	char comm1[16] = {};
@@ -563,17 +623,16 @@ int handle_sys_enter_openat(struct tp_syscalls_sys_enter_openat *args)
 	if (!(t4))
 		return 0;
 	/* line 7: $path = str(args.filename, 32) */
-	char str5[64] = {};
-	bt_helper_check(0, bt_read_str(str5, (__u32)(32) < 64 ? (__u32)(32) : 64,
+	bt_zero(&sc->str5, sizeof(sc->str5));
+	bt_helper_check(0, bt_read_str(sc->str5, (__u32)(32) < 1024 ? (__u32)(32) : 1024,
 				       (const void *)args->filename, 1));
-	__builtin_memcpy(path, (const void *)str5, 64);
+	bpf_probe_read_kernel(sc->path, 1024, sc->str5);
 	/* line 8: if ($path != "/dev/null") { */
-	if ((!bt_streq(path, "/dev/null", 16))) {
+	if ((!bt_streq(sc->path, "/dev/null", 16))) {
 		/* line 9: @opened[$path] = count() */
-		struct map_opened_key key6;
-		__builtin_memset(&key6, 0, sizeof(key6));
-		__builtin_memcpy(key6.k0, (const void *)path, 64);
-		bt_map_add(&map_opened, &key6, 1);
+		bt_zero(&sc->key6, sizeof(sc->key6));
+		bpf_probe_read_kernel(sc->key6.k0, 1024, sc->path);
+		bt_map_add(&map_opened, &sc->key6, 1);
 	}
 	return 0;
 }

@@ -41,7 +41,7 @@ struct bt_avg {
 
 /* key of @opened */
 struct map_opened_key {
-	char k0[64];
+	char k0[1024];
 };
 
 /* line 0: helper_error */

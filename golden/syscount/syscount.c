@@ -1485,6 +1485,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2831,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of syscount.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 544, 5 }, { 548, 7 }, { 553, 8 }, { 556, 9 }, { 562, 12 }, { 566, 14 }, { 568, 15 },
+	{ 581, 5 }, { 585, 7 }, { 590, 8 }, { 593, 9 }, { 599, 12 }, { 603, 14 }, { 605, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -322,6 +322,43 @@ static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n
 	return 0;
 }
 
+/*
+ * Clear n bytes of scratch memory (8-byte aligned). clang expands only small memsets
+ * inline; n is a constant, so these loops unroll into plain stores (volatile: else
+ * clang turns them back into a memset call, which BPF has not).
+ */
+static __always_inline void bt_zero(void *p, __u32 n)
+{
+	volatile __u64 *w = p;
+	volatile char *c = p;
+
+#pragma unroll
+	for (__u32 i = 0; i < n / 8; i++)
+		w[i] = 0;
+#pragma unroll
+	for (__u32 i = n / 8 * 8; i < n; i++)
+		c[i] = 0;
+}
+
+/*
+ * str(ptr): up to size bytes, as bpftrace keeps max_strlen characters. A string that
+ * fills the buffer gets its last character in place of the NUL; the printer shows
+ * such a string with bpftrace's ".." trailer.
+ */
+static __always_inline long bt_str(char *dst, __u32 size, const void *src, int user)
+{
+	long n = user ? bpf_probe_read_user_str(dst, size, src) :
+			bpf_probe_read_kernel_str(dst, size, src);
+
+	if (n == size) {
+		if (user)
+			bpf_probe_read_user(dst + size - 1, 1, src + size - 1);
+		else
+			bpf_probe_read_kernel(dst + size - 1, 1, src + size - 1);
+	}
+	return n;
+}
+
 /* str(ptr, n): read at most limit-1 bytes plus NUL from kernel or user memory. */
 static __always_inline long bt_read_str(char *dst, __u32 limit, const void *src, int user)
 {
@@ -544,16 +581,37 @@ struct tp_syscalls_sys_enter_openat {
 	__u64 mode;
 } __attribute__((packed));
 
+/*
+ * Scratch memory of handle_sys_enter_openat(): values too large for the 512-byte BPF stack
+ * (strings of up to max_strlen bytes, keys and tuples holding them), one per CPU.
+ */
+struct handle_sys_enter_openat_scratch {
+	struct map_files_key key1 __attribute__((aligned(8)));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct handle_sys_enter_openat_scratch);
+} handle_sys_enter_openat_scratch SEC(".maps");
+
 /* line 4: tracepoint:syscalls:sys_enter_openat */
 SEC("tp/syscalls/sys_enter_openat")
 int handle_sys_enter_openat(struct tp_syscalls_sys_enter_openat *args)
 {
+	__u32 scratch_key = 0;
+	struct handle_sys_enter_openat_scratch *sc =
+		bpf_map_lookup_elem(&handle_sys_enter_openat_scratch, &scratch_key);
+
+	if (!sc)
+		return 0;
+
 	/* line 6: @files[str(args.filename)] = count() */
-	struct map_files_key key1;
-	__builtin_memset(&key1, 0, sizeof(key1));
-	bt_helper_check(
-		0, bpf_probe_read_user_str(key1.k0, sizeof(key1.k0), (const void *)args->filename));
-	bt_map_add(&map_files, &key1, 1);
+	bt_zero(&sc->key1, sizeof(sc->key1));
+	bt_helper_check(0,
+			bt_str(sc->key1.k0, sizeof(sc->key1.k0), (const void *)args->filename, 1));
+	bt_map_add(&map_files, &sc->key1, 1);
 	return 0;
 }
 
