@@ -156,7 +156,7 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         """Clear an object: clang expands a memset only when it is small."""
         if size <= STACK_MAX:
             return f"__builtin_memset(&{lvalue}, 0, sizeof({lvalue}));"
-        return f"bt_zero(&{lvalue}, sizeof({lvalue}));"
+        return f"bt_clear(&{lvalue}, sizeof({lvalue}));"
 
     @staticmethod
     def copy(dst: str, src: str, size: int, n: str | int | None = None) -> str:
@@ -757,13 +757,11 @@ class ProbeGen(CallGen, AccessGen, DataGen):
             return f"bt_map_read(&{m.cname}, &{key})"
         tmp = self.temp("val")
         assert t is not None
-        if isinstance(t, StringType):
-            self.emit(f"{m.value_c} {tmp};")
-            self.emit(self.s.map_read_copy(m.cname, key, tmp))
-            return f"{tmp}.value"
-        self.emit(f"{self.decl(t, tmp)};")
-        self.emit(self.s.map_read_copy(m.cname, key, tmp))
-        return tmp
+        size = size_of(t) if not isinstance(t, StringType) else (t.size + 7) // 8 * 8
+        decl = f"{m.value_c} {tmp}" if isinstance(t, StringType) else self.decl(t, tmp)
+        tmp = self.local(decl, tmp, size, zero=False)
+        self.emit(self.s.map_read_copy(m.cname, key, tmp, size > STACK_MAX))
+        return f"{tmp}.value" if isinstance(t, StringType) else tmp
 
     def builtin(self, e: ast.Builtin) -> str:
         name = e.name

@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of aggregations.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 604, 4 }, { 608, 5 },	 { 611, 7 },  { 616, 8 },
-	{ 621, 9 }, { 626, 10 }, { 631, 11 }, { 636, 12 },
+	{ 619, 4 }, { 623, 5 },	 { 626, 7 },  { 631, 8 },
+	{ 636, 9 }, { 641, 10 }, { 646, 11 }, { 651, 12 },
 };
 
 static const char *const bt_script_lines[] = {

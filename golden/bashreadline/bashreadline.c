@@ -2858,10 +2858,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of bashreadline.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 782, 5 },  { 786, 7 },  { 800, 10 }, { 804, 12 }, { 808, 13 }, { 817, 16 },
-	{ 821, 17 }, { 825, 19 }, { 840, 20 }, { 849, 21 }, { 855, 24 }, { 859, 27 },
-	{ 865, 28 }, { 868, 29 }, { 874, 24 }, { 878, 27 }, { 884, 28 }, { 887, 29 },
-	{ 893, 24 }, { 897, 27 }, { 903, 28 }, { 906, 29 },
+	{ 797, 5 },  { 801, 7 },  { 815, 10 }, { 819, 12 }, { 823, 13 }, { 832, 16 },
+	{ 836, 17 }, { 840, 19 }, { 855, 20 }, { 864, 21 }, { 870, 24 }, { 874, 27 },
+	{ 880, 28 }, { 883, 29 }, { 889, 24 }, { 893, 27 }, { 899, 28 }, { 902, 29 },
+	{ 908, 24 }, { 912, 27 }, { 918, 28 }, { 921, 29 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of biolatency.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 593, 5 },  { 597, 7 },  { 611, 10 }, { 615, 12 }, { 625, 15 },
-	{ 629, 16 }, { 636, 18 }, { 648, 19 }, { 657, 22 }, { 661, 24 },
+	{ 608, 5 },  { 612, 7 },  { 626, 10 }, { 630, 12 }, { 640, 15 },
+	{ 644, 16 }, { 651, 18 }, { 663, 19 }, { 672, 22 }, { 676, 24 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of bitfield_flags.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 573, 4 }, { 580, 5 }, { 583, 7 }, { 585, 8 }, { 587, 9 }, { 607, 10 },
+	{ 588, 4 }, { 595, 5 }, { 598, 7 }, { 600, 8 }, { 602, 9 }, { 622, 10 },
 };
 
 static const char *const bt_script_lines[] = {

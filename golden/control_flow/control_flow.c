@@ -2858,9 +2858,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of control_flow.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 546, 5 },  { 555, 7 },  { 557, 8 },  { 559, 9 },  { 563, 10 }, { 565, 11 }, { 569, 14 },
-	{ 573, 17 }, { 577, 20 }, { 580, 21 }, { 583, 24 }, { 585, 25 }, { 588, 26 }, { 591, 29 },
-	{ 593, 30 }, { 606, 31 }, { 608, 32 }, { 622, 34 }, { 637, 36 }, { 641, 39 }, { 653, 40 },
+	{ 561, 5 },  { 570, 7 },  { 572, 8 },  { 574, 9 },  { 578, 10 }, { 580, 11 }, { 584, 14 },
+	{ 588, 17 }, { 592, 20 }, { 595, 21 }, { 598, 24 }, { 600, 25 }, { 603, 26 }, { 606, 29 },
+	{ 608, 30 }, { 621, 31 }, { 623, 32 }, { 637, 34 }, { 652, 36 }, { 656, 39 }, { 668, 40 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of errors.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 562, 4 }, { 566, 5 }, { 569, 7 }, { 578, 10 }, { 582, 12 },
+	{ 577, 4 }, { 581, 5 }, { 584, 7 }, { 593, 10 }, { 597, 12 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of execsnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 587, 4 }, { 591, 6 }, { 605, 9 }, { 609, 12 }, { 628, 9 }, { 632, 12 },
+	{ 602, 4 }, { 606, 6 }, { 620, 9 }, { 624, 12 }, { 643, 9 }, { 647, 12 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of fd_table.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 578, 4 },  { 582, 5 },  { 585, 7 },  { 592, 8 },
-	{ 598, 11 }, { 602, 12 }, { 609, 14 }, { 615, 15 },
+	{ 593, 4 },  { 597, 5 },  { 600, 7 },  { 607, 8 },
+	{ 613, 11 }, { 617, 12 }, { 624, 14 }, { 630, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -325,22 +325,37 @@ static __always_inline int bt_strncmp(const char *a, const char *b, __u32 n)
 
 /*
  * strcontains(haystack, needle): 1 if needle occurs in haystack (an empty needle
- * always does).  Both are NUL-terminated within their buffers of hn and nn bytes;
- * the loops are bounded by those sizes, so the verifier sees their ends.
+ * always does). Both are NUL-terminated within their buffers of hn and nn bytes, or
+ * fill them. Each position is compared without a branch (xor/or), and the search
+ * stops only between blocks of 8 positions: the verifier keeps a pending branch for
+ * each conditional jump it passes, and one per byte of a 1024-byte string is too many.
  */
 static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n, __u32 nn)
 {
-	if (n[0] == 0)
-		return 1;
-	for (__u32 i = 0; i < hn && h[i]; i++) {
-		__u32 j = 0;
+	__u64 found = 0, ended = 0;
+	__u32 len = 0;
 
-		while (j < nn && i + j < hn && n[j] && h[i + j] == n[j])
-			j++;
-		if (j == nn || n[j] == 0)
-			return 1;
+	while (len < nn && n[len])
+		len++;
+	if (len == 0)
+		return 1;
+	for (__u32 i = 0; i + len <= hn; i += 8) {
+#pragma unroll
+		for (__u32 k = 0; k < 8; k++) {
+			__u64 diff = 0;
+
+			for (__u32 j = 0; j < len && i + k + j < hn; j++)
+				diff |= (__u8)(h[i + k + j] ^ n[j]);
+			if (i + k + len > hn)
+				diff = 1;
+			/* (x - 1) >> 63 is 1 when x is 0: no jump */
+			ended |= ((__u64)(__u8)h[i + k < hn ? i + k : hn - 1] - 1) >> 63;
+			found |= ((diff - 1) >> 63) & (ended ^ 1);
+		}
+		if (found | ended)
+			break;
 	}
-	return 0;
+	return found;
 }
 
 /*
@@ -348,7 +363,7 @@ static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n
  * inline; n is a constant, so these loops unroll into plain stores (volatile: else
  * clang turns them back into a memset call, which BPF has not).
  */
-static __always_inline void bt_zero(void *p, __u32 n)
+static __always_inline void bt_clear(void *p, __u32 n)
 {
 	volatile __u64 *w = p;
 	volatile char *c = p;

@@ -2858,9 +2858,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of fentry_fexit.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 785, 3 },  { 789, 3 },  { 792, 5 },  { 800, 3 },  { 804, 3 },
-	{ 807, 5 },  { 815, 8 },  { 819, 10 }, { 826, 8 },  { 834, 8 },
-	{ 843, 10 }, { 850, 13 }, { 854, 15 }, { 860, 13 }, { 864, 15 },
+	{ 800, 3 },  { 804, 3 },  { 807, 5 },  { 815, 3 },  { 819, 3 },
+	{ 822, 5 },  { 830, 8 },  { 834, 10 }, { 841, 8 },  { 849, 8 },
+	{ 858, 10 }, { 865, 13 }, { 869, 15 }, { 875, 13 }, { 879, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of forksnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 592, 4 },  { 596, 6 },  { 600, 7 },  { 606, 10 }, { 610, 11 },
-	{ 614, 13 }, { 623, 14 }, { 629, 17 }, { 633, 19 },
+	{ 607, 4 },  { 611, 6 },  { 615, 7 },  { 621, 10 }, { 625, 11 },
+	{ 629, 13 }, { 638, 14 }, { 644, 17 }, { 648, 19 },
 };
 
 static const char *const bt_script_lines[] = {

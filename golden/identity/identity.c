@@ -2858,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of identity.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 568, 4 }, { 572, 5 }, { 575, 7 }, { 591, 9 }, { 595, 10 },
+	{ 583, 4 }, { 587, 5 }, { 590, 7 }, { 606, 9 }, { 610, 10 },
 };
 
 static const char *const bt_script_lines[] = {

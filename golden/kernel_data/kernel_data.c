@@ -2858,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of kernel_data.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 564, 13 }, { 570, 13 }, { 573, 14 }, { 575, 15 }, { 598, 16 }, { 612, 17 }, { 632, 19 },
+	{ 579, 13 }, { 585, 13 }, { 588, 14 }, { 590, 15 }, { 613, 16 }, { 627, 17 }, { 647, 19 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of killsnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 579, 4 },  { 583, 6 },  { 587, 7 },  { 594, 10 }, { 600, 11 },
-	{ 604, 13 }, { 606, 14 }, { 632, 16 }, { 635, 17 },
+	{ 594, 4 },  { 598, 6 },  { 602, 7 },  { 609, 10 }, { 615, 11 },
+	{ 619, 13 }, { 621, 14 }, { 647, 16 }, { 650, 17 },
 };
 
 static const char *const bt_script_lines[] = {

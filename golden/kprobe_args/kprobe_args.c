@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of kprobe_args.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 747, 2 }, { 751, 2 },	 { 754, 4 },  { 759, 5 },
-	{ 766, 8 }, { 770, 10 }, { 777, 13 }, { 781, 13 },
+	{ 762, 2 }, { 766, 2 },	 { 769, 4 },  { 774, 5 },
+	{ 781, 8 }, { 785, 10 }, { 792, 13 }, { 796, 13 },
 };
 
 static const char *const bt_script_lines[] = {

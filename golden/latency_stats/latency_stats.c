@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of latency_stats.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 603, 4 },  { 607, 6 },  { 614, 9 },  { 620, 10 }, { 624, 12 }, { 627, 13 },
-	{ 630, 14 }, { 633, 15 }, { 636, 16 }, { 639, 17 }, { 645, 20 }, { 649, 22 },
+	{ 618, 4 },  { 622, 6 },  { 629, 9 },  { 635, 10 }, { 639, 12 }, { 642, 13 },
+	{ 645, 14 }, { 648, 15 }, { 651, 16 }, { 654, 17 }, { 660, 20 }, { 664, 22 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of logic.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 570, 4 }, { 576, 5 }, { 580, 7 }, { 597, 8 }, { 602, 9 },
+	{ 585, 4 }, { 591, 5 }, { 595, 7 }, { 612, 8 }, { 617, 9 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of macros.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 583, 8 }, { 587, 10 }, { 588, 5 }, { 595, 13 }, { 602, 14 }, { 606, 16 },
-	{ 607, 6 }, { 608, 6 },	 { 611, 6 }, { 614, 4 },  { 620, 17 }, { 624, 18 },
+	{ 598, 8 }, { 602, 10 }, { 603, 5 }, { 610, 13 }, { 617, 14 }, { 621, 16 },
+	{ 622, 6 }, { 623, 6 },	 { 626, 6 }, { 629, 4 },  { 635, 17 }, { 639, 18 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of map_decls.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 589, 9 }, { 593, 11 }, { 597, 12 }, { 605, 15 }, { 609, 16 }, { 612, 18 },
+	{ 604, 9 }, { 608, 11 }, { 612, 12 }, { 620, 15 }, { 624, 16 }, { 627, 18 },
 };
 
 static const char *const bt_script_lines[] = {

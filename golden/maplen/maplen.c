@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of maplen.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 669, 5 },  { 680, 7 },  { 686, 8 },  { 693, 11 }, { 697, 13 }, { 705, 16 },
-	{ 709, 18 }, { 725, 16 }, { 729, 18 }, { 745, 16 }, { 749, 18 },
+	{ 684, 5 },  { 695, 7 },  { 701, 8 },  { 708, 11 }, { 712, 13 }, { 720, 16 },
+	{ 724, 18 }, { 740, 16 }, { 744, 18 }, { 760, 16 }, { 764, 18 },
 };
 
 static const char *const bt_script_lines[] = {

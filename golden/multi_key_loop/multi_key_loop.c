@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of multi_key_loop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 570, 13 }, { 576, 14 }, { 581, 4 },  { 585, 5 },  { 588, 7 },
-	{ 597, 10 }, { 604, 12 }, { 606, 13 }, { 613, 16 },
+	{ 585, 13 }, { 591, 14 }, { 596, 4 },  { 600, 5 },  { 603, 7 },
+	{ 612, 10 }, { 619, 12 }, { 621, 13 }, { 628, 16 },
 };
 
 static const char *const bt_script_lines[] = {

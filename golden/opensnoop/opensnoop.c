@@ -2858,10 +2858,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of opensnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 610, 5 },  { 614, 7 },  { 628, 10 }, { 632, 13 }, { 639, 10 }, { 643, 13 },
-	{ 650, 16 }, { 658, 18 }, { 662, 20 }, { 664, 21 }, { 666, 22 }, { 668, 24 },
-	{ 687, 26 }, { 693, 16 }, { 701, 18 }, { 705, 20 }, { 707, 21 }, { 709, 22 },
-	{ 711, 24 }, { 730, 26 }, { 736, 29 }, { 740, 31 },
+	{ 625, 5 },  { 629, 7 },  { 643, 10 }, { 647, 13 }, { 654, 10 }, { 658, 13 },
+	{ 665, 16 }, { 673, 18 }, { 677, 20 }, { 679, 21 }, { 681, 22 }, { 683, 24 },
+	{ 702, 26 }, { 708, 16 }, { 716, 18 }, { 720, 20 }, { 722, 21 }, { 724, 22 },
+	{ 726, 24 }, { 745, 26 }, { 751, 29 }, { 755, 31 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of perf_events.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 578, 2 }, { 582, 2 }, { 585, 2 }, { 591, 3 }, { 595, 3 }, { 603, 4 },
-	{ 607, 4 }, { 613, 5 }, { 617, 5 }, { 623, 6 }, { 627, 6 },
+	{ 593, 2 }, { 597, 2 }, { 600, 2 }, { 606, 3 }, { 610, 3 }, { 618, 4 },
+	{ 622, 4 }, { 628, 5 }, { 632, 5 }, { 638, 6 }, { 642, 6 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of positional.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 577, 4 }, { 587, 6 }, { 606, 9 }, { 610, 10 }, { 613, 12 },
+	{ 592, 4 }, { 602, 6 }, { 621, 9 }, { 625, 10 }, { 628, 12 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of print_values.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 564, 4 },  { 568, 5 },  { 571, 7 },  { 577, 10 }, { 581, 12 },
-	{ 593, 13 }, { 606, 14 }, { 623, 15 }, { 625, 16 },
+	{ 579, 4 },  { 583, 5 },  { 586, 7 },  { 592, 10 }, { 596, 12 },
+	{ 608, 13 }, { 621, 14 }, { 638, 15 }, { 640, 16 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of pyusdt.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 786, 5 }, { 797, 7 }, { 804, 8 }, { 810, 11 }, { 814, 13 }, { 823, 11 }, { 827, 13 },
+	{ 801, 5 }, { 812, 7 }, { 819, 8 }, { 825, 11 }, { 829, 13 }, { 838, 11 }, { 842, 13 },
 };
 
 static const char *const bt_script_lines[] = {

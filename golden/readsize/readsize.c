@@ -2858,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of readsize.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 592, 4 }, { 596, 6 }, { 605, 9 }, { 609, 10 }, { 612, 12 }, { 618, 13 },
+	{ 607, 4 }, { 611, 6 }, { 620, 9 }, { 624, 10 }, { 627, 12 }, { 633, 13 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of runqlat.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 596, 4 },  { 600, 7 },  { 607, 4 },  { 611, 7 },  { 618, 10 }, { 624, 12 }, { 626, 13 },
-	{ 631, 16 }, { 634, 17 }, { 636, 18 }, { 642, 20 }, { 648, 23 }, { 652, 25 },
+	{ 611, 4 },  { 615, 7 },  { 622, 4 },  { 626, 7 },  { 633, 10 }, { 639, 12 }, { 641, 13 },
+	{ 646, 16 }, { 649, 17 }, { 651, 18 }, { 657, 20 }, { 663, 23 }, { 667, 25 },
 };
 
 static const char *const bt_script_lines[] = {

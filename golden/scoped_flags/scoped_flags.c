@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of scoped_flags.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 586, 4 },  { 595, 5 },  { 598, 7 },  { 600, 8 },  { 602, 9 },	 { 604, 10 },
-	{ 614, 11 }, { 620, 12 }, { 623, 14 }, { 625, 15 }, { 629, 17 }, { 633, 18 },
+	{ 601, 4 },  { 610, 5 },  { 613, 7 },  { 615, 8 },  { 617, 9 },	 { 619, 10 },
+	{ 629, 11 }, { 635, 12 }, { 638, 14 }, { 640, 15 }, { 644, 17 }, { 648, 18 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of script_types.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 564, 8 }, { 570, 8 }, { 573, 9 }, { 575, 10 }, { 593, 11 }, { 608, 12 }, { 612, 13 },
+	{ 579, 8 }, { 585, 8 }, { 588, 9 }, { 590, 10 }, { 608, 11 }, { 623, 12 }, { 627, 13 },
 };
 
 static const char *const bt_script_lines[] = {

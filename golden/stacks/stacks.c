@@ -3516,8 +3516,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of stacks.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 611, 5 },  { 615, 7 },  { 627, 8 },  { 639, 11 },
-	{ 643, 13 }, { 662, 14 }, { 678, 17 }, { 682, 19 },
+	{ 626, 5 },  { 630, 7 },  { 642, 8 },  { 654, 11 },
+	{ 658, 13 }, { 677, 14 }, { 693, 17 }, { 697, 19 },
 };
 
 static const char *const bt_script_lines[] = {

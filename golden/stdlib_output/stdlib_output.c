@@ -3137,9 +3137,9 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of stdlib_output.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 714, 4 },  { 718, 5 },  { 729, 6 },  { 741, 7 },  { 753, 8 },	 { 767, 11 },
-	{ 771, 12 }, { 783, 13 }, { 806, 14 }, { 811, 17 }, { 815, 17 }, { 818, 18 },
-	{ 832, 19 }, { 849, 22 }, { 853, 23 }, { 865, 24 },
+	{ 729, 4 },  { 733, 5 },  { 744, 6 },  { 756, 7 },  { 768, 8 },	 { 782, 11 },
+	{ 786, 12 }, { 798, 13 }, { 821, 14 }, { 826, 17 }, { 830, 17 }, { 833, 18 },
+	{ 847, 19 }, { 864, 22 }, { 868, 23 }, { 880, 24 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -3137,8 +3137,8 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of stdlib_values.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 894, 3 },  { 898, 3 },  { 901, 4 },  { 908, 5 },  { 926, 8 },	 { 930, 9 },
-	{ 936, 10 }, { 943, 13 }, { 947, 14 }, { 964, 18 }, { 970, 19 }, { 972, 20 },
+	{ 909, 3 },  { 913, 3 },  { 916, 4 },  { 923, 5 },  { 941, 8 },	 { 945, 9 },
+	{ 951, 10 }, { 958, 13 }, { 962, 14 }, { 979, 18 }, { 985, 19 }, { 987, 20 },
 };
 
 static const char *const bt_script_lines[] = {

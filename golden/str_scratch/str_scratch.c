@@ -2784,8 +2784,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of str_scratch.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 638, 17 }, { 651, 18 }, { 666, 6 },  { 678, 6 },  { 683, 7 },	 { 685, 8 },
-	{ 698, 9 },  { 703, 10 }, { 711, 11 }, { 713, 12 }, { 723, 16 }, { 735, 17 },
+	{ 653, 17 }, { 666, 18 }, { 681, 6 },  { 693, 6 },  { 698, 7 },	 { 700, 8 },
+	{ 713, 9 },  { 718, 10 }, { 726, 11 }, { 728, 12 }, { 738, 16 }, { 750, 17 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of syncsnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 587, 4 }, { 591, 6 },	 { 605, 9 }, { 609, 15 }, { 628, 9 }, { 632, 15 },
-	{ 651, 9 }, { 655, 15 }, { 674, 9 }, { 678, 15 }, { 697, 9 }, { 701, 15 },
+	{ 602, 4 }, { 606, 6 },	 { 620, 9 }, { 624, 15 }, { 643, 9 }, { 647, 15 },
+	{ 666, 9 }, { 670, 15 }, { 689, 9 }, { 693, 15 }, { 712, 9 }, { 716, 15 },
 };
 
 static const char *const bt_script_lines[] = {

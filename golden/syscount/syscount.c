@@ -2858,7 +2858,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of syscount.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 581, 5 }, { 585, 7 }, { 590, 8 }, { 593, 9 }, { 599, 12 }, { 603, 14 }, { 605, 15 },
+	{ 596, 5 }, { 600, 7 }, { 605, 8 }, { 608, 9 }, { 614, 12 }, { 618, 14 }, { 620, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2858,8 +2858,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of vfsstat.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 585, 4 }, { 589, 8 },	 { 598, 4 },  { 602, 8 },  { 611, 4 },
-	{ 615, 8 }, { 624, 11 }, { 628, 13 }, { 630, 14 },
+	{ 600, 4 }, { 604, 8 },	 { 613, 4 },  { 617, 8 },  { 626, 4 },
+	{ 630, 8 }, { 639, 11 }, { 643, 13 }, { 645, 14 },
 };
 
 static const char *const bt_script_lines[] = {
