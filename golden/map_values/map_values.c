@@ -1486,6 +1486,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -3111,8 +3138,8 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of map_values.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 538, 14 }, { 544, 15 }, { 562, 5 },  { 566, 6 },  { 569, 8 },
-	{ 584, 9 },  { 591, 12 }, { 597, 14 }, { 602, 17 }, { 604, 18 },
+	{ 590, 14 }, { 596, 15 }, { 614, 5 },  { 618, 6 },  { 621, 8 },
+	{ 636, 9 },  { 643, 12 }, { 649, 14 }, { 654, 17 }, { 656, 18 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -3210,7 +3237,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		const struct event_printf_0 *e = data;
 
 		bt_printf(bt_out, "%s: errno %d at %s (%s)\n", bt_fmt_username(e->a0), (int)e->a1,
-			  bt_fmt_timestamp("%H:%M:%S", e->a2, CLOCK_BOOTTIME), e->a3);
+			  bt_fmt_timestamp("%H:%M:%S", e->a2, CLOCK_BOOTTIME),
+			  bt_str_text(e->a3, sizeof(e->a3)));
 		break;
 	}
 	}

@@ -132,7 +132,12 @@ enum bt_kind {
 	/* C structs and arrays, in prefix form like tuples: `size` is the number
 	 * of members (each struct member carries its `name`) or elements */
 	BT_KIND_STRUCT = 13,
-	BT_KIND_ARRAY = 14
+	BT_KIND_ARRAY = 14,
+	/* integers the loader prints as text (stdlib.c): strftime()'s nanoseconds
+	 * since boot or TAI nanoseconds, in the field's `fmt`, and username's uid */
+	BT_KIND_TIMESTAMP = 15,
+	BT_KIND_TAI_TIMESTAMP = 16,
+	BT_KIND_USERNAME = 17
 };
 
 struct bt_field {
@@ -142,6 +147,7 @@ struct bt_field {
 	unsigned char bits;    /* a bitfield: its width (0: a whole integer) ... */
 	unsigned char shift;   /* ... and its lowest bit in the `size` bytes */
 	const char *name;      /* a struct member's name */
+	const char *fmt;       /* BT_KIND_TIMESTAMP: the strftime() format */
 };
 
 #define BT__IS_GROUP(k) ((k) == BT_KIND_TUPLE || (k) == BT_KIND_STRUCT || (k) == BT_KIND_ARRAY)
@@ -154,6 +160,12 @@ struct bt_field {
 #ifdef BT_SYMBOLS
 /* The text of a stack or symbol field (symbols.c, included after this file). */
 static const char *bt_sym_format(const void *p, int kind, int mode, unsigned int limit);
+#endif
+
+#ifdef BT_FORMATTED
+/* The text of a strftime() or username value (stdlib.c, included after this file). */
+static const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns, clockid_t clock);
+static const char *bt_fmt_username(unsigned long long uid);
 #endif
 
 struct bt_layout {
@@ -172,7 +184,8 @@ enum bt_agg {
 	BT_AGG_AVG,
 	BT_AGG_STATS,
 	BT_AGG_HIST,
-	BT_AGG_LHIST
+	BT_AGG_LHIST,
+	BT_AGG_TSERIES
 };
 
 struct bt_map {
@@ -185,7 +198,10 @@ struct bt_map {
 	struct bt_layout value;			    /* BT_AGG_NONE only: the plain value */
 	int hist_bits;				    /* BT_AGG_HIST */
 	long long lhist_min, lhist_max, lhist_step; /* BT_AGG_LHIST */
-	unsigned int nbuckets;			    /* HIST/LHIST: length of the buckets array */
+	unsigned int nbuckets;			    /* HIST/LHIST: buckets; TSERIES: intervals */
+	unsigned long long ts_interval;		    /* TSERIES: interval length, ns */
+	int ts_mode;				    /* TSERIES: enum bt_tseries_mode */
+	int ts_signed;				    /* TSERIES: the values are signed */
 };
 
 /* Output format (bpftrace's -f): the loader sets it from its options. */
@@ -332,10 +348,22 @@ static unsigned int bt__value_size(const struct bt_map *m)
 	case BT_AGG_HIST:
 	case BT_AGG_LHIST:
 		return 8 * m->nbuckets;
+	case BT_AGG_TSERIES:
+		return 24 * m->nbuckets;
 	default:
 		return m->value.size;
 	}
 }
+
+#ifdef BT_TSERIES
+/* tseries() maps: tseries.c, included after this file. */
+struct bt__ent;
+struct bt__snap;
+static void bt__tseries_merge(const struct bt_map *m, struct bt__ent *e, const unsigned char *raw,
+			      int ncpu, size_t stride);
+static int bt__tseries_print(FILE *out, const struct bt_map *m, const struct bt__snap *s);
+static int bt__tseries_json(FILE *out, const struct bt_map *m, const struct bt__snap *s);
+#endif
 
 static int bt__ncpus(void)
 {
@@ -453,6 +481,11 @@ static void bt__merge(const struct bt_map *m, struct bt__ent *e, const unsigned 
 		}
 		break;
 	}
+#ifdef BT_TSERIES
+	case BT_AGG_TSERIES:
+		bt__tseries_merge(m, e, raw, ncpu, stride);
+		break;
+#endif
 	default:
 		memcpy(out, raw, vsize);
 		if (bt__is_int_value(m)) {
@@ -588,17 +621,18 @@ static int bt__cmp_key(const struct bt_map *m, const unsigned char *a, const uns
 
 	if (m->scalar || n == 0)
 		return memcmp(a, b, key_size);
-	if (fields[0].kind == BT_KIND_TUPLE && bt__skip(fields, 0, n) == n)
-		i = 1; /* @x[(a, b)]: compare the tuple's members */
+	if (BT__IS_GROUP(fields[0].kind) && bt__skip(fields, 0, n) == n)
+		i = 1; /* @x[(a, b)], @x[(a=1, b=2)]: compare the members */
 	while (i < n) {
 		const struct bt_field *f = &fields[i];
 		int c = 0;
 
-		if (f->kind == BT_KIND_TUPLE) {
+		if (BT__IS_GROUP(f->kind)) {
 			i = bt__skip(fields, i, n);
 			continue;
 		}
-		if (f->kind == BT_KIND_STR || f->kind >= BT_KIND_KSTACK) {
+		if (f->kind == BT_KIND_STR ||
+		    (f->kind >= BT_KIND_KSTACK && f->kind < BT_KIND_STRUCT)) {
 			c = memcmp(a + f->offset, b + f->offset, BT__IS_STACK(f) ? 8 : f->size);
 		} else {
 			/* signed even for unsigned fields, like bpftrace */
@@ -819,7 +853,8 @@ static int bt__order(const struct bt_map *m, struct bt__snap *s)
 {
 	struct bt__sorter srt = { .m = m, .key_size = s->key_size };
 
-	if (bt__is_hist(m)) {
+	if (bt__is_hist(m) || m->agg == BT_AGG_TSERIES) {
+		/* by total count, or by the newest interval (tseries) */
 		srt.order = BT__BY_KEY_BYTES;
 		if (bt__stable_sort(&srt, s->ents, s->n))
 			return -1;
@@ -977,6 +1012,18 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 		bt__sb_puts(b, bt__bytes_text(f->kind, p, BT_BUF_ESCAPED));
 		return;
 	}
+#ifdef BT_FORMATTED
+	if (f->kind == BT_KIND_TIMESTAMP || f->kind == BT_KIND_TAI_TIMESTAMP) {
+		clockid_t clock = f->kind == BT_KIND_TAI_TIMESTAMP ? CLOCK_TAI : CLOCK_BOOTTIME;
+
+		bt__sb_puts(b, bt_fmt_timestamp(f->fmt, bt__get_uint(p, f->size), clock));
+		return;
+	}
+	if (f->kind == BT_KIND_USERNAME) {
+		bt__sb_puts(b, bt_fmt_username(bt__get_uint(p, f->size)));
+		return;
+	}
+#endif
 	if (f->bits) {
 		uint64_t v = bt__get_uint(p, f->size) >> f->shift;
 
@@ -1311,6 +1358,14 @@ static int bt__print(FILE *out, const struct bt_map *m, int top, int div, int at
 		return err;
 	if (top > 0 && s.n > (size_t)top)
 		skip = s.n - (size_t)top;
+#ifdef BT_TSERIES
+	if (m->agg == BT_AGG_TSERIES) {
+		/* bpftrace ignores top and div here */
+		err = s.n ? bt__tseries_print(out, m, &s) : 0;
+		bt__snap_free(&s);
+		return err;
+	}
+#endif
 
 	if (s.n == 0 && m->scalar && !bt__is_hist(m) && !at_exit) {
 		/* print() of an empty scalar shows a zero value */
@@ -1567,6 +1622,18 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 	case BT_KIND_STR:
 		bt_json_str(out, (const char *)p, f[i].size);
 		break;
+#ifdef BT_FORMATTED
+	case BT_KIND_TIMESTAMP:
+	case BT_KIND_TAI_TIMESTAMP:
+	case BT_KIND_USERNAME: {
+		struct bt__sb b = { 0 };
+
+		bt__fmt_field(&b, &f[i], base, 1);
+		bt_json_string(out, b.buf ? b.buf : "", b.len);
+		free(b.buf);
+		break;
+	}
+#endif
 #ifdef BT_SYMBOLS
 	case BT_KIND_KSTACK:
 	case BT_KIND_USTACK:
@@ -1798,6 +1865,13 @@ static int bt__print_json(FILE *out, const struct bt_map *m, int top, int div, i
 	nb = s.val_size / 8;
 	if (m->nbuckets && m->nbuckets < nb)
 		nb = m->nbuckets;
+#ifdef BT_TSERIES
+	if (m->agg == BT_AGG_TSERIES) {
+		err = s.n ? bt__tseries_json(out, m, &s) : 0;
+		bt__snap_free(&s);
+		return err;
+	}
+#endif
 
 	if (s.n == 0) {
 		if (m->scalar && !bt__is_hist(m) && !at_exit) {
