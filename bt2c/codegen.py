@@ -506,13 +506,23 @@ class ProbeGen(CallGen, AccessGen, DataGen):
             code = self.s.map_bucket(m.cname, key, f"bt_hist_index({value}, {agg.hist_bits})")
         elif agg.kind == "tseries":
             interval, n, mode = agg.tseries
-            code = self.s.map_tseries(m.cname, key, value, interval, n, TSERIES_MODE_ENUM[mode],
-                                      agg.signed)
+            code = self.s.map_tseries(m.cname, key, value, self.tseries_now(), interval, n,
+                                      TSERIES_MODE_ENUM[mode], agg.signed)
         else:
             lo, hi, step = agg.lhist
             code = self.s.map_bucket(m.cname, key,
                                      f"bt_lhist_index({value}, {lo}, {hi}, {step})")
         self.emit(self.counted(m, code))
+
+    def tseries_now(self) -> str:
+        """tseries()'s time: TAI (bpftrace's sw_tai clock), or, for tests, the value of the
+        map BPFTRACE_DUMMY_TS_MAP named when the tool was built (as in bpftrace)."""
+        clock = self.gen.res.tseries_clock
+        if clock is None:
+            return "(bpf_ktime_get_boot_ns() + bt_tai_offset_ns)"
+        key = self.temp("key")
+        self.emit(f"__u32 {key} = 0;")
+        return f"(__u64)bt_map_read(&{clock.cname}, &{key})"
 
     def map_key(self, m: MapRes, node: ast.Map) -> str:
         """Build the key of ``@m[...]`` in a temporary and return its name."""

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from bt2c.cdefs import TypeTable
+from bt2c.diagnostics import Bt2cError
 from bt2c.formats import c_string_literal
 from bt2c.semantic import MAP_KINDS, Analysis, MapInfo
 from bt2c.types import (
@@ -293,6 +294,7 @@ class Resources:
     events: list[Event] = field(default_factory=list)
     max_hist_buckets: int = 0     # u64 words of bt_zero: the largest hist or tseries value
     uses_tseries: bool = False
+    tseries_clock: MapRes | None = None   # BPFTRACE_DUMMY_TS_MAP: tseries() time from a map
     sites: dict[tuple[str, int], Event] = field(default_factory=dict)
     stack_limits: list[int] = field(default_factory=list)   # one stack trace map per limit
     uses_symbols: bool = False    # stacks or ksym()/usym(): the loader resolves them
@@ -415,3 +417,24 @@ def collect_maps(analysis: Analysis, res: Resources, taken: set[str]) -> None:
         res.maps[name] = MapRes(info, cname, index, map_type, key_c, key_struct,
                                 value_c, value_fields, value_tuple, nbuckets, key_layout,
                                 value_layout)
+
+
+#: bpftrace's testing hook: tseries() takes its time from this scalar map instead of the
+#: clock, so that a test decides which interval each value lands in.
+DUMMY_TS_ENV = "BPFTRACE_DUMMY_TS_MAP"
+
+
+def tseries_clock(res: Resources, name: str | None) -> None:
+    """Point tseries() at the map ``name`` (BPFTRACE_DUMMY_TS_MAP), which must be a
+    scalar map of unsigned integers, as bpftrace requires."""
+    if not name or not res.uses_tseries:
+        return
+    m = res.maps.get(name)
+    if m is None:
+        raise Bt2cError(f'dummy_ts_map: "{name}" not found')
+    if not m.scalar:
+        raise Bt2cError(f'dummy_ts_map: "{name}" must be scalar')
+    v = m.info.value
+    if m.agg is not None or not isinstance(v, IntType) or v.signed:
+        raise Bt2cError(f'dummy_ts_map: "{name}" value must be an unsigned integer')
+    res.tseries_clock = m

@@ -130,10 +130,12 @@ def build_cached(text: str, script_name: str, verbose: bool, name: str | None = 
 
     The script's compile-time warnings are printed either way (unless ``warn`` is false),
     once: a cached build keeps them in ``warnings.json`` beside the binary."""
-    # $BPFTRACE_MAX_STRLEN is built into the tool (string sizes), so it keys the cache.
+    # $BPFTRACE_MAX_STRLEN (string sizes) and $BPFTRACE_DUMMY_TS_MAP (tseries clock) are
+    # built into the tool, so they key the cache.
     key = hashlib.sha256("\0".join([text, script_name, templates_digest(templates_dir()),
                                     toolchain_id(), "unsafe" if unsafe else "",
-                                    os.environ.get("BPFTRACE_MAX_STRLEN", "")]
+                                    os.environ.get("BPFTRACE_MAX_STRLEN", ""),
+                                    os.environ.get("BPFTRACE_DUMMY_TS_MAP", "")]
                                    ).encode()).hexdigest()[:24]
     entry = cache_root() / "tools" / key
     if entry.is_dir():

@@ -22,7 +22,14 @@ from bt2c.formats import c_string_literal
 from bt2c.formatting import format_c
 from bt2c.loader_format import diag_args, event_format, json_value_code
 from bt2c.parser import parse
-from bt2c.resources import MAX_MAP_KEYS, CField, Resources, collect_maps
+from bt2c.resources import (
+    DUMMY_TS_ENV,
+    MAX_MAP_KEYS,
+    CField,
+    Resources,
+    collect_maps,
+    tseries_clock,
+)
 from bt2c.semantic import analyze
 from bt2c.templating import render, templates_dir
 from bt2c.tracepoints import Tracepoint
@@ -138,6 +145,7 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: boo
     name = name or tool_name(script)
     taken = {"bt_events", "bt_zero", "LICENSE"}
     collect_maps(analysis, res, taken)
+    tseries_clock(res, os.environ.get(DUMMY_TS_ENV))
     gen = CodeGen(analysis, res, source)
     gen.generate()
 

@@ -490,16 +490,15 @@ static __always_inline __s64 bt_smod(__s64 a, __s64 b)
  */
 
 /*
- * tseries(value, interval_ns, n, mode): time is cut into intervals of interval_ns
- * since the TAI epoch (bpftrace's clock); interval number `epoch` lives in slot
+ * tseries(value, interval_ns, n, mode) at time `now` (TAI, bpftrace's clock): time
+ * is cut into intervals of interval_ns since the epoch; interval number `epoch` lives in slot
  * epoch % n of this CPU's array, so the array holds the last n intervals.  A slot
  * still holding an older interval is reset first.  interval_ns, n, mode and
  * is_signed are constants: each call compiles to its own mode's few instructions.
  */
-static __always_inline int bt_map_tseries(void *map, const void *key, __s64 value,
+static __always_inline int bt_map_tseries(void *map, const void *key, __s64 value, __u64 now,
 					  __u64 interval_ns, __u32 n, int mode, int is_signed)
 {
-	__u64 now = bpf_ktime_get_boot_ns() + bt_tai_offset_ns;
 	__u64 epoch = now / interval_ns;
 	__u32 slot = epoch % n;
 	struct bt_tseries_bucket *b;
@@ -686,21 +685,27 @@ int handle_sys_enter_write(struct tp_syscalls_sys_enter_write *args)
 		return 0;
 	/* line 10: @last = tseries(args.count, 1s, 10) */
 	__u32 key1 = 0;
-	bt_map_tseries(&map_last, &key1, args->count, 1000000000ULL, 10, BT_TSERIES_LAST, 0);
+	bt_map_tseries(&map_last, &key1, args->count, (bpf_ktime_get_boot_ns() + bt_tai_offset_ns),
+		       1000000000ULL, 10, BT_TSERIES_LAST, 0);
 	/* line 11: @bytes[comm] = tseries(args.count, 1s, 10, "sum") */
 	struct map_bytes_key key2;
 	__builtin_memset(&key2, 0, sizeof(key2));
 	bpf_get_current_comm(&key2.k0, 16);
-	bt_map_tseries(&map_bytes, &key2, args->count, 1000000000ULL, 10, BT_TSERIES_SUM, 0);
+	bt_map_tseries(&map_bytes, &key2, args->count, (bpf_ktime_get_boot_ns() + bt_tai_offset_ns),
+		       1000000000ULL, 10, BT_TSERIES_SUM, 0);
 	/* line 12: @mean = tseries(args.count, 100ms, 20, "avg") */
 	__u32 key3 = 0;
-	bt_map_tseries(&map_mean, &key3, args->count, 100000000ULL, 20, BT_TSERIES_AVG, 0);
+	bt_map_tseries(&map_mean, &key3, args->count, (bpf_ktime_get_boot_ns() + bt_tai_offset_ns),
+		       100000000ULL, 20, BT_TSERIES_AVG, 0);
 	/* line 13: @largest = tseries(args.count, 1s, 5, "max") */
 	__u32 key4 = 0;
-	bt_map_tseries(&map_largest, &key4, args->count, 1000000000ULL, 5, BT_TSERIES_MAX, 0);
+	bt_map_tseries(&map_largest, &key4, args->count,
+		       (bpf_ktime_get_boot_ns() + bt_tai_offset_ns), 1000000000ULL, 5,
+		       BT_TSERIES_MAX, 0);
 	/* line 14: @smallest = tseries((int64)args.count - 100, 1s, 5, "min") */
 	__u32 key5 = 0;
-	bt_map_tseries(&map_smallest, &key5, (((__s64)args->count) - 100), 1000000000ULL, 5,
+	bt_map_tseries(&map_smallest, &key5, (((__s64)args->count) - 100),
+		       (bpf_ktime_get_boot_ns() + bt_tai_offset_ns), 1000000000ULL, 5,
 		       BT_TSERIES_MIN, 1);
 	return 0;
 }

@@ -854,8 +854,12 @@ static int bt__order(const struct bt_map *m, struct bt__snap *s)
 {
 	struct bt__sorter srt = { .m = m, .key_size = s->key_size };
 
-	if (bt__is_hist(m) || m->agg == BT_AGG_TSERIES) {
-		/* by total count, or by the newest interval (tseries) */
+	if (m->agg == BT_AGG_TSERIES) {
+		/* bpftrace prints them in memcmp() order of the keys */
+		srt.order = BT__BY_KEY_BYTES;
+		return bt__stable_sort(&srt, s->ents, s->n);
+	}
+	if (bt__is_hist(m)) {
 		srt.order = BT__BY_KEY_BYTES;
 		if (bt__stable_sort(&srt, s->ents, s->n))
 			return -1;
@@ -1486,33 +1490,6 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
-/*
- * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
- * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
- */
-static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
-{
-	static char *texts[8];
-	static size_t sizes[8];
-	static unsigned int next;
-	size_t len = bt__strnlen((const unsigned char *)s, cap);
-	unsigned int i = next++ % 8;
-
-	if (len < cap)
-		return s;
-	if (sizes[i] < len + 3) {
-		char *t = realloc(texts[i], len + 3);
-
-		if (!t)
-			return "";
-		texts[i] = t;
-		sizes[i] = len + 3;
-	}
-	memcpy(texts[i], s, len);
-	memcpy(texts[i] + len, "..", 3);
-	return texts[i];
-}
-
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -2090,8 +2067,9 @@ static BT_UNUSED int bt_clear_map(const struct bt_map *m)
  *
  * Printing: the map's newest interval over all keys, `last`, ends every
  * series, which starts n - 1 intervals earlier or at the key's own first
- * interval in that window, whichever is later.  Keys are printed from the
- * least to the most recently updated.  Text:
+ * interval in that window, whichever is later (bpftrace: `last` alone, as
+ * "-", when it has none there).  Keys are printed in memcmp() order of their
+ * bytes (maps.c's bt__order).  Text:
  *
  *   @s:
  *                8                                                  67
@@ -2180,7 +2158,7 @@ static void bt__tseries_merge(const struct bt_map *m, struct bt__ent *e, const u
 			newest = out.epoch;
 		memcpy(e->val + i * sizeof(out), &out, sizeof(out));
 	}
-	e->sort_u = newest; /* keys print from the least recently updated */
+	e->sort_u = newest; /* the map's newest interval ends every series */
 }
 
 /* One series: the values of intervals first..last (have[k]: a value). */
@@ -3253,8 +3231,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of tseries.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 680, 7 },  { 684, 8 },  { 687, 10 }, { 690, 11 }, { 695, 12 },
-	{ 698, 13 }, { 701, 14 }, { 708, 17 }, { 712, 19 }, { 714, 20 },
+	{ 627, 7 },  { 631, 8 },  { 634, 10 }, { 638, 11 }, { 644, 12 },
+	{ 648, 13 }, { 653, 14 }, { 661, 17 }, { 665, 19 }, { 667, 20 },
 };
 
 static const char *const bt_script_lines[] = {

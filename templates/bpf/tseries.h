@@ -6,16 +6,15 @@
  */
 
 /*
- * tseries(value, interval_ns, n, mode): time is cut into intervals of interval_ns
- * since the TAI epoch (bpftrace's clock); interval number `epoch` lives in slot
+ * tseries(value, interval_ns, n, mode) at time `now` (TAI, bpftrace's clock): time
+ * is cut into intervals of interval_ns since the epoch; interval number `epoch` lives in slot
  * epoch % n of this CPU's array, so the array holds the last n intervals.  A slot
  * still holding an older interval is reset first.  interval_ns, n, mode and
  * is_signed are constants: each call compiles to its own mode's few instructions.
  */
-static __always_inline int bt_map_tseries(void *map, const void *key, __s64 value,
+static __always_inline int bt_map_tseries(void *map, const void *key, __s64 value, __u64 now,
 					  __u64 interval_ns, __u32 n, int mode, int is_signed)
 {
-	__u64 now = bpf_ktime_get_boot_ns() + bt_tai_offset_ns;
 	__u64 epoch = now / interval_ns;
 	__u32 slot = epoch % n;
 	struct bt_tseries_bucket *b;

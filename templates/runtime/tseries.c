@@ -18,8 +18,9 @@
  *
  * Printing: the map's newest interval over all keys, `last`, ends every
  * series, which starts n - 1 intervals earlier or at the key's own first
- * interval in that window, whichever is later.  Keys are printed from the
- * least to the most recently updated.  Text:
+ * interval in that window, whichever is later (bpftrace: `last` alone, as
+ * "-", when it has none there).  Keys are printed in memcmp() order of their
+ * bytes (maps.c's bt__order).  Text:
  *
  *   @s:
  *                8                                                  67
@@ -108,7 +109,7 @@ static void bt__tseries_merge(const struct bt_map *m, struct bt__ent *e,
 			newest = out.epoch;
 		memcpy(e->val + i * sizeof(out), &out, sizeof(out));
 	}
-	e->sort_u = newest;	/* keys print from the least recently updated */
+	e->sort_u = newest;	/* the map's newest interval ends every series */
 }
 
 /* One series: the values of intervals first..last (have[k]: a value). */

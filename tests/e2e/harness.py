@@ -25,6 +25,10 @@ Output that cannot repeat (the wall-clock times of a tseries() graph) is masked:
 bytes of stdout) replaces every match with ``<masked>`` in BOTH the recorded and the
 actual stdout when they are compared.  The recorded file stays the reference's raw
 stdout; only the comparison (test_e2e.py, ``record.py --check`` and ``--repeat``) masks.
+
+``// ENV: NAME=VALUE`` lines (among the MASK lines) set an environment variable for the
+tracer, e.g. ``BPFTRACE_DUMMY_TS_MAP=@ts``, bpftrace's hook that makes tseries() take its
+time from a map, so that a case decides which interval each value lands in.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ WORKLOAD_BIN = WORKLOAD_DIR / "workload"
 
 RUN_PREFIX = "// RUN:"
 MASK_PREFIX = "// MASK:"
+ENV_PREFIX = "// ENV:"
 MASKED = b"<masked>"
 SCRIPT_TOKEN = "SCRIPT"
 WORKLOAD_TOKEN = "WORKLOAD"
@@ -69,6 +74,7 @@ class Case:
     script: Path
     run_tokens: tuple[str, ...]
     masks: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
 
     def mask(self, stdout: bytes) -> bytes:
         """``stdout`` with every match of the case's MASK patterns replaced by <masked>:
@@ -148,10 +154,27 @@ def parse_run_header(text: str, where: str = "<script>") -> tuple[str, ...]:
     return tokens
 
 
+def parse_env(text: str, where: str = "<script>") -> tuple[tuple[str, str], ...]:
+    """The ``// ENV: NAME=VALUE`` lines that follow the RUN line (among MASK lines)."""
+    env = []
+    for line in text.split("\n")[1:]:
+        if line.startswith(MASK_PREFIX):
+            continue
+        if not line.startswith(ENV_PREFIX):
+            break
+        name, sep, value = line[len(ENV_PREFIX):].strip().partition("=")
+        if not sep or not name:
+            raise CaseError(f"{where}: ENV needs NAME=VALUE: {line!r}")
+        env.append((name, value))
+    return tuple(env)
+
+
 def parse_masks(text: str, where: str = "<script>") -> tuple[str, ...]:
     """The patterns of the ``// MASK: REGEX`` lines that follow the RUN line."""
     masks = []
     for line in text.split("\n")[1:]:
+        if line.startswith(ENV_PREFIX):
+            continue
         if not line.startswith(MASK_PREFIX):
             break
         pattern = line[len(MASK_PREFIX):].strip()
@@ -173,6 +196,7 @@ def load_case(path: Path) -> Case:
         script=path.resolve(),
         run_tokens=parse_run_header(text, str(path)),
         masks=parse_masks(text, str(path)),
+        env=parse_env(text, str(path)),
     )
 
 
@@ -225,6 +249,7 @@ def run_case(runner: list[str], case: Case, timeout: float = DEFAULT_TIMEOUT) ->
     proc = subprocess.Popen(
         [*runner, *case.argv()],
         cwd=REPO_ROOT,
+        env=dict(os.environ, **dict(case.env)) if case.env else None,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
