@@ -494,6 +494,9 @@ class Analyzer(DataCalls):
                 raise self.error("for loops need a map with keys", stmt.map.span)
             key = info.key[0] if len(info.key) == 1 else TupleType(tuple(info.key))
             value = self.map_value_read_type(info, stmt.map.span)
+            if isinstance(value, AggType):
+                raise self.error(f"Loop expression does not support type: {value}",
+                                 stmt.map.span)
             self.scoped_loop(stmt.var, TupleType((key, value)), stmt.body)
         elif isinstance(stmt, ast.Jump):
             if stmt.kind in ("break", "continue") and self.loop_depth == 0:
@@ -576,6 +579,9 @@ class Analyzer(DataCalls):
         if stmt.op is not None:
             self.require_int(stmt.value, "operand")
         if isinstance(target, ast.Var):
+            if isinstance(value_t, AggType):
+                raise self.error(f"Value '{value_t}' cannot be assigned to a scratch "
+                                 "variable.", stmt.span)
             if stmt.op is None and (stmt.decl or _user(target.name) not in self.renames):
                 self.declare(target)
                 if stmt.decl_type is not None:
