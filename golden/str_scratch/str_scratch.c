@@ -853,8 +853,12 @@ static int bt__order(const struct bt_map *m, struct bt__snap *s)
 {
 	struct bt__sorter srt = { .m = m, .key_size = s->key_size };
 
-	if (bt__is_hist(m) || m->agg == BT_AGG_TSERIES) {
-		/* by total count, or by the newest interval (tseries) */
+	if (m->agg == BT_AGG_TSERIES) {
+		/* bpftrace prints them in memcmp() order of the keys */
+		srt.order = BT__BY_KEY_BYTES;
+		return bt__stable_sort(&srt, s->ents, s->n);
+	}
+	if (bt__is_hist(m)) {
 		srt.order = BT__BY_KEY_BYTES;
 		if (bt__stable_sort(&srt, s->ents, s->n))
 			return -1;

@@ -1490,6 +1490,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	bt_json_string(out, text, strlen(text));
 }
 
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
+}
+
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
 static BT_UNUSED void bt_json_str(FILE *out, const char *s, size_t cap)
 {
@@ -3231,8 +3258,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of tseries.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 627, 7 },  { 631, 8 },  { 634, 10 }, { 638, 11 }, { 644, 12 },
-	{ 648, 13 }, { 653, 14 }, { 661, 17 }, { 665, 19 }, { 667, 20 },
+	{ 679, 7 },  { 683, 8 },  { 686, 10 }, { 690, 11 }, { 696, 12 },
+	{ 700, 13 }, { 705, 14 }, { 713, 17 }, { 717, 19 }, { 719, 20 },
 };
 
 static const char *const bt_script_lines[] = {
