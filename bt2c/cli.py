@@ -183,14 +183,26 @@ def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045 - typer-era s
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:  # click usage errors and the like
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
+        if isinstance(e, _click_errors("ClickException")):
+            e.show()  # type: ignore[attr-defined]
+            sys.exit(e.exit_code)  # type: ignore[attr-defined]
+        if isinstance(e, _click_errors("Abort")):
             sys.exit(1)
         if type(e).__name__ == "NoArgsIsHelpError":  # help was printed already
             sys.exit(2)
         print(f"ERROR: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def _click_errors(name: str) -> tuple[type, ...]:
+    """click's exception class ``name``, from click itself and from the copy newer typer
+    releases bundle (typer._click): usage errors come from whichever typer uses."""
+    import importlib
+
+    found = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)

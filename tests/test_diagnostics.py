@@ -157,3 +157,19 @@ def test_escapes_bpftrace_rejects_are_errors(tmp_path: Path) -> None:
     proc = bt2c("transpile", "prog.bt", "-o", "out", cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.startswith("prog.bt:1:17: ERROR: invalid escape character '\\a'")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["transpile", "-e", "BEGIN {}"], "No such option: -e"),
+    (["build"], "Missing argument 'script'"),
+    (["golden", "frobnicate"], "No such command 'frobnicate'"),
+])
+def test_usage_errors_are_click_usage_messages(argv: list[str], message: str,
+                                               tmp_path: Path) -> None:
+    """A wrong command line gets the usage text and exit status 2, whichever click copy
+    typer uses, never an internal error."""
+    proc = subprocess.run([sys.executable, "-m", "bt2c", *argv], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Usage:" in proc.stderr and "internal error" not in proc.stderr
