@@ -615,8 +615,22 @@ class Analyzer(DataCalls):
                                  stmt.span)
         elif stmt.op is not None:
             value_t = INT64
+        elif isinstance(stmt.value, ast.Map):
+            self.no_aggregation_copy(stmt)
         self.set_map_value(info, value_t, stmt.span, stmt.value.span)
         target.type = info.value
+
+    def no_aggregation_copy(self, stmt: ast.Assign) -> None:
+        """``@t = @c`` where @c is a count/sum/min/max/avg map: bpftrace refuses to copy the
+        aggregation (its value reads as an integer only through a cast or an expression)."""
+        source = self.result.maps.get(stmt.value.name)  # type: ignore[union-attr]
+        agg = source.value if source is not None else None
+        if isinstance(agg, AggType) and agg.kind in ("count", "sum", "min", "max", "avg"):
+            example = "count()" if agg.kind == "count" else f"{agg.kind}(retval)"
+            raise self.error(f"Map value '{agg.kind}_t' cannot be assigned from one map to "
+                             "another. The function that returns this type must be called "
+                             f"directly e.g. `{stmt.target.name} = {example};`.",  # type: ignore[union-attr]
+                             stmt.span)
 
     def set_map_value(self, info: MapInfo, t: Type, span: Span,
                       value_span: Span | None = None) -> None:
