@@ -21,6 +21,8 @@ API (all ids are BTF type ids)::
     btf.resolve(tid)                      # strip typedef/const/volatile/restrict/type tags
     btf.func_params("vfs_read")           # [(name, type id)], return type id; or None
     btf.c_type(tid)                       # C spelling: "struct task_struct *", "char[16]"
+    btf.percpu_var("runqueues")           # a per-CPU variable's type id; or None
+    btf.c_decl(tid, "runqueues")          # "struct rq runqueues"; None if unspellable
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ KINDS = {
 }
 # Kinds that are only qualifiers or aliases of the type they point at.
 MODIFIERS = {"typedef", "volatile", "const", "restrict", "type_tag"}
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2   # 2: datasecs are indexed too
 
 
 class BtfError(Exception):
@@ -127,7 +129,7 @@ class Btf:
         strs = self.strs_start
         extra = {1: 4, 3: 12, 14: 4, 17: 4}          # fixed-size trailers
         per_member = {4: 12, 5: 12, 6: 8, 13: 8, 15: 12, 19: 12}
-        indexed = {1, 4, 5, 6, 7, 8, 12, 16, 19}
+        indexed = {1, 4, 5, 6, 7, 8, 12, 15, 16, 19}
         while pos < end:
             tid += 1
             offsets.append(pos)
@@ -259,6 +261,35 @@ class Btf:
             return None
         proto = self.type(self.type(tid).ref)
         return [(m.name, m.type) for m in proto.members], proto.ref
+
+    def percpu_var(self, name: str) -> int | None:
+        """The type id of the kernel's per-CPU variable ``name`` (a VAR of the
+        ``.data..percpu`` DATASEC), or None: what ``percpu_kaddr()`` may name."""
+        for sec in self.names.get(".data..percpu", ()):
+            for m in self.type(sec).members:
+                if m.name == name:
+                    return self.type(m.type).ref
+        return None
+
+    def c_decl(self, tid: int, name: str) -> str | None:
+        """The C declaration of ``name`` with type ``tid`` ("struct rq runqueues",
+        "char buf[16]", "struct irq_stack *ptr"), or None where the type has no
+        name to spell it with (anonymous structs, pointers to functions or arrays)."""
+        t = self.type(tid)
+        if t.kind == "array":
+            return self.c_decl(t.ref, f"{name}[{t.nelems}]")
+        if t.kind == "ptr":
+            target = self.resolve(t.ref)
+            if target.kind in ("array", "func_proto") or (
+                    target.kind in ("struct", "union", "enum") and not target.name):
+                return None
+            return f"{self.c_type(t.ref)} *{name}"
+        base = self.resolve(tid)
+        if base.kind in ("struct", "union", "enum") and not base.name and t is base:
+            return None
+        if base.kind == "func_proto":
+            return None
+        return f"{self.c_type(tid)} {name}"
 
     def c_type(self, tid: int) -> str:
         """The C spelling of a type, as bpftrace and bpftool print it."""

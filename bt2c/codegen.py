@@ -954,6 +954,9 @@ class CodeGen:
         self.len_sites: list[tuple[str, int]] = []   # (map, script line) of each len()
         # Kernel helpers the script cannot do without: (helper, Linux version, what, line)
         self.requirements: list[tuple[str, str, str, int]] = []
+        # percpu_kaddr() variables and the script line of their first use: the loader
+        # names it when the kernel cannot resolve the symbol
+        self.ksym_lines: dict[str, int] = {}
         self.names: set[str] = {m.cname for m in res.maps.values()}
 
     def require(self, helper: str, version: str, what: str, line: int) -> None:

@@ -1,5 +1,5 @@
 """Type rules of bpftrace's data functions: buf, ntop, pton, macaddr, cgroupid,
-signal, override, reg, uaddr and path.
+signal, override, reg, uaddr, path and percpu_kaddr.
 
 A mixin of :class:`bt2c.semantic.Analyzer` (one job: what each of these calls
 accepts and what type it yields, with bpftrace's error messages).  What they
@@ -14,6 +14,7 @@ import signal as _signal
 from typing import TYPE_CHECKING
 
 from bt2c import ast
+from bt2c.btf import vmlinux
 from bt2c.types import (
     UINT64,
     VOID,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from bt2c.semantic import Analyzer
 
 DATA_FUNCTIONS = {"buf", "ntop", "pton", "macaddr", "cgroupid", "signal", "override", "reg",
-                  "uaddr", "path"}
+                  "uaddr", "path", "percpu_kaddr"}
 #: bpftrace's limit on a buffer (its max_strlen default).
 BUF_MAX = 1024
 AF_INET, AF_INET6 = 2, 10
@@ -139,6 +140,8 @@ class DataCalls:
             if e.args[0].value not in self.result.cgroupids:
                 self.result.cgroupids.append(e.args[0].value)
             return UINT64
+        if name == "percpu_kaddr":
+            return self.percpu_kaddr_call(e)
         if name == "signal":
             return self.signal_call(e)
         if name == "override":
@@ -168,6 +171,33 @@ class DataCalls:
             if not 1 <= size <= BUF_MAX:
                 raise self.error(f"path() size must be between 1 and {BUF_MAX}", e.span)
         return StringType(size)
+
+    def percpu_kaddr_call(self: Analyzer, e: ast.Call) -> Type:
+        """percpu_kaddr(NAME[, CPU]): the address of a kernel per-CPU variable on this CPU
+        (or CPU), a uint64.  The variable's type comes from the kernel BTF: the BPF C
+        declares it as a typed ``__ksym`` extern, which bpf_this_cpu_ptr() and
+        bpf_per_cpu_ptr() need."""
+        self.nargs(e, 1, 2)
+        t = self.expr(e.args[0])
+        if not isinstance(e.args[0], ast.Str):
+            shown = "string" if isinstance(t, StringType) else t
+            raise self.error(f"percpu_kaddr() expects a string literal ({shown} provided)",
+                             e.span)
+        self.int_args(e, e.args[1:], "int")
+        var = e.args[0].value
+        btf = vmlinux()
+        if btf is None:
+            raise self.error("percpu_kaddr() needs the kernel's BTF (/sys/kernel/btf/vmlinux "
+                             "or $BT2C_BTF)", e.span)
+        tid = btf.percpu_var(var)
+        if tid is None:
+            raise self.error(f'Could not resolve variable "{var}" from BTF', e.span)
+        decl = btf.c_decl(tid, var)
+        if decl is None:
+            raise self.error(f"bt2c cannot declare the type of the per-CPU variable {var} "
+                             f"({btf.c_type(tid)}) in C", e.span)
+        self.result.percpu_vars.setdefault(var, decl)
+        return UINT64
 
     def signal_call(self: Analyzer, e: ast.Call) -> Type:
         self.nargs(e, 1)

@@ -1,10 +1,13 @@
 """Code generation for bpftrace's data functions: buf, ntop, pton, macaddr, cgroupid,
-signal, override, reg, uaddr, path (their type rules are in :mod:`bt2c.datafuncs`).
+signal, override, reg, uaddr, path, percpu_kaddr (their type rules are in
+:mod:`bt2c.datafuncs`).
 
 buf, ntop and macaddr build raw-byte values in the layouts the runtime prints
 (templates/runtime/maps.c: BT_KIND_BUF, BT_KIND_INET, BT_KIND_MAC); pton and
 uaddr are constants known when the tool is built; cgroupid is a rodata slot the
-loader fills when the tool starts.  A mixin of :class:`bt2c.codegen.ProbeGen`.
+loader fills when the tool starts; percpu_kaddr takes the address of a typed
+``__ksym`` extern, which libbpf and the kernel resolve when the program loads.
+A mixin of :class:`bt2c.codegen.ProbeGen`.
 """
 
 from __future__ import annotations
@@ -74,6 +77,13 @@ class DataGen:
         if name == "cgroupid":
             path = e.args[0].value  # type: ignore[attr-defined]
             return f"bt_cgroupid[{self.gen.analysis.cgroupids.index(path)}]"
+        if name == "percpu_kaddr":
+            var = e.args[0].value  # type: ignore[attr-defined]
+            self.gen.require("BPF_FUNC_per_cpu_ptr", "5.10", "percpu_kaddr()", self.line_of(e))
+            self.gen.ksym_lines.setdefault(var, self.line_of(e))
+            if len(e.args) == 1:
+                return f"((__u64)bpf_this_cpu_ptr(&{var}))"
+            return f"((__u64)bpf_per_cpu_ptr(&{var}, (__u32)({self.expr(e.args[1])})))"
         if name == "signal":
             a = e.args[0]
             sig = str(signal_number(a.value)) if isinstance(a, ast.Str) else self.expr(a)

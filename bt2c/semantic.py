@@ -131,6 +131,8 @@ class Analysis:
     types: TypeTable = field(default_factory=TypeTable)
     kaddrs: list[str] = field(default_factory=list)   # kaddr() symbols, resolved at run time
     cgroupids: list[str] = field(default_factory=list)  # cgroupid() paths, resolved at run time
+    # percpu_kaddr() variables: name -> C declaration (typed __ksym externs)
+    percpu_vars: dict[str, str] = field(default_factory=dict)
     registers: list[str] = field(default_factory=list)  # reg() names used
     max_strlen: int = DEFAULT_STRLEN  # config max_strlen: the size of str(), buf(), path()
 

@@ -228,6 +228,8 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: boo
             or (ev.kind == "print" and "bt_fmt_" in " ".join(ev.c_args))
             for ev in res.events),
         "cgroupids": analysis.cgroupids,
+        "percpu_vars": analysis.percpu_vars,
+        "ksym_lines": sorted(gen.ksym_lines.items()),
         "registers": register_table(analysis.registers),
         "has_aggregates_h": (templates_dir() / "bpf" / "aggregates.h").exists(),
         "targets": list(TARGETS.values()),

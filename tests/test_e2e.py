@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -80,3 +81,7 @@ def test_e2e(case: harness.Case, workload: Path) -> None:
         f"exit status {res.returncode}, expected {case.expected_rc()}: {cmd}\n"
         f"stderr:\n{_text(res.stderr)}"
     )
+    if case.fails:  # the kernel refuses the program here: bt2c must say why
+        assert re.search(case.fails, _text(res.stderr)), (
+            f"stderr does not match {case.fails!r}: {cmd}\nstderr:\n{_text(res.stderr)}"
+        )

@@ -315,6 +315,50 @@ __attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file
 	fprintf(stderr, "(run with -v for the full verifier log)\n");
 }
 
+#ifdef BT_KSYMS
+/* A kernel variable the programs name (percpu_kaddr()), and its first script line. */
+struct bt_ksym_line {
+	const char *name;
+	int line;
+};
+
+/*
+ * After a failed load: was it a kernel variable the kernel could not find?  The
+ * verifier looks each typed __ksym up in kallsyms before it checks any instruction
+ * (so the log has no line of ours): name the script line that uses the variable.
+ * Data symbols are in kallsyms only on kernels built with CONFIG_KALLSYMS_ALL.
+ */
+static int bt_explain_ksym_failure(const char *script, const struct bt_ksym_line *ksyms,
+				   int nksyms, const char *const *lines, int nlines)
+{
+	static const char needle[] = "ldimm64 failed to find the address for kernel symbol '";
+	const char *p = strstr(bt_log, needle), *end;
+	size_t len;
+
+	if (!p)
+		return 0;
+	end = strchr(p, '\n');
+	len = end ? (size_t)(end - p) : strlen(p);
+	if (len && p[len - 1] == '.')
+		len--;
+	for (int i = 0; i < nksyms; i++) {
+		size_t n = strlen(ksyms[i].name);
+		const char *name = p + sizeof(needle) - 1;
+
+		if (strncmp(name, ksyms[i].name, n) != 0 || name[n] != '\'' ||
+		    ksyms[i].line < 1 || ksyms[i].line > nlines)
+			continue;
+		fprintf(stderr, "%s:%d: ERROR: the kernel cannot resolve the variable %s on this "
+			"line: %.*s (data symbols need a kernel built with CONFIG_KALLSYMS_ALL)\n"
+			"%s\n", script, ksyms[i].line, ksyms[i].name, (int)len, p,
+			lines[ksyms[i].line - 1]);
+		return 1;
+	}
+	fprintf(stderr, "ERROR: %.*s\n", (int)len, p);
+	return 1;
+}
+#endif
+
 /* Does the running kernel have this kfunc?  Looked up in its BTF. */
 __attribute__((unused)) static int bt_kernel_has_kfunc(const char *name)
 {

@@ -29,6 +29,11 @@ stdout; only the comparison (test_e2e.py, ``record.py --check`` and ``--repeat``
 ``// ENV: NAME=VALUE`` lines (among the MASK lines) set an environment variable for the
 tracer, e.g. ``BPFTRACE_DUMMY_TS_MAP=@ts``, bpftrace's hook that makes tseries() take its
 time from a map, so that a case decides which interval each value lands in.
+
+A case where the reference itself fails on this machine (the kernel refuses the
+program) says so with a ``// FAILS: REGEX`` line among those header lines: the
+recorder then records its empty stdout and exit status instead of refusing them,
+and test_e2e.py also requires bt2c's stderr to match REGEX (the kernel's reason).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ WORKLOAD_BIN = WORKLOAD_DIR / "workload"
 RUN_PREFIX = "// RUN:"
 MASK_PREFIX = "// MASK:"
 ENV_PREFIX = "// ENV:"
+FAILS_PREFIX = "// FAILS:"
 MASKED = b"<masked>"
 SCRIPT_TOKEN = "SCRIPT"
 WORKLOAD_TOKEN = "WORKLOAD"
@@ -75,6 +81,7 @@ class Case:
     run_tokens: tuple[str, ...]
     masks: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    fails: str | None = None      # // FAILS: the reference fails here; bt2c's stderr pattern
 
     def mask(self, stdout: bytes) -> bytes:
         """``stdout`` with every match of the case's MASK patterns replaced by <masked>:
@@ -158,7 +165,7 @@ def parse_env(text: str, where: str = "<script>") -> tuple[tuple[str, str], ...]
     """The ``// ENV: NAME=VALUE`` lines that follow the RUN line (among MASK lines)."""
     env = []
     for line in text.split("\n")[1:]:
-        if line.startswith(MASK_PREFIX):
+        if line.startswith((MASK_PREFIX, FAILS_PREFIX)):
             continue
         if not line.startswith(ENV_PREFIX):
             break
@@ -173,7 +180,7 @@ def parse_masks(text: str, where: str = "<script>") -> tuple[str, ...]:
     """The patterns of the ``// MASK: REGEX`` lines that follow the RUN line."""
     masks = []
     for line in text.split("\n")[1:]:
-        if line.startswith(ENV_PREFIX):
+        if line.startswith((ENV_PREFIX, FAILS_PREFIX)):
             continue
         if not line.startswith(MASK_PREFIX):
             break
@@ -188,6 +195,23 @@ def parse_masks(text: str, where: str = "<script>") -> tuple[str, ...]:
     return tuple(masks)
 
 
+def parse_fails(text: str, where: str = "<script>") -> str | None:
+    """The pattern of a ``// FAILS: REGEX`` line among the header lines, or None."""
+    for line in text.split("\n")[1:]:
+        if line.startswith(FAILS_PREFIX):
+            pattern = line[len(FAILS_PREFIX):].strip()
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise CaseError(f"{where}: bad FAILS pattern {pattern!r}: {e}") from None
+            if not pattern:
+                raise CaseError(f"{where}: empty FAILS pattern")
+            return pattern
+        if not line.startswith((MASK_PREFIX, ENV_PREFIX)):
+            break
+    return None
+
+
 def load_case(path: Path) -> Case:
     """Read one case file and parse its header."""
     text = path.read_text()
@@ -197,6 +221,7 @@ def load_case(path: Path) -> Case:
         run_tokens=parse_run_header(text, str(path)),
         masks=parse_masks(text, str(path)),
         env=parse_env(text, str(path)),
+        fails=parse_fails(text, str(path)),
     )
 
 

@@ -79,3 +79,33 @@ def test_len_takes_the_kernels_own_path(matrix: qemu_harness.Matrix,
         pytest.xfail(f"{kernel.id}: {run.verdicts[qemu_harness.LEN_PROBE].detail}")
     expected = qemu_harness.expected_len_path(run.release)
     assert run.len_path == expected, f"{kernel.id} ({run.release}): {run.len_path!r}"
+
+
+#: What tests/qemu/cases/percpu_kaddr.bt must print on a 2-CPU guest: the reference
+#: cannot record it (the host's kernel has no data symbols in kallsyms), so it is
+#: asserted from the kernel's own invariants: runqueue N has rq->cpu == N, the
+#: probe's CPU finds its own runqueue, two CPUs have two runqueues, and
+#: bpf_per_cpu_ptr() is NULL past the last possible CPU.
+PERCPU_KADDR_OUTPUT = b"cpu0 1\ncpu1 1\nthis 1\ndiffer 1\npast 1\n"
+
+
+@pytest.mark.parametrize("kernel", qemu_harness.selected_kernels(),
+                         ids=[k.id for k in qemu_harness.selected_kernels()])
+def test_percpu_kaddr_reads_each_cpus_variable(matrix: qemu_harness.Matrix,
+                                               kernel: qemu_harness.Kernel) -> None:
+    """percpu_kaddr(NAME) and percpu_kaddr(NAME, CPU) give each CPU's copy of a kernel
+    variable; without kernel BTF the tool says that it needs it."""
+    try:
+        run = matrix.run(kernel)
+    except qemu_harness.Unavailable as e:
+        pytest.skip(f"{kernel.id}: {e}")
+    verdict = run.verdicts["percpu_kaddr"]
+    assert verdict.status == "ran", verdict.detail
+    res = run.results["percpu_kaddr"]
+    err = res.stderr.decode(errors="replace")
+    if kernel.id in qemu_harness.KERNELS_WITHOUT_BTF:
+        assert res.returncode != 0 and not res.stdout, err
+        assert "percpu_kaddr() needs a kernel with BTF" in err, err
+        return
+    assert run.cpus == 2, f"the guest has {run.cpus} CPUs; the expected output assumes 2"
+    assert (res.stdout, res.returncode) == (PERCPU_KADDR_OUTPUT, 0), err
