@@ -83,7 +83,7 @@ class DataGen:
             self.gen.ksym_lines.setdefault(var, self.line_of(e))
             if len(e.args) == 1:
                 return f"((__u64)bpf_this_cpu_ptr(&{var}))"
-            return f"((__u64)bpf_per_cpu_ptr(&{var}, (__u32)({self.expr(e.args[1])})))"
+            return f"bt_per_cpu_addr(bpf_per_cpu_ptr(&{var}, (__u32)({self.expr(e.args[1])})))"
         if name == "signal":
             a = e.args[0]
             sig = str(signal_number(a.value)) if isinstance(a, ast.Str) else self.expr(a)

@@ -323,38 +323,49 @@ struct bt_ksym_line {
 };
 
 /*
- * After a failed load: was it a kernel variable the kernel could not find?  The
- * verifier looks each typed __ksym up in kallsyms before it checks any instruction
- * (so the log has no line of ours): name the script line that uses the variable.
- * Data symbols are in kallsyms only on kernels built with CONFIG_KALLSYMS_ALL.
+ * After a failed load: was it a kernel variable that could not be resolved?  libbpf
+ * looks each typed __ksym up in the kernel's BTF, then the verifier looks its address
+ * up in kallsyms before it checks any instruction (so neither message names a line
+ * of ours): name the script line that uses the variable, with the reason.  Data
+ * symbols are in kallsyms only on kernels built with CONFIG_KALLSYMS_ALL.
  */
 static int bt_explain_ksym_failure(const char *script, const struct bt_ksym_line *ksyms,
 				   int nksyms, const char *const *lines, int nlines)
 {
-	static const char needle[] = "ldimm64 failed to find the address for kernel symbol '";
-	const char *p = strstr(bt_log, needle), *end;
+	static const char *const needles[] = {
+		"ldimm64 failed to find the address for kernel symbol '",
+		"extern (var ksym) '",
+	};
+	static const char *const hints[] = {
+		"data symbols need a kernel built with CONFIG_KALLSYMS_ALL",
+		"the kernel's BTF has no such per-CPU variable",
+	};
+	const char *p = NULL, *name, *end;
 	size_t len;
+	int which;
 
+	for (which = 0; which < 2 && !p; which++)
+		p = strstr(bt_log, needles[which]);
 	if (!p)
 		return 0;
+	which--;
+	name = p + strlen(needles[which]);
 	end = strchr(p, '\n');
 	len = end ? (size_t)(end - p) : strlen(p);
 	if (len && p[len - 1] == '.')
 		len--;
 	for (int i = 0; i < nksyms; i++) {
 		size_t n = strlen(ksyms[i].name);
-		const char *name = p + sizeof(needle) - 1;
 
 		if (strncmp(name, ksyms[i].name, n) != 0 || name[n] != '\'' ||
 		    ksyms[i].line < 1 || ksyms[i].line > nlines)
 			continue;
 		fprintf(stderr, "%s:%d: ERROR: the kernel cannot resolve the variable %s on this "
-			"line: %.*s (data symbols need a kernel built with CONFIG_KALLSYMS_ALL)\n"
-			"%s\n", script, ksyms[i].line, ksyms[i].name, (int)len, p,
-			lines[ksyms[i].line - 1]);
+			"line: %.*s (%s)\n%s\n", script, ksyms[i].line, ksyms[i].name, (int)len, p,
+			hints[which], lines[ksyms[i].line - 1]);
 		return 1;
 	}
-	fprintf(stderr, "ERROR: %.*s\n", (int)len, p);
+	fprintf(stderr, "ERROR: %.*s (%s)\n", (int)len, p, hints[which]);
 	return 1;
 }
 #endif
