@@ -324,22 +324,74 @@ static __always_inline int bt_strncmp(const char *a, const char *b, __u32 n)
 
 /*
  * strcontains(haystack, needle): 1 if needle occurs in haystack (an empty needle
- * always does).  Both are NUL-terminated within their buffers of hn and nn bytes;
- * the loops are bounded by those sizes, so the verifier sees their ends.
+ * always does). Both are NUL-terminated within their buffers of hn and nn bytes, or
+ * fill them. Each position is compared without a branch (xor/or), and the search
+ * stops only between blocks of 8 positions: the verifier keeps a pending branch for
+ * each conditional jump it passes, and one per byte of a 1024-byte string is too many.
  */
 static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n, __u32 nn)
 {
-	if (n[0] == 0)
-		return 1;
-	for (__u32 i = 0; i < hn && h[i]; i++) {
-		__u32 j = 0;
+	__u64 found = 0, ended = 0;
+	__u32 len = 0;
 
-		while (j < nn && i + j < hn && n[j] && h[i + j] == n[j])
-			j++;
-		if (j == nn || n[j] == 0)
-			return 1;
+	while (len < nn && n[len])
+		len++;
+	if (len == 0)
+		return 1;
+	for (__u32 i = 0; i + len <= hn; i += 8) {
+#pragma unroll
+		for (__u32 k = 0; k < 8; k++) {
+			__u64 diff = 0;
+
+			for (__u32 j = 0; j < len && i + k + j < hn; j++)
+				diff |= (__u8)(h[i + k + j] ^ n[j]);
+			if (i + k + len > hn)
+				diff = 1;
+			/* (x - 1) >> 63 is 1 when x is 0: no jump */
+			ended |= ((__u64)(__u8)h[i + k < hn ? i + k : hn - 1] - 1) >> 63;
+			found |= ((diff - 1) >> 63) & (ended ^ 1);
+		}
+		if (found | ended)
+			break;
 	}
-	return 0;
+	return found;
+}
+
+/*
+ * Clear n bytes of scratch memory (8-byte aligned). clang expands only small memsets
+ * inline; n is a constant, so these loops unroll into plain stores (volatile: else
+ * clang turns them back into a memset call, which BPF has not).
+ */
+static __always_inline void bt_clear(void *p, __u32 n)
+{
+	volatile __u64 *w = p;
+	volatile char *c = p;
+
+#pragma unroll
+	for (__u32 i = 0; i < n / 8; i++)
+		w[i] = 0;
+#pragma unroll
+	for (__u32 i = n / 8 * 8; i < n; i++)
+		c[i] = 0;
+}
+
+/*
+ * str(ptr): up to size bytes, as bpftrace keeps max_strlen characters. A string that
+ * fills the buffer gets its last character in place of the NUL; the printer shows
+ * such a string with bpftrace's ".." trailer.
+ */
+static __always_inline long bt_str(char *dst, __u32 size, const void *src, int user)
+{
+	long n = user ? bpf_probe_read_user_str(dst, size, src) :
+			bpf_probe_read_kernel_str(dst, size, src);
+
+	if (n == size) {
+		if (user)
+			bpf_probe_read_user(dst + size - 1, 1, src + size - 1);
+		else
+			bpf_probe_read_kernel(dst + size - 1, 1, src + size - 1);
+	}
+	return n;
 }
 
 /* str(ptr, n): read at most limit-1 bytes plus NUL from kernel or user memory. */

@@ -854,8 +854,12 @@ static int bt__order(const struct bt_map *m, struct bt__snap *s)
 {
 	struct bt__sorter srt = { .m = m, .key_size = s->key_size };
 
-	if (bt__is_hist(m) || m->agg == BT_AGG_TSERIES) {
-		/* by total count, or by the newest interval (tseries) */
+	if (m->agg == BT_AGG_TSERIES) {
+		/* bpftrace prints them in memcmp() order of the keys */
+		srt.order = BT__BY_KEY_BYTES;
+		return bt__stable_sort(&srt, s->ents, s->n);
+	}
+	if (bt__is_hist(m)) {
 		srt.order = BT__BY_KEY_BYTES;
 		if (bt__stable_sort(&srt, s->ents, s->n))
 			return -1;
@@ -1484,6 +1488,33 @@ static BT_UNUSED void bt_json_bytes(FILE *out, int kind, const void *p)
 	}
 	text = bt__bytes_text(kind, p, 0);
 	bt_json_string(out, text, strlen(text));
+}
+
+/*
+ * printf("%s") of a char[cap] string: itself when it has its NUL, else (a str() that
+ * filled max_strlen bytes) a NUL-terminated copy with bpftrace's ".." trailer.
+ */
+static BT_UNUSED const char *bt_str_text(const char *s, size_t cap)
+{
+	static char *texts[8];
+	static size_t sizes[8];
+	static unsigned int next;
+	size_t len = bt__strnlen((const unsigned char *)s, cap);
+	unsigned int i = next++ % 8;
+
+	if (len < cap)
+		return s;
+	if (sizes[i] < len + 3) {
+		char *t = realloc(texts[i], len + 3);
+
+		if (!t)
+			return "";
+		texts[i] = t;
+		sizes[i] = len + 3;
+	}
+	memcpy(texts[i], s, len);
+	memcpy(texts[i] + len, "..", 3);
+	return texts[i];
 }
 
 /* A char[cap] value: up to its NUL, ".." appended when it has none. */
@@ -2889,7 +2920,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of percpu.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 537, 5 }, { 543, 7 }, { 545, 8 }, { 551, 11 }, { 557, 13 }, { 563, 14 },
+	{ 589, 5 }, { 595, 7 }, { 597, 8 }, { 603, 11 }, { 609, 13 }, { 615, 14 },
 };
 
 static const char *const bt_script_lines[] = {

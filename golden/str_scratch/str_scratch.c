@@ -2398,6 +2398,63 @@ __attribute__((unused)) static void bt_explain_load_failure(const char *bpf_file
 	fprintf(stderr, "(run with -v for the full verifier log)\n");
 }
 
+#ifdef BT_KSYMS
+/* A kernel variable the programs name (percpu_kaddr()), and its first script line. */
+struct bt_ksym_line {
+	const char *name;
+	int line;
+};
+
+/*
+ * After a failed load: was it a kernel variable that could not be resolved?  libbpf
+ * looks each typed __ksym up in the kernel's BTF, then the verifier looks its address
+ * up in kallsyms before it checks any instruction (so neither message names a line
+ * of ours): name the script line that uses the variable, with the reason.  Data
+ * symbols are in kallsyms only on kernels built with CONFIG_KALLSYMS_ALL.
+ */
+static int bt_explain_ksym_failure(const char *script, const struct bt_ksym_line *ksyms, int nksyms,
+				   const char *const *lines, int nlines)
+{
+	static const char *const needles[] = {
+		"ldimm64 failed to find the address for kernel symbol '",
+		"extern (var ksym) '",
+	};
+	static const char *const hints[] = {
+		"data symbols need a kernel built with CONFIG_KALLSYMS_ALL",
+		"the kernel's BTF has no such per-CPU variable",
+	};
+	const char *p = NULL, *name, *end;
+	size_t len;
+	int which;
+
+	for (which = 0; which < 2 && !p; which++)
+		p = strstr(bt_log, needles[which]);
+	if (!p)
+		return 0;
+	which--;
+	name = p + strlen(needles[which]);
+	end = strchr(p, '\n');
+	len = end ? (size_t)(end - p) : strlen(p);
+	if (len && p[len - 1] == '.')
+		len--;
+	for (int i = 0; i < nksyms; i++) {
+		size_t n = strlen(ksyms[i].name);
+
+		if (strncmp(name, ksyms[i].name, n) != 0 || name[n] != '\'' || ksyms[i].line < 1 ||
+		    ksyms[i].line > nlines)
+			continue;
+		fprintf(stderr,
+			"%s:%d: ERROR: the kernel cannot resolve the variable %s on this "
+			"line: %.*s (%s)\n%s\n",
+			script, ksyms[i].line, ksyms[i].name, (int)len, p, hints[which],
+			lines[ksyms[i].line - 1]);
+		return 1;
+	}
+	fprintf(stderr, "ERROR: %.*s (%s)\n", (int)len, p, hints[which]);
+	return 1;
+}
+#endif
+
 /* Does the running kernel have this kfunc?  Looked up in its BTF. */
 __attribute__((unused)) static int bt_kernel_has_kfunc(const char *name)
 {
@@ -3058,6 +3115,7 @@ int main(int argc, char **argv)
 
 	err = str_scratch_bpf__load(skel);
 	if (err) {
+		bt_state.exit_code = 255; /* bpftrace's status when a program fails to load */
 		if (err == -EACCES || err == -EINVAL || err == -E2BIG)
 			bt_explain_load_failure(
 				"str_scratch.bpf.c", "str_scratch.bt", bt_line_map,
