@@ -7,7 +7,9 @@ Its warnings follow from its own type system (literals get the smallest fitting 
 ``pid`` is 32 bits, ``a - b`` is signed), which is not the one bt2c generates code with
 (64-bit values), so this pass keeps a small shadow of bpftrace's integer types
 (:class:`Shadow`) just to decide where bpftrace would warn.  It runs after semantic
-analysis, reads the typed tree and changes nothing.
+analysis, reads the typed tree and changes nothing.  The rules were taken from the
+reference's behaviour (tests/warnings records it) more than from its sources: where
+they disagree with bpftrace, the tests say so.
 
 bpftrace prints a script's warnings after all its passes, grouped by the pass that
 found them; :data:`Warning.group` keeps that order (see ``PASSES``).
@@ -159,7 +161,8 @@ def _fold(op: str, a: int, b: int) -> int | None:
 
 
 class Linter:
-    """Walks the analysed tree once and collects bpftrace's warnings."""
+    """Walks the analysed tree (three times: see :meth:`run`) and collects bpftrace's
+    warnings."""
 
     def __init__(self, analysis: Analysis, source: Source) -> None:
         self.program = analysis.program
