@@ -1214,6 +1214,9 @@ class Analyzer(DataCalls):
                 multi = info.key is not None and len(info.key) > 1
                 m.keys = key.items if isinstance(key, ast.Tuple) and multi else [key]
                 e.args = [m]
+            elif not m.keys and self.map_info(m).key:
+                raise self.error("call to delete() with a single argument expects a map "
+                                 "without explicit keys (scalar map)", e.span)
             self.map_keys(m, self.map_info(m))
             return BOOL
         if name == "has_key":

@@ -51,7 +51,13 @@ class Output:
 
     def write(self, out_dir: Path) -> None:
         """Write all files into ``out_dir`` (created if needed), each atomically."""
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise Bt2cError(f"{out_dir}: exists and is not a directory") from None
+        except OSError as e:
+            raise Bt2cError(f"{out_dir}: cannot create the output directory: "
+                            f"{e.strerror}") from None
         for fname, text in self.files.items():
             fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{fname}.")
             with os.fdopen(fd, "w") as f:

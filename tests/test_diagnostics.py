@@ -173,3 +173,14 @@ def test_usage_errors_are_click_usage_messages(argv: list[str], message: str,
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert "Usage:" in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_output_path_that_is_a_file_is_a_clean_error(tmp_path: Path) -> None:
+    """-o naming an existing file: one ERROR line and exit 1, no traceback."""
+    script = tmp_path / "s.bt"
+    script.write_text("BEGIN { exit(); }\n")
+    (tmp_path / "taken").write_text("")
+    proc = subprocess.run([sys.executable, "-m", "bt2c", "transpile", str(script), "-o",
+                           "taken"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "ERROR: taken: exists and is not a directory"
