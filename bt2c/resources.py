@@ -24,6 +24,7 @@ from bt2c.types import (
     InetType,
     IntType,
     MacType,
+    PointerType,
     StackType,
     StringType,
     StructType,
@@ -117,6 +118,8 @@ def layout_entries(t: Type, offset: int = 0, types: TypeTable | None = None,
             return [(kind, t.size, offset,
                      f"{extra}, .fmt = {c_string_literal(t.fmt)}")]
         return [("BT_KIND_USERNAME", t.size, offset, extra)]
+    if isinstance(t, PointerType):
+        return [("BT_KIND_PTR", t.size, offset, extra)]
     if isinstance(t, IntType):
         if isinstance(t, BoolType):
             return [("BT_KIND_BOOL", t.size, offset, extra)]

@@ -62,7 +62,8 @@ _UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000}
 _REG_ARGS = {"x86_64": 6, "aarch64": 8}
 
 #: Types that can be map keys, tuple members and printf("%s") arguments.
-KEYABLE = (IntType, StringType, TupleType, StackType, SymType, BufType, InetType, MacType)
+KEYABLE = (IntType, StringType, TupleType, StackType, SymType, BufType, InetType, MacType,
+           ArrayType, StructType)
 AGGREGATIONS = {"count", "sum", "min", "max", "avg", "stats", "hist", "lhist", "tseries"}
 #: bpftrace's example call in its error for a map read of these aggregations.
 _AGG_EXAMPLES = {"hist": "hist(retval)", "lhist": "lhist(rand %10, 0, 10, 1)",

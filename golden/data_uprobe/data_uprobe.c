@@ -137,7 +137,8 @@ enum bt_kind {
 	 * since boot or TAI nanoseconds, in the field's `fmt`, and username's uid */
 	BT_KIND_TIMESTAMP = 15,
 	BT_KIND_TAI_TIMESTAMP = 16,
-	BT_KIND_USERNAME = 17
+	BT_KIND_USERNAME = 17,
+	BT_KIND_PTR = 18 /* a pointer: printed 0x..., a number in JSON */
 };
 
 struct bt_field {
@@ -1048,6 +1049,11 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 	}
 	if (f->kind == BT_KIND_BOOL) {
 		bt__sb_puts(b, bt__get_uint(p, f->size) ? "true" : "false");
+		return;
+	}
+	if (f->kind == BT_KIND_PTR) {
+		snprintf(num, sizeof(num), "0x%llx", (unsigned long long)bt__get_uint(p, f->size));
+		bt__sb_puts(b, num);
 		return;
 	}
 	if (f->kind == BT_KIND_INT)

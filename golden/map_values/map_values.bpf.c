@@ -26,6 +26,14 @@ struct {
 /* Records bt_events had no room for: bpftrace's "Lost N events", read by the loader. */
 __u64 bt_lost = 0;
 
+/* @by_mask = count(): first used on line 10 */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct map_by_mask_key);
+	__type(value, __u64);
+} map_by_mask SEC(".maps");
+
 /* @failed: first used on line 8 */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -587,13 +595,13 @@ struct handle_interval_s_5_for_1_ctx {
 	struct tuple_record_user_username_errno_int64_record_last_timestamp_comm_str16 kv_1;
 };
 
-/* line 14: body of for ($kv#1 : @failed) */
+/* line 15: body of for ($kv#1 : @failed) */
 static long handle_interval_s_5_for_1(struct bpf_map *map, struct map_failed_key *key, void *value,
 				      struct handle_interval_s_5_for_1_ctx *c)
 {
 	__builtin_memcpy(&c->kv_1.f0, &key->k0, sizeof(c->kv_1.f0));
 	__builtin_memcpy(&c->kv_1.f1, value, sizeof(c->kv_1.f1));
-	/* line 15: printf("%s: errno %d at %s (%s)\n", $kv.0.user, $kv.0.errno, $kv.... */
+	/* line 16: printf("%s: errno %d at %s (%s)\n", $kv.0.user, $kv.0.errno, $kv.... */
 	{
 		struct event_printf_0 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
@@ -637,23 +645,32 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 	__u64 key6 = ((__u32)bpf_get_current_uid_gid());
 	__u64 val7 = ((__u64)(bpf_ktime_get_boot_ns()));
 	bpf_map_update_elem(&map_first_seen, &key6, &val7, BPF_ANY);
+	/* line 10: @by_mask[curtask->cpus_mask, pton("127.0.0.1")] = count() */
+	__u8 v9[32] = {};
+	BPF_CORE_READ_INTO(&v9, ((struct task_struct *)(bpf_get_current_task())), cpus_mask);
+	__u8 addr10[4] = { 127, 0, 0, 1 };
+	struct map_by_mask_key key8;
+	__builtin_memset(&key8, 0, sizeof(key8));
+	__builtin_memcpy(&key8.k0, &v9, sizeof(key8.k0));
+	__builtin_memcpy(&key8.k1, &addr10, sizeof(key8.k1));
+	bt_map_add(&map_by_mask, &key8, 1);
 	return 0;
 }
 
-/* line 12: interval:s:5 */
+/* line 13: interval:s:5 */
 SEC("perf_event")
 int handle_interval_s_5(struct bpf_perf_event_data *ctx)
 {
 	struct tuple_record_user_username_errno_int64_record_last_timestamp_comm_str16 kv_1 = {};
 
-	/* line 14: for ($kv : @failed) { */
+	/* line 15: for ($kv : @failed) { */
 	struct handle_interval_s_5_for_1_ctx loop1;
 	__builtin_memcpy(&loop1.kv_1, &kv_1, sizeof(kv_1));
 	bpf_for_each_map_elem(&map_failed, handle_interval_s_5_for_1, &loop1, 0);
 	__builtin_memcpy(&kv_1, &loop1.kv_1, sizeof(kv_1));
-	/* line 17: print(@first_seen) */
-	bt_send(EVENT_PRINT_MAP, 1, 0, 0);
-	/* line 18: exit() */
+	/* line 18: print(@first_seen) */
+	bt_send(EVENT_PRINT_MAP, 2, 0, 0);
+	/* line 19: exit() */
 	bt_send(EVENT_EXIT, 0, 0, 0);
 	return 0;
 }

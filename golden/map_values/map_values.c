@@ -138,7 +138,8 @@ enum bt_kind {
 	 * since boot or TAI nanoseconds, in the field's `fmt`, and username's uid */
 	BT_KIND_TIMESTAMP = 15,
 	BT_KIND_TAI_TIMESTAMP = 16,
-	BT_KIND_USERNAME = 17
+	BT_KIND_USERNAME = 17,
+	BT_KIND_PTR = 18 /* a pointer: printed 0x..., a number in JSON */
 };
 
 struct bt_field {
@@ -1049,6 +1050,11 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 	}
 	if (f->kind == BT_KIND_BOOL) {
 		bt__sb_puts(b, bt__get_uint(p, f->size) ? "true" : "false");
+		return;
+	}
+	if (f->kind == BT_KIND_PTR) {
+		snprintf(num, sizeof(num), "0x%llx", (unsigned long long)bt__get_uint(p, f->size));
+		bt__sb_puts(b, num);
 		return;
 	}
 	if (f->kind == BT_KIND_INT)
@@ -3199,14 +3205,14 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of map_values.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 590, 14 }, { 596, 15 }, { 614, 5 },  { 618, 6 },  { 621, 8 },
-	{ 636, 9 },  { 643, 12 }, { 649, 14 }, { 654, 17 }, { 656, 18 },
+	{ 598, 15 }, { 604, 16 }, { 622, 5 },  { 626, 6 },  { 629, 8 },	 { 644, 9 },
+	{ 648, 10 }, { 660, 13 }, { 666, 15 }, { 671, 18 }, { 673, 19 },
 };
 
 static const char *const bt_script_lines[] = {
 	"/*",
-	" * map_values: records, strftime() and username as map keys and values; the",
-	" * loader formats the time and the user name when the map is printed.",
+	" * map_values: records, strftime(), username, arrays and kernel structs as map keys",
+	" * and values; the loader formats the time and the user name when the map is printed.",
 	" */",
 	"tracepoint:syscalls:sys_exit_openat",
 	"/args.ret < 0/",
@@ -3214,6 +3220,7 @@ static const char *const bt_script_lines[] = {
 	"\t@failed[(user=username, errno=- args.ret)] = (last=strftime(\"%H:%M:%S\", nsecs), "
 	"comm=comm);",
 	"\t@first_seen[username] = strftime(\"%H:%M:%S\", nsecs);",
+	"\t@by_mask[curtask->cpus_mask, pton(\"127.0.0.1\")] = count();",
 	"}",
 	"",
 	"interval:s:5",
@@ -3228,6 +3235,14 @@ static const char *const bt_script_lines[] = {
 };
 
 /* The script's maps, for printing at exit and for print()/clear()/zero(). */
+static const struct bt_field map_by_mask_key_fields[] = {
+	{ BT_KIND_STRUCT, 1, 0 }, { BT_KIND_ARRAY, 4, 0, .name = "bits" },
+	{ BT_KIND_UINT, 8, 0 },	  { BT_KIND_UINT, 8, 8 },
+	{ BT_KIND_UINT, 8, 16 },  { BT_KIND_UINT, 8, 24 },
+	{ BT_KIND_ARRAY, 4, 32 }, { BT_KIND_UINT, 1, 32 },
+	{ BT_KIND_UINT, 1, 33 },  { BT_KIND_UINT, 1, 34 },
+	{ BT_KIND_UINT, 1, 35 },
+};
 static const struct bt_field map_failed_key_fields[] = {
 	{ BT_KIND_STRUCT, 2, 0 },
 	{ BT_KIND_USERNAME, 8, 0, .name = "user" },
@@ -3246,6 +3261,15 @@ static const struct bt_field map_first_seen_value_fields[] = {
 };
 
 static struct bt_map bt_maps[] = {
+	{
+		.name = "@by_mask",
+		.fd = -1,
+		.scalar = 0,
+		.key = { sizeof(struct map_by_mask_key), 11, 1, map_by_mask_key_fields },
+		.agg = BT_AGG_COUNT,
+		.percpu = 1,
+		.nbuckets = 0,
+	},
 	{
 		.name = "@failed",
 		.fd = -1,
@@ -3268,7 +3292,7 @@ static struct bt_map bt_maps[] = {
 		.nbuckets = 0,
 	},
 };
-#define BT_NMAPS 2
+#define BT_NMAPS 3
 #define BT_POLL_MS 100 /* longest a record waits before it is printed */
 
 /* Format and print one ring-buffer record. */
@@ -3294,7 +3318,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		bt_zero_map(&bt_maps[cmd->arg[0]]);
 		break;
 	case EVENT_PRINTF_0: {
-		/* line 15 */
+		/* line 16 */
 		const struct event_printf_0 *e = data;
 
 		bt_printf(bt_out, "%s: errno %d at %s (%s)\n", bt_fmt_username(e->a0), (int)e->a1,
@@ -3357,7 +3381,7 @@ int main(int argc, char **argv)
 	skel->rodata->bt_ncpus = libbpf_num_possible_cpus();
 	skel->rodata->bt_nparams = bt_state.nparams;
 	if (!bt_kernel_has_helper(BPF_FUNC_for_each_map_elem)) {
-		fprintf(stderr, "map_values.bt:14: ERROR: a for loop over a map needs Linux 5.13 "
+		fprintf(stderr, "map_values.bt:15: ERROR: a for loop over a map needs Linux 5.13 "
 				"or newer (for_each_map_elem)\n");
 		err = -EOPNOTSUPP;
 		goto cleanup;
@@ -3381,8 +3405,9 @@ int main(int argc, char **argv)
 		printf("map_values.bt: loads on this kernel\n");
 		goto cleanup;
 	}
-	bt_maps[0].fd = bpf_map__fd(skel->maps.map_failed);
-	bt_maps[1].fd = bpf_map__fd(skel->maps.map_first_seen);
+	bt_maps[0].fd = bpf_map__fd(skel->maps.map_by_mask);
+	bt_maps[1].fd = bpf_map__fd(skel->maps.map_failed);
+	bt_maps[2].fd = bpf_map__fd(skel->maps.map_first_seen);
 
 	nprobes = bt_attach_probes(probes, nprog, BT_MISSING_ERROR);
 	if (nprobes < 0) {

@@ -13,7 +13,7 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
-	EVENT_PRINTF_0, /* line 15: printf */
+	EVENT_PRINTF_0, /* line 16: printf */
 };
 
 struct event_header {
@@ -54,12 +54,18 @@ struct tuple_record_user_username_errno_int64_record_last_timestamp_comm_str16 {
 	struct record_last_timestamp_comm_str16 f1;
 };
 
+/* key of @by_mask */
+struct map_by_mask_key {
+	__u8 k0[32];
+	__u8 k1[4];
+};
+
 /* key of @failed */
 struct map_failed_key {
 	struct record_user_username_errno_int64 k0;
 };
 
-/* line 15: printf */
+/* line 16: printf */
 struct event_printf_0 {
 	struct event_header hdr;
 	__u64 a0;
