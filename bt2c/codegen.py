@@ -528,6 +528,10 @@ class ProbeGen(CallGen, AccessGen, DataGen):
         """Build the key of ``@m[...]`` in a temporary and return its name."""
         key = self.temp("key")
         keys = node.keys
+        if m.key_size > 512:
+            self.gen.require("bt_kernel_has_big_keys", "5.11",
+                             f"a map key of {m.key_size} bytes (more than 512; a smaller "
+                             "config max_strlen makes smaller keys)", self.line_of(node))
         if not keys:
             self.emit(f"__u32 {key} = 0;")
             return key

@@ -2531,6 +2531,20 @@ __attribute__((unused)) static int bt_kernel_has_helper(enum bpf_func_id helper)
 }
 
 /*
+ * Hash map keys over 512 bytes (a map key holding a long string): Linux 5.11 lifted
+ * the limit; before, creating the map fails with E2BIG.
+ */
+__attribute__((unused)) static int bt_kernel_has_big_keys(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, NULL, 520, 8, 1, NULL);
+
+	if (fd < 0)
+		return fd != -E2BIG;
+	close(fd);
+	return 1;
+}
+
+/*
  * cgroupid(PATH): the cgroup v2 id of a directory, its file handle, as
  * bpf_get_current_cgroup_id() reports it.  Looked up when the tool starts,
  * since ids differ between machines and boots.

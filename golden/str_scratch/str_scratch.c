@@ -2531,6 +2531,20 @@ __attribute__((unused)) static int bt_kernel_has_helper(enum bpf_func_id helper)
 }
 
 /*
+ * Hash map keys over 512 bytes (a map key holding a long string): Linux 5.11 lifted
+ * the limit; before, creating the map fails with E2BIG.
+ */
+__attribute__((unused)) static int bt_kernel_has_big_keys(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, NULL, 520, 8, 1, NULL);
+
+	if (fd < 0)
+		return fd != -E2BIG;
+	close(fd);
+	return 1;
+}
+
+/*
  * cgroupid(PATH): the cgroup v2 id of a directory, its file handle, as
  * bpf_get_current_cgroup_id() reports it.  Looked up when the tool starts,
  * since ids differ between machines and boots.
@@ -3111,6 +3125,13 @@ int main(int argc, char **argv)
 	skel->rodata->bt_ncpus = libbpf_num_possible_cpus();
 	skel->rodata->bt_nparams = bt_state.nparams;
 	skel->rodata->bt_helper_warnings = bt_state.helper_warnings;
+	if (!bt_kernel_has_big_keys()) {
+		fprintf(stderr,
+			"str_scratch.bt:9: ERROR: a map key of 528 bytes (more than 512; a smaller "
+			"config max_strlen makes smaller keys) needs Linux 5.11 or newer\n");
+		err = -EOPNOTSUPP;
+		goto cleanup;
+	}
 	if (!bt_kernel_has_helper(BPF_FUNC_for_each_map_elem)) {
 		fprintf(stderr, "str_scratch.bt:17: ERROR: a for loop over a map needs Linux 5.13 "
 				"or newer (for_each_map_elem)\n");

@@ -144,6 +144,7 @@ MATRIX_CASES: dict[str, str] = {
     "hist_default": "hist() under the workload",
     "print_hist": "print() of hist/lhist",
     "str_len": "str() of user memory",
+    "str_long": "1 KiB strings in per-CPU scratch maps",
     "agg_count_sum": "count() read in an expression",
     "has_key_len": "has_key() and len()",
     "len_paths": "len() with the method the kernel supports",
@@ -194,6 +195,9 @@ class KernelLimit:
 KERNEL_LIMITS: tuple[KernelLimit, ...] = (
     KernelLimit(frozenset({"for_map"}), (5, 13), "bpf_for_each_map_elem",
                 message=r"for_map\.bt:\d+: ERROR: a for loop over a map needs Linux 5\.13"),
+    KernelLimit(frozenset({"str_long"}), (5, 11), "hash map keys over 512 bytes",
+                message=r"str_long\.bt:\d+: ERROR: a map key of \d+ bytes .* needs Linux "
+                        r"5\.11"),
     KernelLimit(frozenset({"agg_count_sum"}), (5, 19),
                 "bpf_map_lookup_percpu_elem",
                 message=r"agg_count_sum\.bt:\d+: ERROR: reading a (count|sum)\(\) map in an "
