@@ -148,7 +148,7 @@ class CallGen:
                 tmp = self.local(f"char {tmp}[{t.length}]", tmp, t.length)
                 limit = self.expr(e.args[1]) if len(e.args) > 1 else f"sizeof({tmp})"
                 self.emit(f"bt_param_copy({tmp}, bt_param_str[{arg.index - 1}], {offset}, "
-                          f"{limit}, sizeof({tmp}));")
+                          f"{limit}, sizeof({tmp}), sizeof(bt_param_str[0]));")
                 return tmp
             src = self.expr(arg)
             if isinstance(arg.type, StringType) and len(e.args) == 1:

@@ -200,7 +200,9 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: boo
         "scratch": gen.scratch,
         "tracepoints": tp_ctx,
         "nparams": gen.max_param,
-        "param_strlen": DEFAULT_STRLEN,
+        # str($N): a row per parameter, max_strlen rounded up to a power of two (the
+        # BPF side masks its index with it)
+        "param_strlen": max(DEFAULT_STRLEN, 1 << (analysis.max_strlen - 1).bit_length()),
         "ringbuf_size": 1024 * 1024,
         "max_entries": int(program.config.get("max_map_keys", MAX_MAP_KEYS)),
         "max_hist_buckets": res.max_hist_buckets,

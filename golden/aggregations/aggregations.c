@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of aggregations.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 619, 4 }, { 623, 5 },	 { 626, 7 },  { 631, 8 },
-	{ 636, 9 }, { 641, 10 }, { 646, 11 }, { 651, 12 },
+	{ 620, 4 }, { 624, 5 },	 { 627, 7 },  { 632, 8 },
+	{ 637, 9 }, { 642, 10 }, { 647, 11 }, { 652, 12 },
 };
 
 static const char *const bt_script_lines[] = {

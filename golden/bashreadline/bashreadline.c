@@ -2939,10 +2939,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of bashreadline.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 797, 5 },  { 801, 7 },  { 815, 10 }, { 819, 12 }, { 823, 13 }, { 832, 16 },
-	{ 836, 17 }, { 840, 19 }, { 855, 20 }, { 864, 21 }, { 870, 24 }, { 874, 27 },
-	{ 880, 28 }, { 883, 29 }, { 889, 24 }, { 893, 27 }, { 899, 28 }, { 902, 29 },
-	{ 908, 24 }, { 912, 27 }, { 918, 28 }, { 921, 29 },
+	{ 798, 5 },  { 802, 7 },  { 816, 10 }, { 820, 12 }, { 824, 13 }, { 833, 16 },
+	{ 837, 17 }, { 841, 19 }, { 856, 20 }, { 865, 21 }, { 871, 24 }, { 875, 27 },
+	{ 881, 28 }, { 884, 29 }, { 890, 24 }, { 894, 27 }, { 900, 28 }, { 903, 29 },
+	{ 909, 24 }, { 913, 27 }, { 919, 28 }, { 922, 29 },
 };
 
 static const char *const bt_script_lines[] = {

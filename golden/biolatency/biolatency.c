@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of biolatency.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 608, 5 },  { 612, 7 },  { 626, 10 }, { 630, 12 }, { 640, 15 },
-	{ 644, 16 }, { 651, 18 }, { 663, 19 }, { 672, 22 }, { 676, 24 },
+	{ 609, 5 },  { 613, 7 },  { 627, 10 }, { 631, 12 }, { 641, 15 },
+	{ 645, 16 }, { 652, 18 }, { 664, 19 }, { 673, 22 }, { 677, 24 },
 };
 
 static const char *const bt_script_lines[] = {

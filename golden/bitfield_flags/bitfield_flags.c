@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of bitfield_flags.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 588, 4 }, { 595, 5 }, { 598, 7 }, { 600, 8 }, { 602, 9 }, { 622, 10 },
+	{ 589, 4 }, { 596, 5 }, { 599, 7 }, { 601, 8 }, { 603, 9 }, { 623, 10 },
 };
 
 static const char *const bt_script_lines[] = {

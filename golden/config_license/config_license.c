@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of config_license.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 577, 9 },
-	{ 581, 11 },
+	{ 578, 9 },
+	{ 582, 11 },
 };
 
 static const char *const bt_script_lines[] = {

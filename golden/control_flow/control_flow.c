@@ -2939,9 +2939,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of control_flow.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 561, 5 },  { 570, 7 },  { 572, 8 },  { 574, 9 },  { 578, 10 }, { 580, 11 }, { 584, 14 },
-	{ 588, 17 }, { 592, 20 }, { 595, 21 }, { 598, 24 }, { 600, 25 }, { 603, 26 }, { 606, 29 },
-	{ 608, 30 }, { 621, 31 }, { 623, 32 }, { 637, 34 }, { 652, 36 }, { 656, 39 }, { 668, 40 },
+	{ 562, 5 },  { 571, 7 },  { 573, 8 },  { 575, 9 },  { 579, 10 }, { 581, 11 }, { 585, 14 },
+	{ 589, 17 }, { 593, 20 }, { 596, 21 }, { 599, 24 }, { 601, 25 }, { 604, 26 }, { 607, 29 },
+	{ 609, 30 }, { 622, 31 }, { 624, 32 }, { 638, 34 }, { 653, 36 }, { 657, 39 }, { 669, 40 },
 };
 
 static const char *const bt_script_lines[] = {

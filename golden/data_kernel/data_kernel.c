@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of data_kernel.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 601, 6 },  { 605, 6 },  { 608, 7 },  { 622, 8 },  { 627, 11 },
-	{ 638, 12 }, { 649, 15 }, { 653, 15 }, { 656, 16 },
+	{ 602, 6 },  { 606, 6 },  { 609, 7 },  { 623, 8 },  { 628, 11 },
+	{ 639, 12 }, { 650, 15 }, { 654, 15 }, { 657, 16 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2941,8 +2941,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of data_net.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 613, 5 }, { 619, 5 },	 { 622, 6 },  { 624, 7 },
-	{ 645, 9 }, { 652, 10 }, { 661, 13 }, { 665, 14 },
+	{ 614, 5 }, { 620, 5 },	 { 623, 6 },  { 625, 7 },
+	{ 646, 9 }, { 653, 10 }, { 662, 13 }, { 666, 14 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of errors.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 577, 4 }, { 581, 5 }, { 584, 7 }, { 593, 10 }, { 597, 12 },
+	{ 578, 4 }, { 582, 5 }, { 585, 7 }, { 594, 10 }, { 598, 12 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of execsnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 602, 4 }, { 606, 6 }, { 620, 9 }, { 624, 12 }, { 643, 9 }, { 647, 12 },
+	{ 603, 4 }, { 607, 6 }, { 621, 9 }, { 625, 12 }, { 644, 9 }, { 648, 12 },
 };
 
 static const char *const bt_script_lines[] = {

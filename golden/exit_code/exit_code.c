@@ -2939,10 +2939,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of exit_code.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 570, 4 },
-	{ 574, 5 },
-	{ 577, 7 },
-	{ 589, 8 },
+	{ 571, 4 },
+	{ 575, 5 },
+	{ 578, 7 },
+	{ 590, 8 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of fd_table.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 593, 4 },  { 597, 5 },  { 600, 7 },  { 607, 8 },
-	{ 613, 11 }, { 617, 12 }, { 624, 14 }, { 630, 15 },
+	{ 594, 4 },  { 598, 5 },  { 601, 7 },  { 608, 8 },
+	{ 614, 11 }, { 618, 12 }, { 625, 14 }, { 631, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,9 +2939,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of fentry_fexit.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 800, 3 },  { 804, 3 },  { 807, 5 },  { 815, 3 },  { 819, 3 },
-	{ 822, 5 },  { 830, 8 },  { 834, 10 }, { 841, 8 },  { 849, 8 },
-	{ 858, 10 }, { 865, 13 }, { 869, 15 }, { 875, 13 }, { 879, 15 },
+	{ 801, 3 },  { 805, 3 },  { 808, 5 },  { 816, 3 },  { 820, 3 },
+	{ 823, 5 },  { 831, 8 },  { 835, 10 }, { 842, 8 },  { 850, 8 },
+	{ 859, 10 }, { 866, 13 }, { 870, 15 }, { 876, 13 }, { 880, 15 },
 };
 
 static const char *const bt_script_lines[] = {

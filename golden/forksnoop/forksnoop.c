@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of forksnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 607, 4 },  { 611, 6 },  { 615, 7 },  { 621, 10 }, { 625, 11 },
-	{ 629, 13 }, { 638, 14 }, { 644, 17 }, { 648, 19 },
+	{ 608, 4 },  { 612, 6 },  { 616, 7 },  { 622, 10 }, { 626, 11 },
+	{ 630, 13 }, { 639, 14 }, { 645, 17 }, { 649, 19 },
 };
 
 static const char *const bt_script_lines[] = {

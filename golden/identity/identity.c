@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of identity.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 583, 4 }, { 587, 5 }, { 590, 7 }, { 606, 9 }, { 610, 10 },
+	{ 584, 4 }, { 588, 5 }, { 591, 7 }, { 607, 9 }, { 611, 10 },
 };
 
 static const char *const bt_script_lines[] = {

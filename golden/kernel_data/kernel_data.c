@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of kernel_data.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 579, 13 }, { 585, 13 }, { 588, 14 }, { 590, 15 }, { 613, 16 }, { 627, 17 }, { 647, 19 },
+	{ 580, 13 }, { 586, 13 }, { 589, 14 }, { 591, 15 }, { 614, 16 }, { 628, 17 }, { 648, 19 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of killsnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 594, 4 },  { 598, 6 },  { 602, 7 },  { 609, 10 }, { 615, 11 },
-	{ 619, 13 }, { 621, 14 }, { 647, 16 }, { 650, 17 },
+	{ 595, 4 },  { 599, 6 },  { 603, 7 },  { 610, 10 }, { 616, 11 },
+	{ 620, 13 }, { 622, 14 }, { 648, 16 }, { 651, 17 },
 };
 
 static const char *const bt_script_lines[] = {

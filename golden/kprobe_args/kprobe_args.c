@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of kprobe_args.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 762, 2 }, { 766, 2 },	 { 769, 4 },  { 774, 5 },
-	{ 781, 8 }, { 785, 10 }, { 792, 13 }, { 796, 13 },
+	{ 763, 2 }, { 767, 2 },	 { 770, 4 },  { 775, 5 },
+	{ 782, 8 }, { 786, 10 }, { 793, 13 }, { 797, 13 },
 };
 
 static const char *const bt_script_lines[] = {

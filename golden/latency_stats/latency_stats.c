@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of latency_stats.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 618, 4 },  { 622, 6 },  { 629, 9 },  { 635, 10 }, { 639, 12 }, { 642, 13 },
-	{ 645, 14 }, { 648, 15 }, { 651, 16 }, { 654, 17 }, { 660, 20 }, { 664, 22 },
+	{ 619, 4 },  { 623, 6 },  { 630, 9 },  { 636, 10 }, { 640, 12 }, { 643, 13 },
+	{ 646, 14 }, { 649, 15 }, { 652, 16 }, { 655, 17 }, { 661, 20 }, { 665, 22 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of loop_search.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 579, 4 },  { 586, 5 },  { 589, 7 },  { 591, 8 },  { 593, 9 },
-	{ 597, 10 }, { 599, 11 }, { 601, 12 }, { 606, 16 },
+	{ 580, 4 },  { 587, 5 },  { 590, 7 },  { 592, 8 },  { 594, 9 },
+	{ 598, 10 }, { 600, 11 }, { 602, 12 }, { 607, 16 },
 };
 
 static const char *const bt_script_lines[] = {

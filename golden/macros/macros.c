@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of macros.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 598, 8 }, { 602, 10 }, { 603, 5 }, { 610, 13 }, { 617, 14 }, { 621, 16 },
-	{ 622, 6 }, { 623, 6 },	 { 626, 6 }, { 629, 4 },  { 635, 17 }, { 639, 18 },
+	{ 599, 8 }, { 603, 10 }, { 604, 5 }, { 611, 13 }, { 618, 14 }, { 622, 16 },
+	{ 623, 6 }, { 624, 6 },	 { 627, 6 }, { 630, 4 },  { 636, 17 }, { 640, 18 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of map_decls.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 604, 9 }, { 608, 11 }, { 612, 12 }, { 620, 15 }, { 624, 16 }, { 627, 18 },
+	{ 605, 9 }, { 609, 11 }, { 613, 12 }, { 621, 15 }, { 625, 16 }, { 628, 18 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of maplen.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 684, 5 },  { 695, 7 },  { 701, 8 },  { 708, 11 }, { 712, 13 }, { 720, 16 },
-	{ 724, 18 }, { 740, 16 }, { 744, 18 }, { 760, 16 }, { 764, 18 },
+	{ 685, 5 },  { 696, 7 },  { 702, 8 },  { 709, 11 }, { 713, 13 }, { 721, 16 },
+	{ 725, 18 }, { 741, 16 }, { 745, 18 }, { 761, 16 }, { 765, 18 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of mmapsize.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 586, 4 },
-	{ 590, 6 },
+	{ 587, 4 },
+	{ 591, 6 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of multi_key_loop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 585, 13 }, { 591, 14 }, { 596, 4 },  { 600, 5 },  { 603, 7 },
-	{ 612, 10 }, { 619, 12 }, { 621, 13 }, { 628, 16 },
+	{ 586, 13 }, { 592, 14 }, { 597, 4 },  { 601, 5 },  { 604, 7 },
+	{ 613, 10 }, { 620, 12 }, { 622, 13 }, { 629, 16 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,10 +2939,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of opensnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 625, 5 },  { 629, 7 },  { 643, 10 }, { 647, 13 }, { 654, 10 }, { 658, 13 },
-	{ 665, 16 }, { 673, 18 }, { 677, 20 }, { 679, 21 }, { 681, 22 }, { 683, 24 },
-	{ 702, 26 }, { 708, 16 }, { 716, 18 }, { 720, 20 }, { 722, 21 }, { 724, 22 },
-	{ 726, 24 }, { 745, 26 }, { 751, 29 }, { 755, 31 },
+	{ 626, 5 },  { 630, 7 },  { 644, 10 }, { 648, 13 }, { 655, 10 }, { 659, 13 },
+	{ 666, 16 }, { 674, 18 }, { 678, 20 }, { 680, 21 }, { 682, 22 }, { 684, 24 },
+	{ 703, 26 }, { 709, 16 }, { 717, 18 }, { 721, 20 }, { 723, 21 }, { 725, 22 },
+	{ 727, 24 }, { 746, 26 }, { 752, 29 }, { 756, 31 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of operators.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 561, 4 },  { 568, 6 },  { 570, 7 },  { 572, 8 },  { 588, 9 },
-	{ 604, 10 }, { 618, 11 }, { 635, 12 }, { 648, 13 },
+	{ 562, 4 },  { 569, 6 },  { 571, 7 },  { 573, 8 },  { 589, 9 },
+	{ 605, 10 }, { 619, 11 }, { 636, 12 }, { 649, 13 },
 };
 
 static const char *const bt_script_lines[] = {

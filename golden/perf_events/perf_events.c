@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of perf_events.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 593, 2 }, { 597, 2 }, { 600, 2 }, { 606, 3 }, { 610, 3 }, { 618, 4 },
-	{ 622, 4 }, { 628, 5 }, { 632, 5 }, { 638, 6 }, { 642, 6 },
+	{ 594, 2 }, { 598, 2 }, { 601, 2 }, { 607, 3 }, { 611, 3 }, { 619, 4 },
+	{ 623, 4 }, { 629, 5 }, { 633, 5 }, { 639, 6 }, { 643, 6 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of pidpersec.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 578, 4 }, { 582, 6 }, { 588, 9 }, { 592, 11 }, { 594, 12 },
+	{ 579, 4 }, { 583, 6 }, { 589, 9 }, { 593, 11 }, { 595, 12 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -12,12 +12,12 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Run-time parameters, written by the loader before the programs load. */
-const volatile __u64 bt_start_ns = 0;	      /* start time, for elapsed */
-const volatile __u64 bt_cpid = 0;	      /* pid of the -c command */
-const volatile __u32 bt_ncpus = 1;	      /* possible CPUs, for per-CPU reads */
-const volatile __s64 bt_nparams = 0;	      /* $# */
-const volatile __s64 bt_param[2] = {};	      /* $1..$2 as integers */
-const volatile char bt_param_str[2][64] = {}; /* str($N) */
+const volatile __u64 bt_start_ns = 0;		/* start time, for elapsed */
+const volatile __u64 bt_cpid = 0;		/* pid of the -c command */
+const volatile __u32 bt_ncpus = 1;		/* possible CPUs, for per-CPU reads */
+const volatile __s64 bt_nparams = 0;		/* $# */
+const volatile __s64 bt_param[2] = {};		/* $1..$2 as integers */
+const volatile char bt_param_str[2][1024] = {}; /* str($N) */
 
 /* Events to user space: printf, print, exit and map commands. */
 struct {
@@ -407,15 +407,16 @@ static __always_inline void bt_str_prefix(char *dst, const char *src, __s64 n, _
 	}
 }
 
-/* str($N + offset, n): copy a positional parameter out of read-only data.  The
+/* str($N + offset, n): copy a positional parameter out of read-only data (a row of
+ * cap bytes, a power of two, for the mask the verifier bounds the read by).  The
  * reads are volatile so the compiler cannot fold in the pre-load (empty) value. */
 static __always_inline void bt_param_copy(char *dst, const volatile char *src, __s64 offset,
-					  __s64 n, __u32 size)
+					  __s64 n, __u32 size, __u32 cap)
 {
 	for (__u32 i = 0; i + 1 < size; i++) {
-		if (i >= n || offset + i >= size || offset < 0)
+		if (i >= n || offset + i >= cap || offset < 0)
 			break;
-		dst[i] = src[(offset + i) & (size - 1)];
+		dst[i] = src[(offset + i) & (cap - 1)];
 		if (!dst[i])
 			break;
 	}
@@ -601,7 +602,8 @@ int handle_begin(void *ctx)
 
 	/* line 6: printf("%d parameters; watching pid %d for %s\n", $#, $1, str($2)) */
 	bt_clear(&sc->str1, sizeof(sc->str1));
-	bt_param_copy(sc->str1, bt_param_str[1], 0, sizeof(sc->str1), sizeof(sc->str1));
+	bt_param_copy(sc->str1, bt_param_str[1], 0, sizeof(sc->str1), sizeof(sc->str1),
+		      sizeof(bt_param_str[0]));
 	{
 		struct event_printf_0 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 

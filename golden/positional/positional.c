@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of positional.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 592, 4 }, { 602, 6 }, { 621, 9 }, { 625, 10 }, { 628, 12 },
+	{ 593, 4 }, { 603, 6 }, { 623, 9 }, { 627, 10 }, { 630, 12 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -3058,7 +3058,7 @@ int main(int argc, char **argv)
 	skel->rodata->bt_nparams = bt_state.nparams;
 	for (int i = 0; i < bt_state.nparams && i < 2; i++) {
 		skel->rodata->bt_param[i] = bt_param_int(bt_state.params[i]);
-		strncpy((char *)skel->rodata->bt_param_str[i], bt_state.params[i], 64 - 1);
+		strncpy((char *)skel->rodata->bt_param_str[i], bt_state.params[i], 1024 - 1);
 	}
 
 

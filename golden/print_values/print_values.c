@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of print_values.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 579, 4 },  { 583, 5 },  { 586, 7 },  { 592, 10 }, { 596, 12 },
-	{ 608, 13 }, { 621, 14 }, { 638, 15 }, { 640, 16 },
+	{ 580, 4 },  { 584, 5 },  { 587, 7 },  { 593, 10 }, { 597, 12 },
+	{ 609, 13 }, { 622, 14 }, { 639, 15 }, { 641, 16 },
 };
 
 static const char *const bt_script_lines[] = {

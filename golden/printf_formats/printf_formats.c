@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of printf_formats.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 561, 4 }, { 567, 6 }, { 569, 7 }, { 585, 8 }, { 601, 9 }, { 617, 10 }, { 629, 11 },
+	{ 562, 4 }, { 568, 6 }, { 570, 7 }, { 586, 8 }, { 602, 9 }, { 618, 10 }, { 630, 11 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of pyusdt.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 801, 5 }, { 812, 7 }, { 819, 8 }, { 825, 11 }, { 829, 13 }, { 838, 11 }, { 842, 13 },
+	{ 802, 5 }, { 813, 7 }, { 820, 8 }, { 826, 11 }, { 830, 13 }, { 839, 11 }, { 843, 13 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of readsize.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 607, 4 }, { 611, 6 }, { 620, 9 }, { 624, 10 }, { 627, 12 }, { 633, 13 },
+	{ 608, 4 }, { 612, 6 }, { 621, 9 }, { 625, 10 }, { 628, 12 }, { 634, 13 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of records.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 569, 4 }, { 575, 5 }, { 578, 7 }, { 588, 8 }, { 602, 9 },
+	{ 570, 4 }, { 576, 5 }, { 579, 7 }, { 589, 8 }, { 603, 9 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of runqlat.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 611, 4 },  { 615, 7 },  { 622, 4 },  { 626, 7 },  { 633, 10 }, { 639, 12 }, { 641, 13 },
-	{ 646, 16 }, { 649, 17 }, { 651, 18 }, { 657, 20 }, { 663, 23 }, { 667, 25 },
+	{ 612, 4 },  { 616, 7 },  { 623, 4 },  { 627, 7 },  { 634, 10 }, { 640, 12 }, { 642, 13 },
+	{ 647, 16 }, { 650, 17 }, { 652, 18 }, { 658, 20 }, { 664, 23 }, { 668, 25 },
 };
 
 static const char *const bt_script_lines[] = {

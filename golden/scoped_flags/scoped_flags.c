@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of scoped_flags.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 601, 4 },  { 610, 5 },  { 613, 7 },  { 615, 8 },  { 617, 9 },	 { 619, 10 },
-	{ 629, 11 }, { 635, 12 }, { 638, 14 }, { 640, 15 }, { 644, 17 }, { 648, 18 },
+	{ 602, 4 },  { 611, 5 },  { 614, 7 },  { 616, 8 },  { 618, 9 },	 { 620, 10 },
+	{ 630, 11 }, { 636, 12 }, { 639, 14 }, { 641, 15 }, { 645, 17 }, { 649, 18 },
 };
 
 static const char *const bt_script_lines[] = {

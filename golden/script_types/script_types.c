@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of script_types.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 579, 8 }, { 585, 8 }, { 588, 9 }, { 590, 10 }, { 608, 11 }, { 623, 12 }, { 627, 13 },
+	{ 580, 8 }, { 586, 8 }, { 589, 9 }, { 591, 10 }, { 609, 11 }, { 624, 12 }, { 628, 13 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,10 +2939,10 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of sleep_hist.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 600, 4 },
-	{ 604, 6 },
-	{ 612, 9 },
-	{ 616, 11 },
+	{ 601, 4 },
+	{ 605, 6 },
+	{ 613, 9 },
+	{ 617, 11 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -3597,8 +3597,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of stacks.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 626, 5 },  { 630, 7 },  { 642, 8 },  { 654, 11 },
-	{ 658, 13 }, { 677, 14 }, { 693, 17 }, { 697, 19 },
+	{ 627, 5 },  { 631, 7 },  { 643, 8 },  { 655, 11 },
+	{ 659, 13 }, { 678, 14 }, { 694, 17 }, { 698, 19 },
 };
 
 static const char *const bt_script_lines[] = {

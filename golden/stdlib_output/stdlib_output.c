@@ -3218,9 +3218,9 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of stdlib_output.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 729, 4 },  { 733, 5 },  { 744, 6 },  { 756, 7 },  { 768, 8 },	 { 782, 11 },
-	{ 786, 12 }, { 798, 13 }, { 821, 14 }, { 826, 17 }, { 830, 17 }, { 833, 18 },
-	{ 847, 19 }, { 864, 22 }, { 868, 23 }, { 880, 24 },
+	{ 730, 4 },  { 734, 5 },  { 745, 6 },  { 757, 7 },  { 769, 8 },	 { 783, 11 },
+	{ 787, 12 }, { 799, 13 }, { 822, 14 }, { 827, 17 }, { 831, 17 }, { 834, 18 },
+	{ 848, 19 }, { 865, 22 }, { 869, 23 }, { 881, 24 },
 };
 
 static const char *const bt_script_lines[] = {

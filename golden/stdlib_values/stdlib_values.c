@@ -3218,8 +3218,8 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of stdlib_values.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 909, 3 },  { 913, 3 },  { 916, 4 },  { 923, 5 },  { 941, 8 },	 { 945, 9 },
-	{ 951, 10 }, { 958, 13 }, { 962, 14 }, { 979, 18 }, { 985, 19 }, { 987, 20 },
+	{ 910, 3 },  { 914, 3 },  { 917, 4 },  { 924, 5 },  { 942, 8 },	 { 946, 9 },
+	{ 952, 10 }, { 959, 13 }, { 963, 14 }, { 980, 18 }, { 986, 19 }, { 988, 20 },
 };
 
 static const char *const bt_script_lines[] = {

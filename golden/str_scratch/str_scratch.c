@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of str_scratch.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 653, 17 }, { 666, 18 }, { 681, 6 },  { 693, 6 },  { 698, 7 },	 { 700, 8 },
-	{ 713, 9 },  { 718, 10 }, { 726, 11 }, { 728, 12 }, { 738, 16 }, { 750, 17 },
+	{ 654, 17 }, { 667, 18 }, { 682, 6 },  { 694, 6 },  { 699, 7 },	 { 701, 8 },
+	{ 714, 9 },  { 719, 10 }, { 727, 11 }, { 729, 12 }, { 739, 16 }, { 751, 17 },
 };
 
 static const char *const bt_script_lines[] = {

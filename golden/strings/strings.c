@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of strings.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 616, 4 }, { 628, 5 }, { 640, 7 }, { 645, 8 }, { 647, 9 },
+	{ 617, 4 }, { 629, 5 }, { 641, 7 }, { 646, 8 }, { 648, 9 },
 };
 
 static const char *const bt_script_lines[] = {

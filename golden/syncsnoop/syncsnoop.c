@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of syncsnoop.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 602, 4 }, { 606, 6 },	 { 620, 9 }, { 624, 15 }, { 643, 9 }, { 647, 15 },
-	{ 666, 9 }, { 670, 15 }, { 689, 9 }, { 693, 15 }, { 712, 9 }, { 716, 15 },
+	{ 603, 4 }, { 607, 6 },	 { 621, 9 }, { 625, 15 }, { 644, 9 }, { 648, 15 },
+	{ 667, 9 }, { 671, 15 }, { 690, 9 }, { 694, 15 }, { 713, 9 }, { 717, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of syscount.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 596, 5 }, { 600, 7 }, { 605, 8 }, { 608, 9 }, { 614, 12 }, { 618, 14 }, { 620, 15 },
+	{ 597, 5 }, { 601, 7 }, { 606, 8 }, { 609, 9 }, { 615, 12 }, { 619, 14 }, { 621, 15 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of top_files.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 614, 4 }, { 625, 6 }, { 633, 9 }, { 637, 11 }, { 639, 12 },
+	{ 615, 4 }, { 626, 6 }, { 634, 9 }, { 638, 11 }, { 640, 12 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -3335,8 +3335,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of tseries.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 679, 7 },  { 683, 8 },  { 686, 10 }, { 690, 11 }, { 696, 12 },
-	{ 700, 13 }, { 705, 14 }, { 713, 17 }, { 717, 19 }, { 719, 20 },
+	{ 680, 7 },  { 684, 8 },  { 687, 10 }, { 691, 11 }, { 697, 12 },
+	{ 701, 13 }, { 706, 14 }, { 714, 17 }, { 718, 19 }, { 720, 20 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of unroll_sum.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 587, 4 }, { 593, 5 }, { 596, 7 }, { 598, 8 }, { 601, 9 }, { 604, 11 }, { 609, 12 },
+	{ 588, 4 }, { 594, 5 }, { 597, 7 }, { 599, 8 }, { 602, 9 }, { 605, 11 }, { 610, 12 },
 };
 
 static const char *const bt_script_lines[] = {

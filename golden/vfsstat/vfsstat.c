@@ -2939,8 +2939,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of vfsstat.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 600, 4 }, { 604, 8 },	 { 613, 4 },  { 617, 8 },  { 626, 4 },
-	{ 630, 8 }, { 639, 11 }, { 643, 13 }, { 645, 14 },
+	{ 601, 4 }, { 605, 8 },	 { 614, 4 },  { 618, 8 },  { 627, 4 },
+	{ 631, 8 }, { 640, 11 }, { 644, 13 }, { 646, 14 },
 };
 
 static const char *const bt_script_lines[] = {

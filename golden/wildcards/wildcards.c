@@ -2939,9 +2939,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of wildcards.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 614, 4 }, { 618, 5 }, { 621, 7 }, { 630, 4 }, { 634, 5 }, { 637, 7 },
-	{ 646, 4 }, { 650, 5 }, { 653, 7 }, { 662, 4 }, { 666, 5 }, { 669, 7 },
-	{ 678, 4 }, { 682, 5 }, { 685, 7 }, { 694, 4 }, { 698, 5 }, { 701, 7 },
+	{ 615, 4 }, { 619, 5 }, { 622, 7 }, { 631, 4 }, { 635, 5 }, { 638, 7 },
+	{ 647, 4 }, { 651, 5 }, { 654, 7 }, { 663, 4 }, { 667, 5 }, { 670, 7 },
+	{ 679, 4 }, { 683, 5 }, { 686, 7 }, { 695, 4 }, { 699, 5 }, { 702, 7 },
 };
 
 static const char *const bt_script_lines[] = {

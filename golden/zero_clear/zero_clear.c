@@ -2939,7 +2939,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of zero_clear.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 585, 4 }, { 589, 6 }, { 594, 7 }, { 600, 10 }, { 604, 12 }, { 606, 13 }, { 608, 14 },
+	{ 586, 4 }, { 590, 6 }, { 595, 7 }, { 601, 10 }, { 605, 12 }, { 607, 13 }, { 609, 14 },
 };
 
 static const char *const bt_script_lines[] = {
