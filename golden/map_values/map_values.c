@@ -3219,8 +3219,8 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of map_values.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 598, 15 }, { 604, 16 }, { 622, 5 },  { 626, 6 },  { 629, 8 },	 { 644, 9 },
-	{ 648, 10 }, { 660, 13 }, { 666, 15 }, { 671, 18 }, { 673, 19 },
+	{ 599, 15 }, { 605, 16 }, { 623, 5 },  { 627, 6 },  { 630, 8 },	 { 645, 9 },
+	{ 649, 10 }, { 661, 13 }, { 667, 15 }, { 672, 18 }, { 674, 19 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -425,15 +425,16 @@ static __always_inline void bt_str_prefix(char *dst, const char *src, __s64 n, _
 	}
 }
 
-/* str($N + offset, n): copy a positional parameter out of read-only data.  The
+/* str($N + offset, n): copy a positional parameter out of read-only data (a row of
+ * cap bytes, a power of two, for the mask the verifier bounds the read by).  The
  * reads are volatile so the compiler cannot fold in the pre-load (empty) value. */
 static __always_inline void bt_param_copy(char *dst, const volatile char *src, __s64 offset,
-					  __s64 n, __u32 size)
+					  __s64 n, __u32 size, __u32 cap)
 {
 	for (__u32 i = 0; i + 1 < size; i++) {
-		if (i >= n || offset + i >= size || offset < 0)
+		if (i >= n || offset + i >= cap || offset < 0)
 			break;
-		dst[i] = src[(offset + i) & (size - 1)];
+		dst[i] = src[(offset + i) & (cap - 1)];
 		if (!dst[i])
 			break;
 	}
