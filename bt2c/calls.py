@@ -184,7 +184,13 @@ class CallGen:
             h, n = (c_string_literal(a.value) if isinstance(a, ast.Str) else self.expr(a)
                     for a in e.args)
             hl, nl = (a.type.length for a in e.args)  # type: ignore[union-attr]
-            return f"bt_strcontains({h}, {hl}, {n}, {nl})"
+            if isinstance(e.args[1], ast.Str):
+                return f"bt_strcontains({h}, {hl}, {n}, {nl})"
+            # A run-time needle: one bpf_loop() iteration per haystack position.
+            self.gen.require("BPF_FUNC_loop", "5.17", "strcontains() with a needle that is "
+                             "not a string literal", line)
+            self.gen.strstr_sizes.add((hl, nl))
+            return f"bt_strcontains_loop({h}, {hl}, {n}, bt_strstr_at_{hl}_{nl})"
         if name == "strncmp":
             a, b = self.expr(e.args[0]), self.expr(e.args[1])
             n = e.args[2].value  # type: ignore[attr-defined]

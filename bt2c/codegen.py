@@ -950,6 +950,8 @@ class CodeGen:
         self.uses_regs = False   # argN/retval from registers: include bpf/regs.h
         self.uses_strerror = False   # strerror(): the errno message table
         self.uses_sw_tai = False     # nsecs(sw_tai): the loader measures TAI - boot time
+        #: strcontains() with a run-time needle: (haystack, needle) buffer sizes
+        self.strstr_sizes: set[tuple[int, int]] = set()
         # -k: probe reads whose failure is reported, (helper, span) -> (index, helper,
         # FILE:LINE:COL-END, the script line, its underline)
         self.helper_sites: dict[tuple[str, int, int], tuple[int, str, str, str, str]] = {}

@@ -228,6 +228,7 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: boo
         "strerror_table": strerror_table() if gen.uses_strerror else [],
         # TAI time on the BPF side (boot time plus the loader's offset): nsecs(sw_tai), tseries()
         "uses_sw_tai": gen.uses_sw_tai or res.uses_tseries,
+        "strstr_sizes": sorted(gen.strstr_sizes),
         "helper_event": helper_event,
         "helper_sites": sorted(gen.helper_sites.values()),
         "uses_formatted": uses_formatted,

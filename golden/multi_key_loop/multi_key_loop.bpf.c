@@ -338,6 +338,51 @@ static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n
 }
 
 /*
+ * strcontains(haystack, needle) with a needle known only at run time: the
+ * unrolled search above would make the verifier walk haystack x needle positions
+ * (a million for two 1 KiB strings), so each haystack position is a bpf_loop()
+ * iteration (Linux 5.17) and the verifier checks one position's compare.  The
+ * callback is made per pair of buffer sizes (BT_STRSTR_DEFINE), so that its reads
+ * are bounded by constants the verifier knows.
+ */
+struct bt_strstr_ctx {
+	const char *h;
+	const char *n;
+	int found;
+};
+
+/* The needle is compared up to its NUL in the callback: a length measured by the
+ * caller would be a different known value on each path, and the verifier would check
+ * the callback once for every one of them. */
+#define BT_STRSTR_DEFINE(HN, NN)                                             \
+	static long bt_strstr_at_##HN##_##NN(__u32 i, void *data)            \
+	{                                                                    \
+		struct bt_strstr_ctx *c = data;                              \
+		const char *h = c->h, *n = c->n;                             \
+                                                                             \
+		if (i >= (HN) || h[i] == 0)                                  \
+			return 1; /* past the haystack's end: stop */        \
+		for (__u32 j = 0; j < (NN); j++) {                           \
+			if (n[j] == 0)                                       \
+				break; /* the whole needle matched */        \
+			if (i + j >= (HN) || h[i + j] != n[j])               \
+				return 0; /* no match here: next position */ \
+		}                                                            \
+		c->found = 1;                                                \
+		return 1;                                                    \
+	}
+
+static __always_inline int bt_strcontains_loop(const char *h, __u32 hn, const char *n, void *at)
+{
+	struct bt_strstr_ctx c = { .h = h, .n = n };
+
+	if (n[0] == 0)
+		return 1; /* an empty needle is always there */
+	bpf_loop(hn, at, &c, 0);
+	return c.found;
+}
+
+/*
  * Clear n bytes of scratch memory (8-byte aligned). clang expands only small memsets
  * inline; n is a constant, so these loops unroll into plain stores (volatile: else
  * clang turns them back into a memset call, which BPF has not).

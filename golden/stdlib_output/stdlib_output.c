@@ -2328,6 +2328,26 @@ static void bt_report_lost_total(void)
 static char bt_log[1 << 16];
 static size_t bt_log_len;
 
+/* Append n bytes to bt_log, dropping its oldest bytes when it is full. */
+static void bt_log_keep(const char *s, size_t n)
+{
+	size_t cap = sizeof(bt_log) - 1;
+
+	if (n >= cap) {
+		s += n - cap;
+		n = cap;
+		bt_log_len = 0;
+	} else if (bt_log_len + n > cap) {
+		size_t drop = bt_log_len + n - cap;
+
+		memmove(bt_log, bt_log + drop, bt_log_len - drop);
+		bt_log_len -= drop;
+	}
+	memcpy(bt_log + bt_log_len, s, n);
+	bt_log_len += n;
+	bt_log[bt_log_len] = '\0';
+}
+
 static int bt_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	if (bt_state.verbose) {
@@ -2339,16 +2359,24 @@ static int bt_libbpf_print(enum libbpf_print_level level, const char *fmt, va_li
 	}
 	if (level != LIBBPF_WARN)
 		return 0;
-	if (bt_log_len > sizeof(bt_log) / 2) { /* keep the most recent half */
-		memmove(bt_log, bt_log + bt_log_len - sizeof(bt_log) / 4, sizeof(bt_log) / 4);
-		bt_log_len = sizeof(bt_log) / 4;
-	}
-	int n = vsnprintf(bt_log + bt_log_len, sizeof(bt_log) - bt_log_len, fmt, args);
 
-	if (n > 0)
-		bt_log_len += (size_t)n < sizeof(bt_log) - bt_log_len ?
-				      (size_t)n :
-				      sizeof(bt_log) - bt_log_len - 1;
+	/* The verifier's log comes as one message, often larger than bt_log: format it
+	 * whole and keep its end, where the reason for a rejection is. */
+	va_list copy;
+
+	va_copy(copy, args);
+	int n = vsnprintf(NULL, 0, fmt, copy);
+
+	va_end(copy);
+	if (n <= 0)
+		return 0;
+	char *msg = malloc((size_t)n + 1);
+
+	if (!msg)
+		return 0;
+	vsnprintf(msg, (size_t)n + 1, fmt, args);
+	bt_log_keep(msg, (size_t)n);
+	free(msg);
 	return 0;
 }
 
@@ -3218,9 +3246,9 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of stdlib_output.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 730, 4 },  { 734, 5 },  { 745, 6 },  { 757, 7 },  { 769, 8 },	 { 783, 11 },
-	{ 787, 12 }, { 799, 13 }, { 822, 14 }, { 827, 17 }, { 831, 17 }, { 834, 18 },
-	{ 848, 19 }, { 865, 22 }, { 869, 23 }, { 881, 24 },
+	{ 775, 4 },  { 779, 5 },  { 790, 6 },  { 802, 7 },  { 814, 8 },	 { 828, 11 },
+	{ 832, 12 }, { 844, 13 }, { 867, 14 }, { 872, 17 }, { 876, 17 }, { 879, 18 },
+	{ 893, 19 }, { 910, 22 }, { 914, 23 }, { 926, 24 },
 };
 
 static const char *const bt_script_lines[] = {

@@ -50,6 +50,14 @@ struct {
 	__type(value, __u64);
 } map_opens SEC(".maps");
 
+/* @usr = count(): first used on line 16 */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} map_usr SEC(".maps");
+
 
 /*
  * bt2c BPF-side helpers: the operations bpftrace's language performs on maps,
@@ -354,6 +362,51 @@ static __always_inline int bt_strcontains(const char *h, __u32 hn, const char *n
 }
 
 /*
+ * strcontains(haystack, needle) with a needle known only at run time: the
+ * unrolled search above would make the verifier walk haystack x needle positions
+ * (a million for two 1 KiB strings), so each haystack position is a bpf_loop()
+ * iteration (Linux 5.17) and the verifier checks one position's compare.  The
+ * callback is made per pair of buffer sizes (BT_STRSTR_DEFINE), so that its reads
+ * are bounded by constants the verifier knows.
+ */
+struct bt_strstr_ctx {
+	const char *h;
+	const char *n;
+	int found;
+};
+
+/* The needle is compared up to its NUL in the callback: a length measured by the
+ * caller would be a different known value on each path, and the verifier would check
+ * the callback once for every one of them. */
+#define BT_STRSTR_DEFINE(HN, NN)                                             \
+	static long bt_strstr_at_##HN##_##NN(__u32 i, void *data)            \
+	{                                                                    \
+		struct bt_strstr_ctx *c = data;                              \
+		const char *h = c->h, *n = c->n;                             \
+                                                                             \
+		if (i >= (HN) || h[i] == 0)                                  \
+			return 1; /* past the haystack's end: stop */        \
+		for (__u32 j = 0; j < (NN); j++) {                           \
+			if (n[j] == 0)                                       \
+				break; /* the whole needle matched */        \
+			if (i + j >= (HN) || h[i + j] != n[j])               \
+				return 0; /* no match here: next position */ \
+		}                                                            \
+		c->found = 1;                                                \
+		return 1;                                                    \
+	}
+
+static __always_inline int bt_strcontains_loop(const char *h, __u32 hn, const char *n, void *at)
+{
+	struct bt_strstr_ctx c = { .h = h, .n = n };
+
+	if (n[0] == 0)
+		return 1; /* an empty needle is always there */
+	bpf_loop(hn, at, &c, 0);
+	return c.found;
+}
+
+/*
  * Clear n bytes of scratch memory (8-byte aligned). clang expands only small memsets
  * inline; n is a constant, so these loops unroll into plain stores (volatile: else
  * clang turns them back into a memset call, which BPF has not).
@@ -461,6 +514,9 @@ static __always_inline __s64 bt_smod(__s64 a, __s64 b)
 
 	return a < 0 ? -(__s64)r : (__s64)r;
 }
+
+/* strcontains() with a run-time needle, for these buffer sizes (haystack, needle) */
+BT_STRSTR_DEFINE(512, 8)
 
 /* -k: a probe read that fails is reported with its place in the script (site). */
 const volatile __u8 bt_helper_warnings = 0; /* set by the loader for -k */
@@ -651,7 +707,7 @@ struct {
 struct handle_interval_s_5_for_1_ctx {
 };
 
-/* line 17: body of for ($kv#1 : @etc) */
+/* line 21: body of for ($kv#1 : @etc) */
 static long handle_interval_s_5_for_1(struct bpf_map *map, struct map_etc_key *key, void *value,
 				      struct handle_interval_s_5_for_1_ctx *c)
 {
@@ -664,7 +720,7 @@ static long handle_interval_s_5_for_1(struct bpf_map *map, struct map_etc_key *k
 
 	bpf_probe_read_kernel(&sc->kv_1.f0, sizeof(sc->kv_1.f0), &key->k0);
 	sc->kv_1.f1 = *(__s64 *)value;
-	/* line 18: printf("%s\n", $kv.0) */
+	/* line 22: printf("%s\n", $kv.0) */
 	{
 		struct event_printf_1 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
@@ -689,6 +745,7 @@ int handle_sys_enter_openat(struct tp_syscalls_sys_enter_openat *args)
 
 	if (!sc)
 		return 0;
+	char dir[8] = {};
 	bt_clear(&sc->path, sizeof(sc->path));
 
 	/* line 6: predicate comm != "bash" */
@@ -733,10 +790,19 @@ int handle_sys_enter_openat(struct tp_syscalls_sys_enter_openat *args)
 		__s64 val7 = 1;
 		bpf_map_update_elem(&map_etc, &sc->key6, &val7, BPF_ANY);
 	}
+	/* line 14: $dir = "/usr/" */
+	char str8[8] = "/usr/";
+	__builtin_memcpy(dir, (const void *)str8, 8);
+	/* line 15: if (strcontains($path, $dir)) {   // a run-time needle: one bpf_l... */
+	if (bt_strcontains_loop(sc->path, 512, dir, bt_strstr_at_512_8)) {
+		/* line 16: @usr = count() */
+		__u32 key9 = 0;
+		bt_map_add(&map_usr, &key9, 1);
+	}
 	return 0;
 }
 
-/* line 16: interval:s:5 */
+/* line 20: interval:s:5 */
 SEC("perf_event")
 int handle_interval_s_5(struct bpf_perf_event_data *ctx)
 {
@@ -748,7 +814,7 @@ int handle_interval_s_5(struct bpf_perf_event_data *ctx)
 		return 0;
 	bt_clear(&sc->kv_1, sizeof(sc->kv_1));
 
-	/* line 17: for ($kv : @etc) { */
+	/* line 21: for ($kv : @etc) { */
 	struct handle_interval_s_5_for_1_ctx loop1;
 	bpf_for_each_map_elem(&map_etc, handle_interval_s_5_for_1, &loop1, 0);
 	return 0;

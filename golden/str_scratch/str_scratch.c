@@ -2328,6 +2328,26 @@ static void bt_report_lost_total(void)
 static char bt_log[1 << 16];
 static size_t bt_log_len;
 
+/* Append n bytes to bt_log, dropping its oldest bytes when it is full. */
+static void bt_log_keep(const char *s, size_t n)
+{
+	size_t cap = sizeof(bt_log) - 1;
+
+	if (n >= cap) {
+		s += n - cap;
+		n = cap;
+		bt_log_len = 0;
+	} else if (bt_log_len + n > cap) {
+		size_t drop = bt_log_len + n - cap;
+
+		memmove(bt_log, bt_log + drop, bt_log_len - drop);
+		bt_log_len -= drop;
+	}
+	memcpy(bt_log + bt_log_len, s, n);
+	bt_log_len += n;
+	bt_log[bt_log_len] = '\0';
+}
+
 static int bt_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	if (bt_state.verbose) {
@@ -2339,16 +2359,24 @@ static int bt_libbpf_print(enum libbpf_print_level level, const char *fmt, va_li
 	}
 	if (level != LIBBPF_WARN)
 		return 0;
-	if (bt_log_len > sizeof(bt_log) / 2) { /* keep the most recent half */
-		memmove(bt_log, bt_log + bt_log_len - sizeof(bt_log) / 4, sizeof(bt_log) / 4);
-		bt_log_len = sizeof(bt_log) / 4;
-	}
-	int n = vsnprintf(bt_log + bt_log_len, sizeof(bt_log) - bt_log_len, fmt, args);
 
-	if (n > 0)
-		bt_log_len += (size_t)n < sizeof(bt_log) - bt_log_len ?
-				      (size_t)n :
-				      sizeof(bt_log) - bt_log_len - 1;
+	/* The verifier's log comes as one message, often larger than bt_log: format it
+	 * whole and keep its end, where the reason for a rejection is. */
+	va_list copy;
+
+	va_copy(copy, args);
+	int n = vsnprintf(NULL, 0, fmt, copy);
+
+	va_end(copy);
+	if (n <= 0)
+		return 0;
+	char *msg = malloc((size_t)n + 1);
+
+	if (!msg)
+		return 0;
+	vsnprintf(msg, (size_t)n + 1, fmt, args);
+	bt_log_keep(msg, (size_t)n);
+	free(msg);
 	return 0;
 }
 
@@ -2939,8 +2967,9 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of str_scratch.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 654, 17 }, { 667, 18 }, { 682, 6 },  { 694, 6 },  { 699, 7 },	 { 701, 8 },
-	{ 714, 9 },  { 719, 10 }, { 727, 11 }, { 729, 12 }, { 739, 16 }, { 751, 17 },
+	{ 710, 21 }, { 723, 22 }, { 738, 6 },  { 751, 6 },  { 756, 7 },
+	{ 758, 8 },  { 771, 9 },  { 776, 10 }, { 784, 11 }, { 786, 12 },
+	{ 793, 14 }, { 796, 15 }, { 798, 16 }, { 805, 20 }, { 817, 21 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -2956,6 +2985,11 @@ static const char *const bt_script_lines[] = {
 	"  @last[pid] = ($path, args.flags);",
 	"  if (strcontains($path, \"/etc/\")) {",
 	"    @etc[str(args.filename)] = 1;",
+	"  }",
+	"  $dir = \"/usr/\";",
+	"  if (strcontains($path, $dir)) {   // a run-time needle: one bpf_loop() step per "
+	"position",
+	"    @usr = count();",
 	"  }",
 	"}",
 	"",
@@ -2992,6 +3026,9 @@ static const struct bt_field map_opens_key_fields[] = {
 	{ BT_KIND_STR, 16, 0 },
 	{ BT_KIND_STR, 512, 16 },
 };
+static const struct bt_field map_usr_key_fields[] = {
+	{ BT_KIND_UINT, 4, 0 },
+};
 
 static struct bt_map bt_maps[] = {
 	{
@@ -3023,8 +3060,17 @@ static struct bt_map bt_maps[] = {
 		.percpu = 1,
 		.nbuckets = 0,
 	},
+	{
+		.name = "@usr",
+		.fd = -1,
+		.scalar = 1,
+		.key = { sizeof(__u32), 1, 0, map_usr_key_fields },
+		.agg = BT_AGG_COUNT,
+		.percpu = 1,
+		.nbuckets = 0,
+	},
 };
-#define BT_NMAPS 3
+#define BT_NMAPS 4
 #define BT_POLL_MS 100 /* longest a record waits before it is printed */
 
 /* Format and print one ring-buffer record. */
@@ -3058,7 +3104,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		break;
 	}
 	case EVENT_PRINTF_1: {
-		/* line 18 */
+		/* line 22 */
 		const struct event_printf_1 *e = data;
 
 		bt_printf(bt_out, "%s\n", bt_str_text(e->a0, sizeof(e->a0)));
@@ -3132,8 +3178,14 @@ int main(int argc, char **argv)
 		err = -EOPNOTSUPP;
 		goto cleanup;
 	}
+	if (!bt_kernel_has_helper(BPF_FUNC_loop)) {
+		fprintf(stderr, "str_scratch.bt:15: ERROR: strcontains() with a needle that is not "
+				"a string literal needs Linux 5.17 or newer (loop)\n");
+		err = -EOPNOTSUPP;
+		goto cleanup;
+	}
 	if (!bt_kernel_has_helper(BPF_FUNC_for_each_map_elem)) {
-		fprintf(stderr, "str_scratch.bt:17: ERROR: a for loop over a map needs Linux 5.13 "
+		fprintf(stderr, "str_scratch.bt:21: ERROR: a for loop over a map needs Linux 5.13 "
 				"or newer (for_each_map_elem)\n");
 		err = -EOPNOTSUPP;
 		goto cleanup;
@@ -3160,6 +3212,7 @@ int main(int argc, char **argv)
 	bt_maps[0].fd = bpf_map__fd(skel->maps.map_etc);
 	bt_maps[1].fd = bpf_map__fd(skel->maps.map_last);
 	bt_maps[2].fd = bpf_map__fd(skel->maps.map_opens);
+	bt_maps[3].fd = bpf_map__fd(skel->maps.map_usr);
 
 	nprobes = bt_attach_probes(probes, nprog, BT_MISSING_ERROR);
 	if (nprobes < 0) {

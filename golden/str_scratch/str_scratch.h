@@ -14,7 +14,7 @@ enum bt_event_id {
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
 	EVENT_PRINTF_0,	      /* line 8: printf */
-	EVENT_PRINTF_1,	      /* line 18: printf */
+	EVENT_PRINTF_1,	      /* line 22: printf */
 	EVENT_HELPER_ERROR_2, /* line 0: helper_error */
 };
 
@@ -69,7 +69,7 @@ struct event_printf_0 {
 	char a1[512];
 };
 
-/* line 18: printf */
+/* line 22: printf */
 struct event_printf_1 {
 	struct event_header hdr;
 	char a0[512];

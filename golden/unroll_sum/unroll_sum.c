@@ -2328,6 +2328,26 @@ static void bt_report_lost_total(void)
 static char bt_log[1 << 16];
 static size_t bt_log_len;
 
+/* Append n bytes to bt_log, dropping its oldest bytes when it is full. */
+static void bt_log_keep(const char *s, size_t n)
+{
+	size_t cap = sizeof(bt_log) - 1;
+
+	if (n >= cap) {
+		s += n - cap;
+		n = cap;
+		bt_log_len = 0;
+	} else if (bt_log_len + n > cap) {
+		size_t drop = bt_log_len + n - cap;
+
+		memmove(bt_log, bt_log + drop, bt_log_len - drop);
+		bt_log_len -= drop;
+	}
+	memcpy(bt_log + bt_log_len, s, n);
+	bt_log_len += n;
+	bt_log[bt_log_len] = '\0';
+}
+
 static int bt_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	if (bt_state.verbose) {
@@ -2339,16 +2359,24 @@ static int bt_libbpf_print(enum libbpf_print_level level, const char *fmt, va_li
 	}
 	if (level != LIBBPF_WARN)
 		return 0;
-	if (bt_log_len > sizeof(bt_log) / 2) { /* keep the most recent half */
-		memmove(bt_log, bt_log + bt_log_len - sizeof(bt_log) / 4, sizeof(bt_log) / 4);
-		bt_log_len = sizeof(bt_log) / 4;
-	}
-	int n = vsnprintf(bt_log + bt_log_len, sizeof(bt_log) - bt_log_len, fmt, args);
 
-	if (n > 0)
-		bt_log_len += (size_t)n < sizeof(bt_log) - bt_log_len ?
-				      (size_t)n :
-				      sizeof(bt_log) - bt_log_len - 1;
+	/* The verifier's log comes as one message, often larger than bt_log: format it
+	 * whole and keep its end, where the reason for a rejection is. */
+	va_list copy;
+
+	va_copy(copy, args);
+	int n = vsnprintf(NULL, 0, fmt, copy);
+
+	va_end(copy);
+	if (n <= 0)
+		return 0;
+	char *msg = malloc((size_t)n + 1);
+
+	if (!msg)
+		return 0;
+	vsnprintf(msg, (size_t)n + 1, fmt, args);
+	bt_log_keep(msg, (size_t)n);
+	free(msg);
 	return 0;
 }
 
@@ -2939,7 +2967,7 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of unroll_sum.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 588, 4 }, { 594, 5 }, { 597, 7 }, { 599, 8 }, { 602, 9 }, { 605, 11 }, { 610, 12 },
+	{ 633, 4 }, { 639, 5 }, { 642, 7 }, { 644, 8 }, { 647, 9 }, { 650, 11 }, { 655, 12 },
 };
 
 static const char *const bt_script_lines[] = {
