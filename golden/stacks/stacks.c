@@ -2701,6 +2701,8 @@ static void bt__sym_text(struct bt__text *t, int user, const struct bt__sym_ref 
 	}
 	if (name)
 		bt__text_add(t, "%s", name);
+	else if (ref->addr == 0)
+		bt__text_add(t, "0"); /* as bpftrace, whose hex printing shows 0 bare */
 	else
 		bt__text_add(t, "0x%llx", (unsigned long long)ref->addr);
 }
