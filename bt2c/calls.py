@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bt2c import ast
 from bt2c.datafuncs import DATA_FUNCTIONS
+from bt2c.diagnostics import quote
 from bt2c.formats import c_string_literal, conversions
 from bt2c.resources import CField, flat_fields
 from bt2c.semantic import CALLABLE_BUILTINS, JOIN_ARGNUM, JOIN_ARGSIZE
@@ -265,11 +266,8 @@ class CallGen:
         key = (helper, node.span.start, node.span.end)
         sites = self.gen.helper_sites
         if key not in sites:
-            line, col = self.gen.source.position(node.span.start)
-            text = self.gen.source.line(line)
-            width = max(1, min(node.span.end - node.span.start, len(text) - col + 1))
-            sites[key] = (len(sites), helper, self.where(node), text,
-                          " " * (col - 1) + "~" * width)
+            _, _, text, underline = quote(self.gen.source, node.span)
+            sites[key] = (len(sites), helper, self.where(node), text, underline)
         return sites[key][0]
 
     def where(self: ProbeGen, e: ast.Node) -> str:
@@ -282,11 +280,8 @@ class CallGen:
 
     def expanded_from(self: ProbeGen, e: ast.Call) -> str:
         """bpftrace's second line of a failed assert: the call, quoted and underlined."""
-        line, col = self.gen.source.position(e.span.start)
-        text = self.gen.source.line(line)
-        width = max(1, min(e.span.end - e.span.start, len(text) - col + 1))
-        return (f"{self.where(e)}: ERROR: expanded from\n{text}\n"
-                f"{' ' * (col - 1)}{'~' * width}\n")
+        _, _, text, underline = quote(self.gen.source, e.span)
+        return f"{self.where(e)}: ERROR: expanded from\n{text}\n{underline}\n"
 
     def debugf(self: ProbeGen, e: ast.Call) -> str:
         """debugf(): bpf_trace_printk, read from the kernel's trace_pipe (not the output)."""

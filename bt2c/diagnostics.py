@@ -54,13 +54,17 @@ class Bt2cError(Exception):
         """Format like bpftrace: location, message, source line and underline."""
         if self.span is None or self.source is None:
             return f"{level}: {self.message}"
-        line, col = self.source.position(self.span.start)
-        text = self.source.line(line)
-        end_line, _ = self.source.position(max(self.span.end - 1, self.span.start))
-        width = (self.span.end - self.span.start) if end_line == line else len(text) - col + 1
-        width = max(1, min(width, len(text) - col + 1))
-        underline = " " * (col - 1) + "~" * width
+        line, col, text, underline = quote(self.source, self.span)
         return f"{self.source.name}:{line}:{col}: {level}: {self.message}\n{text}\n{underline}"
+
+
+def quote(source: Source, span: Span) -> tuple[int, int, str, str]:
+    """Where ``span`` starts (line, column), that line's text, and the ``~~~`` under the
+    span, cut at the line's end: the quote every located message shows."""
+    line, col = source.position(span.start)
+    text = source.line(line)
+    width = max(1, min(span.end - span.start, len(text) - col + 1))
+    return line, col, text, " " * (col - 1) + "~" * width
 
 
 class ToolMissingError(Bt2cError):

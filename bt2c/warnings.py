@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bt2c import ast
-from bt2c.diagnostics import Source, Span
+from bt2c.diagnostics import Source, Span, quote
 from bt2c.types import AggType, BoolType, IntType, PointerType, Type, VoidType
 
 if TYPE_CHECKING:
@@ -77,9 +77,9 @@ def render(source: Source, span: Span | None, level: str, message: str) -> str:
     if end_line != line:
         lines = "\n".join(source.line(n) for n in range(line, end_line + 1))
         return f"{source.name}:{line}-{end_line}: {level}: {message}\n{lines}"
-    width = max(1, span.end - span.start)
-    return (f"{source.name}:{line}:{col}-{col + width}: {level}: {message}\n"
-            f"{source.line(line)}\n{' ' * (col - 1)}{'~' * width}")
+    _, _, text, underline = quote(source, span)
+    return (f"{source.name}:{line}:{col}-{col + max(1, span.end - span.start)}: {level}: "
+            f"{message}\n{text}\n{underline}")
 
 
 def sort(warnings: list[Warning]) -> list[Warning]:
