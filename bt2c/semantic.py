@@ -66,7 +66,9 @@ KEYABLE = (IntType, StringType, TupleType, StackType, SymType, BufType, InetType
            ArrayType, StructType)
 AGGREGATIONS = {"count", "sum", "min", "max", "avg", "stats", "hist", "lhist", "tseries"}
 #: bpftrace's example call in its error for a map read of these aggregations.
-_AGG_EXAMPLES = {"hist": "hist(retval)", "lhist": "lhist(rand %10, 0, 10, 1)",
+_AGG_EXAMPLES = {"count": "count()", "sum": "sum(retval)", "min": "min(retval)",
+                 "max": "max(retval)", "avg": "avg(retval)", "hist": "hist(retval)",
+                 "lhist": "lhist(rand %10, 0, 10, 1)",
                  "stats": "stats(arg2)", "tseries": "tseries(rand %10, 10s, 1)"}
 #: tseries()'s aggregation modes (without one, each interval keeps its last value).
 TSERIES_MODES = ("avg", "max", "min", "sum")
@@ -608,31 +610,28 @@ class Analyzer(DataCalls):
         assert isinstance(target, ast.Map)
         info = self.map_info(target)
         self.map_keys(target, info)
+        if stmt.op is None and not isinstance(stmt.value, ast.Call):
+            self.no_aggregation_copy(stmt, value_t)
         if isinstance(value_t, AggType):
             if stmt.op is not None:
                 raise self.error("compound assignment to an aggregation", stmt.span)
-            if value_t.kind in _AGG_EXAMPLES and not isinstance(stmt.value, ast.Call):
-                raise self.error(f"Map value '{value_t}' cannot be assigned from one map to "
-                                 "another. The function that returns this type must be "
-                                 f"called directly e.g. `@t = {_AGG_EXAMPLES[value_t.kind]};`.",
-                                 stmt.span)
         elif stmt.op is not None:
             value_t = INT64
-        elif isinstance(stmt.value, ast.Map):
-            self.no_aggregation_copy(stmt)
         self.set_map_value(info, value_t, stmt.span, stmt.value.span)
         target.type = info.value
 
-    def no_aggregation_copy(self, stmt: ast.Assign) -> None:
-        """``@t = @c`` where @c is a count/sum/min/max/avg map: bpftrace refuses to copy the
-        aggregation (its value reads as an integer only through a cast or an expression)."""
-        source = self.result.maps.get(stmt.value.name)  # type: ignore[union-attr]
-        agg = source.value if source is not None else None
-        if isinstance(agg, AggType) and agg.kind in ("count", "sum", "min", "max", "avg"):
-            example = "count()" if agg.kind == "count" else f"{agg.kind}(retval)"
-            raise self.error(f"Map value '{agg.kind}_t' cannot be assigned from one map to "
-                             "another. The function that returns this type must be called "
-                             f"directly e.g. `{stmt.target.name} = {example};`.",  # type: ignore[union-attr]
+    def no_aggregation_copy(self, stmt: ast.Assign, value_t: Type) -> None:
+        """``@t = @c`` where @c is an aggregation map: bpftrace refuses to copy it (a
+        count/sum/min/max/avg reads as an integer only through a cast or an expression).
+        The map's own type is looked at, since reading those gives a plain integer."""
+        agg = value_t
+        if isinstance(stmt.value, ast.Map):
+            source = self.result.maps.get(stmt.value.name)
+            agg = source.value if source is not None else None
+        if isinstance(agg, AggType) and agg.kind in _AGG_EXAMPLES:
+            raise self.error(f"Map value '{agg}' cannot be assigned from one map to another. "
+                             "The function that returns this type must be called directly "
+                             f"e.g. `{stmt.target.name} = {_AGG_EXAMPLES[agg.kind]};`.",  # type: ignore[union-attr]
                              stmt.span)
 
     def set_map_value(self, info: MapInfo, t: Type, span: Span,
