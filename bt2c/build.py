@@ -8,6 +8,7 @@ a missing tool is named with its Debian package and ``-v`` can show each one.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import os
 import platform
@@ -165,6 +166,11 @@ class Builder:
                   f"-ffile-prefix-map={self.out.resolve()}=.", "-c", f"{self.name}.bpf.c",
                   "-o", self.object_name(target)], f"clang (BPF object for {target.name})")
 
+    @functools.cached_property
+    def vmlinux_digest(self) -> hashlib._Hash:
+        """sha256 of the output folder's vmlinux.h, read once for all targets."""
+        return hashlib.sha256((self.out / "vmlinux.h").read_bytes())
+
     def pch_flags(self, clang: str, triple: str) -> list[str]:
         """clang flags that use vmlinux.h precompiled for ``triple`` (bpfel or bpfeb).
 
@@ -179,7 +185,7 @@ class Builder:
         if os.environ.get("BT2C_NO_PCH") or not header.exists():
             return []
         clang_id = os.stat(shutil.which(clang) or clang)
-        digest = hashlib.sha256(header.read_bytes())
+        digest = self.vmlinux_digest.copy()
         digest.update(f"{clang}|{clang_id.st_size}|{clang_id.st_mtime_ns}|{triple}".encode())
         folder = cache_root() / "pch" / digest.hexdigest()[:16]
         pch = folder / "vmlinux.h.pch"
