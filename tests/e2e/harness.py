@@ -161,55 +161,50 @@ def parse_run_header(text: str, where: str = "<script>") -> tuple[str, ...]:
     return tokens
 
 
-def parse_env(text: str, where: str = "<script>") -> tuple[tuple[str, str], ...]:
-    """The ``// ENV: NAME=VALUE`` lines that follow the RUN line (among MASK lines)."""
-    env = []
+def header_lines(text: str, prefix: str) -> list[str]:
+    """The values of the ``prefix`` lines among the MASK/ENV/FAILS lines that follow the
+    RUN line (the header ends at the first other line)."""
+    values = []
     for line in text.split("\n")[1:]:
-        if line.startswith((MASK_PREFIX, FAILS_PREFIX)):
-            continue
-        if not line.startswith(ENV_PREFIX):
+        if not line.startswith((MASK_PREFIX, ENV_PREFIX, FAILS_PREFIX)):
             break
-        name, sep, value = line[len(ENV_PREFIX):].strip().partition("=")
+        if line.startswith(prefix):
+            values.append(line[len(prefix):].strip())
+    return values
+
+
+def parse_env(text: str, where: str = "<script>") -> tuple[tuple[str, str], ...]:
+    """The ``// ENV: NAME=VALUE`` lines of the header."""
+    env = []
+    for value in header_lines(text, ENV_PREFIX):
+        name, sep, setting = value.partition("=")
         if not sep or not name:
-            raise CaseError(f"{where}: ENV needs NAME=VALUE: {line!r}")
-        env.append((name, value))
+            raise CaseError(f"{where}: ENV needs NAME=VALUE: {value!r}")
+        env.append((name, setting))
     return tuple(env)
 
 
+def _pattern(value: str, kind: str, where: str) -> str:
+    """A MASK or FAILS pattern, checked to compile (MASK applies to bytes, FAILS to text)
+    and not to be empty."""
+    try:
+        re.compile(value.encode() if kind == "MASK" else value)
+    except re.error as e:
+        raise CaseError(f"{where}: bad {kind} pattern {value!r}: {e}") from None
+    if not value:
+        raise CaseError(f"{where}: empty {kind} pattern")
+    return value
+
+
 def parse_masks(text: str, where: str = "<script>") -> tuple[str, ...]:
-    """The patterns of the ``// MASK: REGEX`` lines that follow the RUN line."""
-    masks = []
-    for line in text.split("\n")[1:]:
-        if line.startswith((ENV_PREFIX, FAILS_PREFIX)):
-            continue
-        if not line.startswith(MASK_PREFIX):
-            break
-        pattern = line[len(MASK_PREFIX):].strip()
-        try:
-            re.compile(pattern.encode())
-        except re.error as e:
-            raise CaseError(f"{where}: bad MASK pattern {pattern!r}: {e}") from None
-        if not pattern:
-            raise CaseError(f"{where}: empty MASK pattern")
-        masks.append(pattern)
-    return tuple(masks)
+    """The patterns of the ``// MASK: REGEX`` lines of the header."""
+    return tuple(_pattern(v, "MASK", where) for v in header_lines(text, MASK_PREFIX))
 
 
 def parse_fails(text: str, where: str = "<script>") -> str | None:
-    """The pattern of a ``// FAILS: REGEX`` line among the header lines, or None."""
-    for line in text.split("\n")[1:]:
-        if line.startswith(FAILS_PREFIX):
-            pattern = line[len(FAILS_PREFIX):].strip()
-            try:
-                re.compile(pattern)
-            except re.error as e:
-                raise CaseError(f"{where}: bad FAILS pattern {pattern!r}: {e}") from None
-            if not pattern:
-                raise CaseError(f"{where}: empty FAILS pattern")
-            return pattern
-        if not line.startswith((MASK_PREFIX, ENV_PREFIX)):
-            break
-    return None
+    """The pattern of the first ``// FAILS: REGEX`` line of the header, or None."""
+    fails = header_lines(text, FAILS_PREFIX)
+    return _pattern(fails[0], "FAILS", where) if fails else None
 
 
 def load_case(path: Path) -> Case:
