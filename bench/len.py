@@ -82,6 +82,10 @@ DOCS_DIR = REPO_ROOT / "docs"
 WORKLOAD_SRC = REPO_ROOT / "tests" / "workload" / "workload.c"
 WORKLOAD_BIN = REPO_ROOT / "tests" / "workload" / "workload"
 BPFTRACE_REF = REPO_ROOT.parent / "shared" / "tools" / "bpftrace-ref"
+BPFTRACE_REF_ROOT = Path(os.environ.get("BPFTRACE_REF_ROOT", "/var/cache/bpftrace-ref/sid"))
+
+sys.path.insert(0, str(REPO_ROOT))  # run as a script: bench/ is not a package here
+from bench.refroot import see_directory  # noqa: E402
 
 #: Map sizes (elements) of the full run, and of --quick.
 SIZES = (10, 1_000, 10_000, 100_000)
@@ -487,6 +491,7 @@ def environment(stats: str) -> dict[str, str]:
 def run_benchmark(sizes: Sequence[int], calls: int, reps: int, command: str) -> Results:
     """Every config at every size, ``reps`` times, interleaved with a rotating order."""
     workload = build_workload()
+    see_directory(BPFTRACE_REF_ROOT, REPO_ROOT)  # the reference runs the checkout's workload
     with tempfile.TemporaryDirectory(prefix="bt2c-lenbench-", dir="/tmp") as tmp:
         workdir = Path(tmp)
         tools = build_bt2c(workdir)

@@ -68,6 +68,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from bench.refroot import see_directory
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 README = BENCH_DIR / "README.md"
@@ -644,9 +646,11 @@ def prepare(args: argparse.Namespace, scripts: list[Script]) -> Setup:
         subprocess.run(
             ["gcc", "-O2", "-static", "-o", str(WORKLOAD_BIN), str(WORKLOAD_SRC)], check=True
         )
-    # The wrapper creates the chroot's mounts (/proc, /sys, /dev, /tmp, $PWD) on each call.
-    subprocess.run([str(ref), "--version"], cwd=REPO_ROOT, check=True, capture_output=True)
+    # The wrapper creates the chroot's mounts (/proc, /sys, /dev, /tmp, $PWD) on each call;
+    # a mount left by an earlier clone at this path is replaced first.
     root = Path(args.reference_root)
+    see_directory(root, REPO_ROOT)
+    subprocess.run([str(ref), "--version"], cwd=REPO_ROOT, check=True, capture_output=True)
     if not (root / "usr" / "bin" / "bpftrace").exists():
         sys.exit(f"bench: no bpftrace in the reference chroot {root}")
     # Scripts live under /tmp: the chroot sees the host's /tmp at the same path.

@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench import run as base
+from bench.refroot import see_directory
 from bench.scripts import (
     COST_SCRIPTS,
     LOSS_SCRIPT,
@@ -105,8 +106,9 @@ def prepare(args: argparse.Namespace) -> Suite:
     ref = Path(args.reference)
     if not ref.exists():
         sys.exit(f"bench: reference bpftrace wrapper {ref} not found")
-    subprocess.run([str(ref), "--version"], cwd=REPO_ROOT, check=True, capture_output=True)
     root = Path(args.reference_root)
+    see_directory(root, REPO_ROOT)  # bpftrace --aot reads the scripts from the checkout
+    subprocess.run([str(ref), "--version"], cwd=REPO_ROOT, check=True, capture_output=True)
     work = Path(tempfile.mkdtemp(prefix="bt2c-suite-", dir="/tmp"))
     suite = Suite(work, ref, root, work / "spawn", work / PACER, work / "workload")
     _compile(BENCH_DIR / "spawn.c", suite.spawn)
