@@ -300,6 +300,20 @@ def default_runner() -> list[str]:
     return [sys.executable, "-m", "bt2c", "run"]
 
 
+def reference_sees_checkout() -> None:
+    """Let the reference's chroot see this checkout (see bench/refroot.py).
+
+    Scripts and the workload are passed to the reference by their paths in
+    the checkout; a bind mount left by an earlier clone at the same path
+    would hide them.
+    """
+    sys.path.insert(0, str(REPO_ROOT))
+    from bench.refroot import see_directory
+
+    see_directory(Path(os.environ.get("BPFTRACE_REF_ROOT", "/var/cache/bpftrace-ref/sid")),
+                  REPO_ROOT)
+
+
 def default_reference() -> Path:
     """Locate the reference bpftrace wrapper: ``$BPFTRACE_REF``, else shared/tools.
 

@@ -40,6 +40,7 @@ from harness import (
     build_workload,
     default_reference,
     load_cases,
+    reference_sees_checkout,
     run_case,
 )
 
@@ -189,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     build_workload()
+    reference_sees_checkout()
     if args.show:
         for c in cases:
             print(shlex.join([str(args.ref), *c.argv()]))

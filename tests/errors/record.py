@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
-from harness import default_reference  # noqa: E402 - the e2e harness finds the reference
+from harness import default_reference, reference_sees_checkout  # noqa: E402 - the e2e harness finds the reference
 
 #: Warnings about this machine, not about the script.
 _NOISE = re.compile(r"^WARNING: (Could not read functions from|Unknown error -1: couldn't set "
@@ -42,6 +42,7 @@ def main() -> int:
     ap.add_argument("names", nargs="*")
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
+    reference_sees_checkout()
     cases = sorted((HERE / "cases").glob("*.bt"))
     if args.names:
         cases = [c for c in cases if c.stem in args.names]

@@ -6,26 +6,27 @@ Usage: python3 tests/options/record.py   (as root, from anywhere)
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 
+from harness import default_reference, reference_sees_checkout  # noqa: E402
 from runner import (  # noqa: E402
     DIAG_CASES,
     OPTIONS_DIR,
-    REPO_ROOT,
     SIGINT_JSON_MARKER,
     run_diag,
     run_until_started_then_interrupt,
     run_with_pid,
 )
 
-REFERENCE = Path(os.environ.get("BPFTRACE_REF", REPO_ROOT.parent / "shared/tools/bpftrace-ref"))
+REFERENCE = default_reference()
 
 
 def main() -> int:
+    reference_sees_checkout()
     script = OPTIONS_DIR / "sigint.bt"
     out = run_until_started_then_interrupt([str(REFERENCE), str(script)])
     (OPTIONS_DIR / "sigint.out").write_bytes(out)

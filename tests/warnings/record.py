@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 sys.path.insert(0, str(REPO / "tests" / "errors"))
-from harness import default_reference  # noqa: E402 - the e2e harness finds the reference
+from harness import default_reference, reference_sees_checkout  # noqa: E402 - the e2e harness finds the reference
 from record import _NOISE  # noqa: E402 - one list of the machine's own warnings
 
 
@@ -41,6 +41,7 @@ def main() -> int:
     ap.add_argument("names", nargs="*")
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
+    reference_sees_checkout()
     cases = sorted((HERE / "cases").glob("*.bt"))
     if args.names:
         cases = [c for c in cases if c.stem in args.names]
