@@ -22,6 +22,17 @@ def child_fields(node: object) -> Iterator[tuple[str, object]]:
             yield f.name, getattr(node, f.name)
 
 
+def walk(node: object) -> Iterator[Node]:
+    """``node`` and every node below it, parents first (lists are descended into)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+    elif isinstance(node, Node):
+        yield node
+        for _, value in child_fields(node):
+            yield from walk(value)
+
+
 @dataclass
 class Node:
     """Base of every node."""

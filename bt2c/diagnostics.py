@@ -58,6 +58,23 @@ class Bt2cError(Exception):
         return f"{self.source.name}:{line}:{col}: {level}: {self.message}\n{text}\n{underline}"
 
 
+class Bt2cErrors(Bt2cError):
+    """Several errors found in one script, reported together as bpftrace reports them.
+
+    It reads as its first error to code that looks at one (message, span), so
+    callers that catch :class:`Bt2cError` need not know there were more.
+    """
+
+    def __init__(self, errors: list[Bt2cError]):
+        first = errors[0]
+        super().__init__(first.message, first.span, first.source)
+        self.errors = errors
+
+    def render(self, level: str = "ERROR") -> str:
+        """Every error, in the order found."""
+        return "\n".join(e.render(level) for e in self.errors)
+
+
 def quote(source: Source, span: Span) -> tuple[int, int, str, str]:
     """Where ``span`` starts (line, column), that line's text, and the ``~~~`` under the
     span, cut at the line's end: the quote every located message shows."""

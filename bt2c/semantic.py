@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from bt2c import ast
 from bt2c.cdefs import TypeError_, TypeTable
 from bt2c.datafuncs import DATA_FUNCTIONS, DataCalls
-from bt2c.diagnostics import Bt2cError, Source, Span
+from bt2c.diagnostics import Bt2cError, Bt2cErrors, Source, Span
 from bt2c.targets import (
     REGS_PROVIDERS,
     RETVAL_REGS_PROVIDERS,
@@ -229,7 +229,13 @@ def storage_type(t: Type) -> Type:
 
 
 class Analyzer(DataCalls):
-    """Walks the tree assigning types; raises :class:`Bt2cError` on the first type error."""
+    """Walks the tree assigning types; raises :class:`Bt2cError` for the script's errors.
+
+    An error ends the statement it is found in, not the analysis: the next
+    statements are still checked, so one run reports every independent error,
+    as bpftrace does.  A variable the failed statement assigns is then left
+    untyped, and its later uses are not reported again.
+    """
 
     def __init__(self, program: ast.Program, source: Source, unsafe: bool = False):
         self.unsafe = unsafe   # --unsafe: system(), signal() and override() are allowed
@@ -248,6 +254,8 @@ class Analyzer(DataCalls):
         self.loop_vars = 0
         self.types = self.result.types
         self.user_space = False   # pointers from integers point to user memory
+        self.errors: list[Bt2cError] = []
+        self.poisoned: set[str] = set()   # variables whose assignment failed
 
     def error(self, message: str, span: Span) -> Bt2cError:
         return Bt2cError(message, span, self.source)
@@ -272,6 +280,8 @@ class Analyzer(DataCalls):
             self.final = final
             for probe in self.program.probes:
                 self.visit_probe(probe)
+            if self.errors:
+                raise Bt2cErrors(self.errors) if len(self.errors) > 1 else self.errors[0]
         for info in self.result.maps.values():
             if info.value is None:
                 raise self.error(f"Undefined map: {info.name}", info.span or Span(0, 1))
@@ -418,8 +428,11 @@ class Analyzer(DataCalls):
         if self.typed_targets:
             self.args = self.typed_targets[0].args_type
         if probe.predicate is not None:
-            self.expr(probe.predicate)
-            self.require_int(probe.predicate, "predicate")
+            try:
+                self.expr(probe.predicate)
+                self.require_int(probe.predicate, "predicate")
+            except Bt2cError as exc:
+                self.report(exc, probe.predicate)
         self.block(probe.body)
         self.result.variables[probe.index] = dict(self.vars)
 
@@ -428,8 +441,29 @@ class Analyzer(DataCalls):
         """A block is a scope: variables first assigned (or ``let``) in it end with it."""
         self.scopes.append([])
         for stmt in block.stmts:
-            self.stmt(stmt)
+            depth, loops, renames = len(self.scopes), self.loop_depth, dict(self.renames)
+            try:
+                self.stmt(stmt)
+            except Bt2cError as exc:
+                while len(self.scopes) > depth:   # blocks the statement had entered
+                    self.end_scope()
+                self.loop_depth, self.renames = loops, renames
+                self.report(exc, stmt)
         self.end_scope()
+
+    def report(self, exc: Bt2cError, node: ast.Node) -> None:
+        """Keep ``exc`` for the end of the analysis, unless it repeats an error already
+        kept or names a variable whose assignment failed; poison what ``node`` assigns."""
+        undefined = re.match(r"Undefined or undeclared variable: (\$\w+)$", exc.message)
+        kept = {(e.message, e.span) for e in self.errors}
+        if not (undefined and undefined[1] in self.poisoned) and \
+                (exc.message, exc.span) not in kept:
+            self.errors.append(exc)
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.Assign, ast.Let)):
+                target = sub.var if isinstance(sub, ast.Let) else sub.target
+                if isinstance(target, ast.Var):
+                    self.poisoned.add(_user(target.name))
 
     def end_scope(self) -> None:
         """Forget the variables the innermost block declared."""

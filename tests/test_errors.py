@@ -81,6 +81,57 @@ def reference(case: Path) -> tuple[int, tuple[int, int, str] | None]:
     return rc, None
 
 
+#: Lines bpftrace adds to an error, rather than errors of their own: the operands of a
+#: mismatch, the closest definition of a call, the assignment an unknown name was in.
+_NOTES = re.compile(r"^(left|right) \(|This is the argument in the closest definition"
+                    r"|Invalid expression for assignment$")
+
+
+def reference_all(case: Path) -> list[tuple[int, int, str]]:
+    """Every distinct error bpftrace locates in the case itself, notes left out."""
+    out: list[tuple[int, int, str]] = []
+    for line in (HERE / "expected" / f"{case.stem}.err").read_text().splitlines():
+        m = _LOC.match(line)
+        if m and not m["file"].startswith("stdlib/") and not _NOTES.match(m["msg"]):
+            err = (int(m["line"]), int(m["col"]), normalize(m["msg"]))
+            if err not in out:
+                out.append(err)
+    return out
+
+
+def located(exc: Bt2cError) -> list[tuple[int, int, str]]:
+    """(line, column, message) of each error bt2c reported."""
+    out = []
+    for e in getattr(exc, "errors", [exc]):
+        m = _LOC.match(e.render().splitlines()[0])
+        assert m, f"diagnostic without a location: {e.render()}"
+        out.append((int(m["line"]), int(m["col"]), normalize(m["msg"])))
+    return out
+
+
+MULTI = [c for c in CASES if c.stem.startswith("multi_")]
+
+
+@pytest.mark.parametrize("case", MULTI, ids=[c.stem for c in MULTI])
+def test_every_error_reported(case: Path) -> None:
+    """Errors in separate statements are all reported, as bpftrace reports them, and a
+    variable whose assignment failed is not reported again where it is used."""
+    with pytest.raises(Bt2cError) as info:
+        transpile(case.read_text(), str(case.relative_to(HERE.parent.parent)))
+    assert located(info.value) == reference_all(case)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_no_error_bpftrace_lacks(case: Path) -> None:
+    """Whatever bt2c reports after its first error, bpftrace reports too: carrying on
+    after an error must not invent follow-on errors."""
+    try:
+        transpile(case.read_text(), str(case.relative_to(HERE.parent.parent)))
+    except Bt2cError as e:
+        extra = [err for err in located(e)[1:] if err not in reference_all(case)]
+        assert not extra, f"bt2c's further errors that bpftrace does not report: {extra}"
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
 def test_same_diagnostic_as_bpftrace(case: Path) -> None:
     rc, want = reference(case)
