@@ -84,7 +84,8 @@ WORKLOAD_BIN = REPO_ROOT / "tests" / "workload" / "workload"
 BPFTRACE_REF = REPO_ROOT.parent / "shared" / "tools" / "bpftrace-ref"
 BPFTRACE_REF_ROOT = Path(os.environ.get("BPFTRACE_REF_ROOT", "/var/cache/bpftrace-ref/sid"))
 
-sys.path.insert(0, str(REPO_ROOT))  # run as a script: bench/ is not a package here
+if str(REPO_ROOT) not in sys.path:  # run as a script (bench/len.py), bench is no package
+    sys.path.insert(0, str(REPO_ROOT))
 from bench.refroot import see_directory  # noqa: E402
 
 #: Map sizes (elements) of the full run, and of --quick.

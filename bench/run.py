@@ -68,10 +68,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bench.refroot import see_directory
-
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
+
+if str(REPO_ROOT) not in sys.path:  # run as a script (bench/run.py), bench is no package
+    sys.path.insert(0, str(REPO_ROOT))
+from bench.refroot import see_directory  # noqa: E402
+
 README = BENCH_DIR / "README.md"
 WORKLOAD_SRC = REPO_ROOT / "tests" / "workload" / "workload.c"
 WORKLOAD_BIN = REPO_ROOT / "tests" / "workload" / "workload"
