@@ -41,7 +41,9 @@ class CallGen:
         res = self.gen.res
         line = self.line_of(e)
         if name in CALLABLE_BUILTINS and not e.args:
-            return self.builtin(ast.Builtin(e.span, name))
+            bare = ast.Builtin(e.span, name)
+            bare.type = e.type
+            return self.builtin(bare)
         if name == "debugf":
             return self.debugf(e)
         if name == "nsecs":

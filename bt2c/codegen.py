@@ -18,7 +18,7 @@ from bt2c.datagen import DataGen
 from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
 from bt2c.resources import TSERIES_MODE_ENUM, MapRes, Resources, c_ident
-from bt2c.semantic import Analysis
+from bt2c.semantic import Analysis, probetype
 from bt2c.targets import ProbeTarget
 from bt2c.templating import snippets
 from bt2c.types import (
@@ -830,6 +830,12 @@ class ProbeGen(CallGen, AccessGen, DataGen):
             assert isinstance(e.type, StringType)
             tmp = self.temp("probe")
             self.emit(f"char {tmp}[{e.type.length}] = {c_string_literal(self.target.name)};")
+            return tmp
+        if name == "probetype":
+            assert isinstance(e.type, StringType)
+            tmp = self.temp("probetype")
+            text = c_string_literal(probetype(self.target))
+            self.emit(f"char {tmp}[{e.type.length}] = {text};")
             return tmp
         raise self.error(f"builtin {name} is not supported here", e)
 

@@ -27,6 +27,7 @@ from bt2c.targets import (
     resolve_profile,
     resolve_rawtracepoint,
 )
+from bt2c.taskfuncs import TASK_ACCESSORS, rewrite_task_accessors
 from bt2c.tracepoints import expand, load
 from bt2c.types import (
     BOOL,
@@ -83,7 +84,7 @@ _BUILTIN_TYPES: dict[str, Type] = {
     "cgroup": UINT64,
 }
 #: Builtins that may also be called: ``ncpus()`` is ``ncpus``.
-CALLABLE_BUILTINS = {"jiffies", "ncpus", "usermode", "username", "rand", "numaid"}
+CALLABLE_BUILTINS = {"jiffies", "ncpus", "usermode", "username", "rand", "numaid", "probetype"}
 #: nsecs(MODE): the kernel clocks a timestamp can come from (bpftrace's TimestampMode).
 CLOCKS = ("monotonic", "boot", "tai", "sw_tai")
 #: Functions whose first argument is a printf format: the output goes elsewhere.
@@ -97,6 +98,11 @@ _CASTS = {"int8": IntType(8, True), "int16": IntType(16, True), "int32": IntType
           "char": IntType(8, True), "short": IntType(16, True), "int": IntType(32, True),
           "long": INT64, "unsigned int": IntType(32, False), "unsigned long": UINT64,
           "unsigned char": IntType(8, False), "unsigned short": IntType(16, False)}
+
+
+def probetype(target: ProbeTarget) -> str:
+    """bpftrace's probetype of an attach point: its provider, "special" for BEGIN/END."""
+    return "special" if target.provider in ("begin", "end") else target.provider
 
 
 def literal_string(value: str) -> StringType:
@@ -959,6 +965,8 @@ class Analyzer(DataCalls):
         if e.name == "probe":
             names = [t.name for t in self.result.targets[self.probe.index]]  # type: ignore[union-attr]
             return literal_string(max(names, key=len))
+        if e.name == "probetype":
+            return literal_string(max((probetype(t) for t in targets), key=len))
         if e.name in _BUILTIN_TYPES:
             return _BUILTIN_TYPES[e.name]
         if e.name in ("true", "false"):
@@ -1375,6 +1383,8 @@ class Analyzer(DataCalls):
             return VOID
         if name in CALLABLE_BUILTINS:
             self.no_matching_definition(e, 0)
+        if name in TASK_ACCESSORS:  # more than one argument (others are rewritten)
+            self.no_matching_definition(e, 1)
         raise self.error(f"Unknown function: '{name}'", e.span)
 
     def literal_arg(self, e: ast.Call, arg: ast.Expr) -> None:
@@ -1456,4 +1466,5 @@ def max_strlen(program: ast.Program, source: Source) -> int:
 def analyze(program: ast.Program, source: Source, unsafe: bool = False) -> Analysis:
     """Type-check a parsed program; ``unsafe`` allows system(), signal() and override(),
     as bpftrace's --unsafe does."""
+    rewrite_task_accessors(program)
     return Analyzer(program, source, unsafe).run()
