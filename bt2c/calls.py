@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bt2c import ast
 from bt2c.datafuncs import DATA_FUNCTIONS
+from bt2c.datagen import space_mark
 from bt2c.diagnostics import quote
 from bt2c.formats import c_string_literal, conversions
 from bt2c.resources import CField, flat_fields
@@ -69,7 +70,7 @@ class CallGen:
                                           self.pointer_space(a.args[0]), self.expr(a.args[1])))
                 elif self.is_pointer_read(a):
                     assert isinstance(a, ast.Call)
-                    values.append(InPlace("read", self.expr(a.args[0]), self.user_memory()))
+                    values.append(InPlace("read", self.expr(a.args[0]), self.read_space(a.args[0])))
                     # Read into the record, not the stack: room for bpftrace's full length.
                     fields.append(flat_fields(a.type, f"a{i}")[0])  # type: ignore[arg-type]
                     nodes.append(a)
@@ -162,7 +163,9 @@ class CallGen:
             if limit is not None and isinstance(arg.type, StringType):
                 self.emit(f"bt_str_prefix({tmp}, {src}, {limit}, sizeof({tmp}));")
                 return tmp
-            user = any(tp.user_pointers for tp in self.gen.tracepoints_of(self.probe))
+            user = space_mark(arg)
+            if user is None:
+                user = any(tp.user_pointers for tp in self.gen.tracepoints_of(self.probe))
             self.emit(self.s.read_str(tmp, t.length, src, user,
                                       f"(__u32)({limit})" if limit else None,
                                       self.helper_site(e, "str", user)))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from bt2c import ast
 from bt2c.access import AccessGen, is_access
 from bt2c.calls import CallGen
-from bt2c.datagen import DataGen
+from bt2c.datagen import DataGen, space_mark
 from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
 from bt2c.resources import TSERIES_MODE_ENUM, MapRes, Resources, c_ident
@@ -591,10 +591,16 @@ class ProbeGen(CallGen, AccessGen, DataGen):
             return False
         assert isinstance(value, ast.Call)
         src = self.expr(value.args[0])
-        user = self.user_memory()
+        user = self.read_space(value.args[0])
         self.emit(self.s.read_str(dst, f"sizeof({dst})", src, user,
                                   site=self.helper_site(value, "str", user)))
         return True
+
+    def read_space(self, ptr: ast.Expr) -> bool:
+        """Whether str() reads ``ptr`` from user memory: as uptr()/kptr() says, else as
+        the probe's pointers are."""
+        mark = space_mark(ptr)
+        return self.user_memory() if mark is None else mark
 
     def user_memory(self) -> bool:
         """Whether pointers in this probe point to user memory (syscall arguments,

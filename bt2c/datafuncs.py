@@ -20,6 +20,7 @@ from bt2c.types import (
     VOID,
     ArrayType,
     BufType,
+    FormattedInt,
     InetType,
     IntType,
     MacType,
@@ -31,8 +32,11 @@ from bt2c.types import (
 if TYPE_CHECKING:
     from bt2c.semantic import Analyzer
 
-DATA_FUNCTIONS = {"buf", "ntop", "pton", "macaddr", "cgroupid", "signal", "override", "reg",
-                  "uaddr", "path", "percpu_kaddr"}
+DATA_FUNCTIONS = {"buf", "ntop", "pton", "macaddr", "cgroupid", "signal", "signal_thread",
+                  "override", "reg", "uaddr", "path", "percpu_kaddr", "uptr", "kptr"}
+#: The probe types where bpftrace's signal() and signal_thread() may be used.
+SIGNAL_PROBES = ("kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint",
+                 "profile", "fentry", "fexit", "rawtracepoint")
 #: bpftrace's limit on a buffer (its max_strlen default).
 BUF_MAX = 1024
 AF_INET, AF_INET6 = 2, 10
@@ -142,8 +146,10 @@ class DataCalls:
             return UINT64
         if name == "percpu_kaddr":
             return self.percpu_kaddr_call(e)
-        if name == "signal":
+        if name in ("signal", "signal_thread"):
             return self.signal_call(e)
+        if name in ("uptr", "kptr"):
+            return self.space_call(e)
         if name == "override":
             self.nargs(e, 1)
             self.int_args(e, e.args, "int")
@@ -200,24 +206,49 @@ class DataCalls:
         return UINT64
 
     def signal_call(self: Analyzer, e: ast.Call) -> Type:
+        """signal(SIG) (the process) and signal_thread(SIG) (the thread), checked as
+        bpftrace's standard library checks them: probe type, --unsafe, the signal."""
+        name = e.name
+        if name == "signal":
+            self.nargs(e, 1)
+        else:
+            self.no_matching_definition(e, 1)
+        t = self.expr(e.args[0])
+        for target in self.result.targets[self.probe.index]:  # type: ignore[union-attr]
+            if target.provider not in SIGNAL_PROBES:
+                kind = "special" if target.provider in ("begin", "end") else target.provider
+                raise self.error(f"{name}() can not be used for this probetype {kind}",
+                                 e.span)
+        a = e.args[0]
+        if isinstance(a, ast.Str) and signal_number(a.value) is None:
+            raise self.error(f"Invalid string for signal: {a.value}", e.span)
+        if not self.unsafe:
+            raise self.error(f"{name}() is unsafe. To use you need the --unsafe flag", e.span)
+        if isinstance(a, ast.Str):
+            pass
+        elif isinstance(a, ast.Int) or (isinstance(a, ast.Unary) and a.op == "-"
+                                        and isinstance(a.operand, ast.Int)):
+            value = a.value if isinstance(a, ast.Int) else -a.operand.value  # type: ignore[attr-defined]
+            if not 1 <= value <= 64:
+                raise self.error(f"{name}() accepts a string literal or an integer between "
+                                 "1 and 64 (inclusive)", e.span)
+        elif not isinstance(t, IntType) or (isinstance(a, ast.Map) and self.map_info(a).agg):
+            # an aggregation's value (count(), sum(), ...) is not an integer to bpftrace
+            raise self.error(f"{name}() accepts a string literal or an integer", e.span)
+        return VOID
+
+    def space_call(self: Analyzer, e: ast.Call) -> Type:
+        """uptr(p), kptr(p): the same value, marked as an address in user (kernel) memory,
+        which says how pointer reads through it are done."""
         self.nargs(e, 1)
         t = self.expr(e.args[0])
-        if self.probe_providers() & {"begin", "end"}:
-            raise self.error("signal() can not be used for this probetype special", e.span)
-        if not self.unsafe:
-            raise self.error("signal() is unsafe. To use you need the --unsafe flag", e.span)
-        a = e.args[0]
-        if isinstance(a, ast.Str):
-            if signal_number(a.value) is None:
-                raise self.error(f"Invalid string for signal: {a.value}", e.span)
-        elif isinstance(a, ast.Int):
-            if not 1 <= a.value <= 64:
-                raise self.error("signal() accepts a string literal or an integer between 1 "
-                                 "and 64 (inclusive)", e.span)
-        elif not isinstance(t, IntType):
-            raise self.error("signal() accepts a string literal or an integer between 1 "
-                             "and 64 (inclusive)", e.span)
-        return VOID
+        if not isinstance(t, IntType) or isinstance(t, FormattedInt):
+            shown = "string" if isinstance(t, StringType) else t
+            raise self.error(f"{e.name}() only supports integer or pointer arguments ({shown} "
+                             "provided)", e.span)
+        if isinstance(t, PointerType):
+            return PointerType(target=t.target, user=e.name == "uptr")
+        return t
 
     def reg_call(self: Analyzer, e: ast.Call) -> Type:
         self.nargs(e, 1)

@@ -22,12 +22,23 @@ if TYPE_CHECKING:
     from bt2c.codegen import ProbeGen
 
 
+def space_mark(e: ast.Expr) -> bool | None:
+    """The address space ``uptr(p)`` (True) or ``kptr(p)`` (False) gives the pointer
+    read where it is spelled out; None for any other expression."""
+    if isinstance(e, ast.Call) and e.name in ("uptr", "kptr"):
+        return e.name == "uptr"
+    return None
+
+
 class DataGen:
     """Data function calls of a probe body (a mixin of ProbeGen)."""
 
     def pointer_space(self: ProbeGen, e: ast.Expr) -> bool:
-        """Whether the pointer ``e`` addresses user memory: its type says so, else the
-        probe does (syscall arguments, user-space probes), as for str()."""
+        """Whether the pointer ``e`` addresses user memory: uptr()/kptr() or its type
+        says so, else the probe does (syscall arguments, user-space probes), as for str()."""
+        mark = space_mark(e)
+        if mark is not None:
+            return mark
         if isinstance(e.type, PointerType) and e.type.target is not None:
             return e.type.user
         return self.user_memory()
@@ -84,12 +95,18 @@ class DataGen:
             if len(e.args) == 1:
                 return f"((__u64)bpf_this_cpu_ptr(&{var}))"
             return f"bt_per_cpu_addr(bpf_per_cpu_ptr(&{var}, (__u32)({self.expr(e.args[1])})))"
-        if name == "signal":
+        if name in ("signal", "signal_thread"):
             a = e.args[0]
             sig = str(signal_number(a.value)) if isinstance(a, ast.Str) else self.expr(a)
-            self.gen.require("BPF_FUNC_send_signal", "5.3", "signal()", self.line_of(e))
-            self.emit(f"bpf_send_signal({sig});")
+            if name == "signal":
+                self.gen.require("BPF_FUNC_send_signal", "5.3", "signal()", self.line_of(e))
+            else:
+                self.gen.require("BPF_FUNC_send_signal_thread", "5.5", "signal_thread()",
+                                 self.line_of(e))
+            self.emit(f"bpf_send_{name}({sig});")
             return ""
+        if name in ("uptr", "kptr"):
+            return self.expr(e.args[0])
         if name == "override":
             self.gen.require("BPF_FUNC_override_return", "4.16",
                              "override() (CONFIG_BPF_KPROBE_OVERRIDE)", self.line_of(e))

@@ -15,6 +15,7 @@ import re
 
 from bt2c import ast
 from bt2c.semantic import CALLABLE_BUILTINS
+from bt2c.taskfuncs import TASK_ACCESSORS
 
 #: Probe providers as the table writes them.
 _PROBE_NAMES = {"begin": "BEGIN", "end": "END"}
@@ -88,7 +89,7 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
     if isinstance(node, ast.Builtin):
         return re.sub(r"^(s?arg)\d+$", r"\1N", node.name)
     if isinstance(node, ast.Call):
-        if node.name in CALLABLE_BUILTINS | {"nsecs"} and not node.args:
+        if node.name in CALLABLE_BUILTINS | TASK_ACCESSORS.keys() | {"nsecs"} and not node.args:
             return node.name   # ncpus() is ncpus
         if node.name == "nsecs" and isinstance(node.args[0], ast.Builtin):
             return f"nsecs({node.args[0].name})"   # one row per clock
