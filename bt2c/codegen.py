@@ -62,6 +62,8 @@ class ProbeProgram:
         provider = self.target.provider
         if provider in ("begin", "end"):
             return f"BT_PROBE_{provider.upper()}"
+        if provider == "self":
+            return "BT_PROBE_SIGNAL"
         if self.target.perf is not None:
             return "BT_PROBE_PERF"
         if provider in ("kprobe", "kretprobe"):
@@ -987,7 +989,8 @@ class CodeGen:
 
     def section(self, t: ProbeTarget, fname: str) -> tuple[str, str]:
         """The SEC() name and C signature of a program for target ``t``."""
-        if t.provider in ("begin", "end"):
+        if t.provider in ("begin", "end", "self"):
+            # Run by the loader with BPF_PROG_TEST_RUN (self: on its signal).
             return "raw_tp", f"int {fname}(void *ctx)"
         if t.perf is not None:
             return "perf_event", f"int {fname}(struct bpf_perf_event_data *ctx)"

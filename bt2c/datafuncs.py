@@ -216,7 +216,7 @@ class DataCalls:
         t = self.expr(e.args[0])
         for target in self.result.targets[self.probe.index]:  # type: ignore[union-attr]
             if target.provider not in SIGNAL_PROBES:
-                kind = "special" if target.provider in ("begin", "end") else target.provider
+                kind = "special" if target.provider in ("begin", "end", "self") else target.provider
                 raise self.error(f"{name}() can not be used for this probetype {kind}",
                                  e.span)
         a = e.args[0]

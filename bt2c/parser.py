@@ -29,7 +29,7 @@ PROVIDER_ALIASES = {
     "h": "hardware", "hardware": "hardware",
     "rt": "rawtracepoint", "rawtracepoint": "rawtracepoint", "f": "fentry", "fentry": "fentry",
     "fr": "fexit", "fexit": "fexit",
-    "kfunc": "fentry", "kretfunc": "fexit", "U": "usdt", "usdt": "usdt",
+    "kfunc": "fentry", "kretfunc": "fexit", "U": "usdt", "usdt": "usdt", "self": "self",
 }
 
 

@@ -26,6 +26,7 @@ from bt2c.targets import (
     resolve_perf_counter,
     resolve_profile,
     resolve_rawtracepoint,
+    resolve_self,
 )
 from bt2c.taskfuncs import TASK_ACCESSORS, rewrite_task_accessors
 from bt2c.tracepoints import expand, load
@@ -101,8 +102,8 @@ _CASTS = {"int8": IntType(8, True), "int16": IntType(16, True), "int32": IntType
 
 
 def probetype(target: ProbeTarget) -> str:
-    """bpftrace's probetype of an attach point: its provider, "special" for BEGIN/END."""
-    return "special" if target.provider in ("begin", "end") else target.provider
+    """bpftrace's probetype of an attach point: its provider, "special" for BEGIN/END/self."""
+    return "special" if target.provider in ("begin", "end", "self") else target.provider
 
 
 def literal_string(value: str) -> StringType:
@@ -340,6 +341,8 @@ class Analyzer(DataCalls):
                                  ap.span)
             if ap.provider in ("begin", "end"):
                 out.append(ProbeTarget(ap.provider, [], ap.raw))
+            elif ap.provider == "self":
+                out.append(resolve_self(ap, self.ap_error))
             elif ap.provider == "interval":
                 if len(ap.parts) == 1:
                     parts = ["ms", ap.parts[0]] if ap.parts[0].isdigit() else []
@@ -934,7 +937,7 @@ class Analyzer(DataCalls):
             if self.args is None:
                 targets = self.result.targets[self.probe.index]  # type: ignore[union-attr]
                 kind = targets[0].provider if targets else "special"
-                kind = "special" if kind in ("begin", "end") else kind
+                kind = "special" if kind in ("begin", "end", "self") else kind
                 raise self.error("The args builtin can only be used with tracepoint, "
                                  "rawtracepoint, fentry/fexit, and uprobe probes "
                                  f"({kind} used here)", e.span)

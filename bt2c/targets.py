@@ -109,6 +109,22 @@ Warn = Callable[[str, ast.AttachPoint], None]
 Fail = Callable[[str, ast.AttachPoint], Exception]
 
 
+#: The signals a ``self:signal:SIG`` probe can name (bpftrace's list).
+SELF_SIGNALS = ("SIGUSR1",)
+
+
+def resolve_self(ap: ast.AttachPoint, fail: Fail) -> ProbeTarget:
+    """self:signal:SIGUSR1: runs (BPF_PROG_TEST_RUN, like BEGIN) when the tool gets SIGUSR1."""
+    if len(ap.parts) != 2:
+        raise fail(f"self probe type requires 2 arguments, found {len(ap.parts)}", ap)
+    trigger, sig = ap.parts
+    if trigger != "signal":
+        raise fail(f"{trigger} is not a supported trigger", ap)
+    if sig not in SELF_SIGNALS:
+        raise fail(f"{sig} is not a supported signal", ap)
+    return ProbeTarget("self", [trigger, sig], f"self:{trigger}:{sig}")
+
+
 def _split_offset(func: str) -> tuple[str, int] | None:
     """``FUNC+OFFSET`` -> (FUNC, OFFSET); None when OFFSET is not a number."""
     if "+" not in func:

@@ -208,6 +208,7 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: boo
         "max_hist_buckets": res.max_hist_buckets,
         "uses_tseries": res.uses_tseries,
         "uses_len": gen.uses_len,
+        "signal_probes": any(p.target.provider == "self" for p in gen.programs),
         "len_sites": gen.len_sites,
         "requirements": gen.requirements,
         "len_kfunc": "kfunc" in gen.len_strategies(),

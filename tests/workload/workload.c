@@ -29,6 +29,9 @@
  *                     cpu-clock probes); it reads its CPU clock (a syscall) now and then.
  *   exec ARGS...      (first only) execv() this program again as "workload ARGS..."
  *                     (a known argv for join(); the new image runs ARGS as its chain).
+ *   sigusr1 N         N x kill(getppid(), SIGUSR1), each followed by a 300 ms sleep: the
+ *                     tracer that ran this workload under -c gets N separate signals
+ *                     (one kind of signal pending at once coalesces) for self:signal probes.
  *   fork N            the rest of the chain runs in N processes at once (N-1 forked
  *                     children plus this one, which waits for them at the end), so
  *                     map updates race on several CPUs.
@@ -65,6 +68,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,7 +106,7 @@ static void usage(const char *msg)
 	fprintf(stderr, "workload: %s\n", msg);
 	fprintf(stderr, "usage: workload {openat N [PATH] | open N [PATH] | write N [SIZE] | read N [SIZE] |"
 			" getpid N | close N | nanosleep N | sleep MS | dup N | fork N | record N | add N |"
-			" line N | greet N NAME | many N | work N [MS] | usdt N | connect N | spin MS}...\n");
+			" line N | greet N NAME | many N | work N [MS] | usdt N | connect N | spin MS | sigusr1 N}...\n");
 	exit(2);
 }
 
@@ -353,6 +357,11 @@ int main(int argc, char **argv)
 				DTRACE_PROBE1(workload, tock, k * 2);
 			}
 			DTRACE_PROBE1(workload_aux, done, n);
+		} else if (!strcmp(cmd, "sigusr1")) {
+			for (k = 0; k < n; k++) {
+				syscall(SYS_kill, getppid(), SIGUSR1);
+				sleep_ns(300000000L);
+			}
 		} else if (!strcmp(cmd, "dup")) {
 			for (k = 0; k < n; k++) {
 				long fd = syscall(SYS_dup, 0);
