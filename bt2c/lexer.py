@@ -46,28 +46,35 @@ _OPERATORS = sorted(
     key=len,
     reverse=True,
 )
-_INT_RE = re.compile(r"(0[xX][0-9a-fA-F_]+|0[bB][01_]+|[0-9][0-9_]*(?:[eE][0-9]+)?)"
-                     r"(ns|us|ms|s|m|h|d)?(?![A-Za-z0-9_])")
+# An integer literal: hex digits after 0x end the literal (what follows is the next
+# token, as in bpftrace); other literals run over every letter, digit and underscore,
+# and what follows the digits must be a suffix.
+_HEX_RE = re.compile(r"0[xX]([0-9a-fA-F]*)")
+_DEC_RE = re.compile(r"[0-9][0-9A-Za-z_]*")
+_DIGITS_RE = re.compile(r"[0-9_]*(?:e[0-9]+)?")
 # Duration suffixes scale a literal to nanoseconds, as in bpftrace.
-_DURATIONS = {None: 1, "ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+_DURATIONS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
               "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000}
+# C-like suffixes (lower case only): the largest value each allows; ul and ull are unsigned.
+_INT_SUFFIXES = {"u": 2**32 - 1, "l": 2**63 - 1, "ll": 2**63 - 1, "ul": 2**64 - 1,
+                 "ull": 2**64 - 1}
+_C_SUFFIX_RE = re.compile(r"[uU]?[lL]{0,2}")
+_DURATIONS_LONGEST = sorted(_DURATIONS, key=len, reverse=True)
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ATTACH_RE = re.compile(r"[^\s,{}/]+(?:/[^\s,{}]*)?")
 # bpftrace's escapes; \0 and other octal digits are handled as octal (\001 is byte 1).
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"'}
 
 
-def _int_value(raw: str) -> int:
-    """Value of an integer literal: hex, binary, C-style octal, decimal, or 1e6 notation."""
-    low = raw.lower()
-    if low.startswith(("0x", "0b")):
-        return int(raw, 0)
-    if "e" in low:
-        mantissa, exponent = low.split("e")
+def _int_value(digits: str) -> int | None:
+    """Value of a literal's digits (no underscores): C-style octal, decimal, or 1e6
+    notation; None for an octal literal with an 8 or 9."""
+    if "e" in digits:
+        mantissa, exponent = digits.split("e")
         return int(mantissa) * 10 ** int(exponent)
-    if len(raw) > 1 and raw.startswith("0"):
-        return int(raw, 8)
-    return int(raw)
+    if len(digits) > 1 and digits.startswith("0"):
+        return int(digits, 8) if not set(digits) & {"8", "9"} else None
+    return int(digits)
 
 
 class Lexer:
@@ -132,18 +139,7 @@ class Lexer:
         if ch == '"':
             return self._string()
         if ch.isdigit():
-            m = _INT_RE.match(text, start)
-            if m is None:
-                end = re.compile(r"[0-9A-Za-z_]+").match(text, start).end()  # type: ignore[union-attr]
-                raise self.error(f"invalid integer literal '{text[start:end]}'", start, end)
-            self.pos = m.end()
-            raw = m.group(1).replace("_", "")
-            try:
-                value = _int_value(raw) * _DURATIONS[m.group(2)]
-            except ValueError:
-                raise self.error(f"invalid integer literal '{m.group(0)}'", start,
-                                 self.pos) from None
-            return Token(Kind.INT, m.group(0), Span(start, self.pos), value)
+            return self._integer()
         if ch == "$":
             if text.startswith("$#", start):
                 self.pos += 2
@@ -170,6 +166,47 @@ class Lexer:
                 self.pos = start + len(op)
                 return Token(Kind.OP, op, Span(start, self.pos))
         raise self.error(f"unexpected character '{ch}'", start)
+
+    def _integer(self) -> Token:
+        """An integer literal, with bpftrace's suffixes (``u``, ``l``, ``ul``, ``ll``,
+        ``ull``; durations ``ns`` .. ``d``) and its errors for the rest."""
+        text, start = self.text, self.pos
+        hexa = _HEX_RE.match(text, start)
+        if hexa:
+            if not hexa.group(1).strip("_"):
+                raise self.error("syntax: invalid integer: ", start, hexa.end())
+            self.pos = hexa.end()
+            return Token(Kind.INT, hexa.group(0), Span(start, self.pos), int(hexa.group(1), 16))
+        whole = _DEC_RE.match(text, start)
+        assert whole is not None
+        end = whole.end()
+        raw = whole.group(0)
+        digits = _DIGITS_RE.match(raw)
+        assert digits is not None
+        number, rest = digits.group(0), raw[digits.end():]
+        if number.endswith("_"):
+            at = start + len(number) - 1
+            raise self.error("syntax: trailing underscore in integer literal", at, at + 1)
+        value = _int_value(number.replace("_", ""))
+        if value is None or rest.startswith("e"):
+            raise self.error(f"syntax: invalid trailing bytes: {raw}", start, end)
+        # A duration, else C's suffix letters in any case (only the lower-case
+        # spellings are valid).
+        suffix = next((x for x in _DURATIONS_LONGEST if rest.startswith(x)), "")
+        if not suffix:
+            suffix = _C_SUFFIX_RE.match(rest).group(0)  # type: ignore[union-attr]
+            if suffix and suffix not in _INT_SUFFIXES and suffix == rest:
+                raise self.error(f"syntax: invalid trailing bytes: {raw}", start, end)
+        left = rest[len(suffix):]
+        if left:
+            raise self.error(f"syntax: invalid integer suffix '{left}'", end - len(left), end)
+        value *= _DURATIONS.get(suffix, 1)
+        limit = _INT_SUFFIXES.get(suffix, 2**64 - 1)
+        if value > limit:
+            raise self.error(f"syntax: overflow error, maximum value is {limit}: {raw}",
+                             start, end)
+        self.pos = end
+        return Token(Kind.INT, raw, Span(start, end), value)
 
     def _string(self) -> Token:
         start = self.pos

@@ -28,8 +28,6 @@ CHOICES = {
                         "bt2c points at the operand; bpftrace after the closing parenthesis"),
     "for_range_not_range": ((1, 19, "for loops iterate over a map (@name) or a range (a..b)"),
                             "as for_map_not_map"),
-    "hex_no_digits": ((1, 14, "invalid integer literal '0x'"),
-                      "bpftrace's message leaves out the text it could not read"),
     "printf_bad_conversion": ((1, 16, "printf: Unknown format string token: %z"),
                               "bpftrace skips %z and then counts one argument too many"),
     "map_in_attach": ((1, 1, "Invalid probe type: @x"),
