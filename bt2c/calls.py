@@ -18,6 +18,7 @@ from bt2c.diagnostics import quote
 from bt2c.formats import c_string_literal, conversions
 from bt2c.resources import CField, flat_fields
 from bt2c.semantic import CALLABLE_BUILTINS, JOIN_ARGNUM, JOIN_ARGSIZE
+from bt2c.strfuncs import STRING_FUNCTIONS
 from bt2c.types import BufType, FormattedInt, IntType, StackType, StringType, TupleType
 
 if TYPE_CHECKING:
@@ -186,6 +187,8 @@ class CallGen:
             return f"bt_kaddr[{self.gen.analysis.kaddrs.index(sym)}]"
         if name in DATA_FUNCTIONS:
             return self.data_call(e)
+        if name in STRING_FUNCTIONS:
+            return self.string_call(e)
         if name == "strcontains":
             h, n = (c_string_literal(a.value) if isinstance(a, ast.Str) else self.expr(a)
                     for a in e.args)

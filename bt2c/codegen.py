@@ -19,6 +19,7 @@ from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
 from bt2c.resources import TSERIES_MODE_ENUM, MapRes, Resources, c_ident
 from bt2c.semantic import Analysis, probetype
+from bt2c.strgen import StringGen
 from bt2c.targets import ProbeTarget
 from bt2c.templating import snippets
 from bt2c.types import (
@@ -98,7 +99,7 @@ class Block:
             self.lines.append(("\t" * self.indent + line) if line.strip() else "")
 
 
-class ProbeGen(CallGen, AccessGen, DataGen):
+class ProbeGen(CallGen, AccessGen, DataGen, StringGen):
     """Generates the C body of one probe for one attach target."""
 
     def __init__(self, gen: CodeGen, probe: ast.Probe, target: ProbeTarget, fname: str,
@@ -966,6 +967,8 @@ class CodeGen:
         self.uses_sw_tai = False     # nsecs(sw_tai): the loader measures TAI - boot time
         #: strcontains() with a run-time needle: (haystack, needle) buffer sizes
         self.strstr_sizes: set[tuple[int, int]] = set()
+        #: the string helpers used (templates/bpf/strings.h.j2 includes only these)
+        self.string_funcs: set[str] = set()
         # -k: probe reads whose failure is reported, (helper, span) -> (index, helper,
         # FILE:LINE:COL-END, the script line, its underline)
         self.helper_sites: dict[tuple[str, int, int], tuple[int, str, str, str, str]] = {}

@@ -16,6 +16,7 @@ from bt2c import ast
 from bt2c.cdefs import TypeError_, TypeTable
 from bt2c.datafuncs import DATA_FUNCTIONS, DataCalls
 from bt2c.diagnostics import Bt2cError, Bt2cErrors, Source, Span
+from bt2c.strfuncs import STRING_FUNCTIONS, StringCalls
 from bt2c.targets import (
     REGS_PROVIDERS,
     RETVAL_REGS_PROVIDERS,
@@ -235,7 +236,7 @@ def storage_type(t: Type) -> Type:
     return t
 
 
-class Analyzer(DataCalls):
+class Analyzer(DataCalls, StringCalls):
     """Walks the tree assigning types; raises :class:`Bt2cError` for the script's errors.
 
     An error ends the statement it is found in, not the analysis: the next
@@ -1319,6 +1320,8 @@ class Analyzer(DataCalls):
             return UINT64
         if name in DATA_FUNCTIONS:
             return self.data_call(e)
+        if name in STRING_FUNCTIONS:
+            return self.string_call(e)
         if name == "strcontains":
             self.nargs(e, 2)
             for a in e.args:

@@ -118,6 +118,24 @@ def strerror_table() -> list[str]:
     return [c_string_literal(MESSAGES.get(i, "")) for i in range(n)] + [c_string_literal(UNKNOWN)]
 
 
+def signal_table() -> list[str]:
+    """C string literals of signal_name()'s table, indexed by signal number."""
+    from bt2c.signames import NAMES
+    return [c_string_literal(NAMES.get(i, "")) for i in range(max(NAMES) + 1)]
+
+
+def syscall_tables() -> list[tuple[str, list[tuple[int, str]]]]:
+    """syscall_name()'s tables: (the preprocessor test of the architectures that share
+    it, [(number, C string literal)]), from bt2c/syscall_table.py."""
+    from bt2c.syscall_table import TABLES
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for arch, names in TABLES.items():
+        groups.setdefault(names, []).append(arch)
+    return [(" || ".join(f"defined(__TARGET_ARCH_{a})" for a in archs),
+             [(i, c_string_literal(n)) for i, n in enumerate(names) if n])
+            for names, archs in groups.items()]
+
+
 def transpile(text: str, script: str, name: str | None = None, unsafe: bool = False,
               warn: bool = True, params: list[str] | None = None) -> Output:
     """Translate one bpftrace script into the files of a libbpf tool.
@@ -230,6 +248,9 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: boo
         # TAI time on the BPF side (boot time plus the loader's offset): nsecs(sw_tai), tseries()
         "uses_sw_tai": gen.uses_sw_tai or res.uses_tseries,
         "strstr_sizes": sorted(gen.strstr_sizes),
+        "string_funcs": sorted(gen.string_funcs),
+        "signal_table": signal_table() if "signal_name" in gen.string_funcs else [],
+        "syscall_tables": syscall_tables() if "syscall_name" in gen.string_funcs else [],
         "helper_event": helper_event,
         "helper_sites": sorted(gen.helper_sites.values()),
         "uses_formatted": uses_formatted,
