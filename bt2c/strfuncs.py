@@ -108,7 +108,9 @@ class StringCalls:
                 if not isinstance(t, MEMCMP_TYPES):
                     raise self.error(f"memcmp() compares integers, strings, tuples, arrays "
                                      f"and structs, not {t}", a.span)
-            self.int_args(e, e.args[2:], "integer")
+            t = self.expr(e.args[2])
+            if not isinstance(t, IntType):
+                raise self.error(f'Cannot cast from "{t}" to "uint64"', e.span)
             return INT32
         # signal_name, syscall_name: the number is cast to int32
         t = self.expr(e.args[0])

@@ -70,7 +70,7 @@ class StringGen:
             ns, nn = self.string_operand(e, n)
             if isinstance(n, ast.Str):
                 uses.add("strstr")
-                return f"bt_strstr({hs}, {hn}, {ns}, {nn})"
+                return f"bt_strstr({hs}, {hn}, {ns}, {len(n.value.encode())})"
             # A run-time needle: one bpf_loop() iteration per haystack position, the
             # callbacks strcontains() uses.
             self.gen.require("BPF_FUNC_loop", "5.17", "strstr() with a needle that is not "

@@ -527,6 +527,9 @@ class Linter:
         for a in e.args:
             if isinstance(a, ast.Map):
                 self.used_maps.add(a.name)
+        if e.name == "default_str_length" or (
+                e.name == "strcap" and not isinstance(e.args[0].type, PointerType)):
+            return Shadow(64, False, literal=True)  # a sizeof() in bpftrace's macros
         s = self.from_type(e.type)
         return replace(s, space=self.space) if s else None
 
