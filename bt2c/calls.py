@@ -189,6 +189,8 @@ class CallGen:
             return self.data_call(e)
         if name in STRING_FUNCTIONS:
             return self.string_call(e)
+        if name == "getopt":
+            return self.getopt_value(e)
         if name == "strcontains":
             h, n = (c_string_literal(a.value) if isinstance(a, ast.Str) else self.expr(a)
                     for a in e.args)

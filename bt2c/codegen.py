@@ -17,6 +17,7 @@ from bt2c.calls import CallGen
 from bt2c.datagen import DataGen, space_mark
 from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
+from bt2c.getopt import GetoptGen
 from bt2c.resources import TSERIES_MODE_ENUM, MapRes, Resources, c_ident
 from bt2c.semantic import Analysis, probetype
 from bt2c.strgen import StringGen
@@ -99,7 +100,7 @@ class Block:
             self.lines.append(("\t" * self.indent + line) if line.strip() else "")
 
 
-class ProbeGen(CallGen, AccessGen, DataGen, StringGen):
+class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
     """Generates the C body of one probe for one attach target."""
 
     def __init__(self, gen: CodeGen, probe: ast.Probe, target: ProbeTarget, fname: str,

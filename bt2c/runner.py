@@ -64,12 +64,14 @@ def parse_run_args(argv: list[str]) -> RunOptions:
     """Parse bpftrace's options: flags first, then the script (unless -e), then $1.."""
     opts = RunOptions()
     i = 0
+    dashdash = False   # the options ended with "--": the rest is all arguments
     with_value = {"-e": "program", "-c": "command", "-p": "pid", "-o": "output",
                   "-f": "output_format", "-B": "buffering"}
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
             i += 1
+            dashdash = True
             break
         if arg == "--no-feature" or arg.startswith("--no-feature="):
             if "=" in arg:
@@ -117,6 +119,10 @@ def parse_run_args(argv: list[str]) -> RunOptions:
         if not rest:
             raise Bt2cError(f"no program given\n{USAGE}")
         opts.script, rest = rest[0], rest[1:]
+    end = 0 if dashdash else rest.index("--") if "--" in rest else len(rest)
+    for arg in rest[:end]:  # named program options (getopt()) only after "--"
+        if arg.startswith("--"):
+            raise Bt2cError(f"unrecognized option '{arg}'\n{USAGE}")
     if "--" in rest:  # `bpftrace script.bt 1 -- -5`: "--" only ends option parsing
         rest.remove("--")
     opts.params = rest
@@ -261,9 +267,11 @@ def run(argv: list[str]) -> int:
         except OSError as e:
             raise Bt2cError(f"failed to open {opts.script}: {e.strerror}") from None
         name = opts.script
-    text = bind_attach_params(text, opts.params)
+    # --NAME[=VALUE] after "--" are getopt()'s options, for the tool; not $1, $2, ...
+    positional = [p for p in opts.params if not (p.startswith("--") and p != "--")]
+    text = bind_attach_params(text, positional)
     binary = build_cached(text, name, opts.verbose, "prog" if name == "stdin" else None,
-                          opts.unsafe, opts.params, warn=not opts.no_warnings)
+                          opts.unsafe, positional, warn=not opts.no_warnings)
     cmd = tool_argv(str(binary), opts)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -16,6 +16,7 @@ from bt2c import ast
 from bt2c.cdefs import TypeError_, TypeTable
 from bt2c.datafuncs import DATA_FUNCTIONS, DataCalls
 from bt2c.diagnostics import Bt2cError, Bt2cErrors, Source, Span
+from bt2c.getopt import GetoptCalls, Option
 from bt2c.strfuncs import STRING_FUNCTIONS, StringCalls
 from bt2c.targets import (
     REGS_PROVIDERS,
@@ -141,6 +142,7 @@ class Analysis:
     warnings: list[Warning] = field(default_factory=list)   # bpftrace's, for stderr
     types: TypeTable = field(default_factory=TypeTable)
     kaddrs: list[str] = field(default_factory=list)   # kaddr() symbols, resolved at run time
+    options: dict[str, Option] = field(default_factory=dict)  # getopt() named options
     cgroupids: list[str] = field(default_factory=list)  # cgroupid() paths, resolved at run time
     # percpu_kaddr() variables: name -> C declaration (typed __ksym externs)
     percpu_vars: dict[str, str] = field(default_factory=dict)
@@ -236,7 +238,7 @@ def storage_type(t: Type) -> Type:
     return t
 
 
-class Analyzer(DataCalls, StringCalls):
+class Analyzer(DataCalls, StringCalls, GetoptCalls):
     """Walks the tree assigning types; raises :class:`Bt2cError` for the script's errors.
 
     An error ends the statement it is found in, not the analysis: the next
@@ -1322,6 +1324,8 @@ class Analyzer(DataCalls, StringCalls):
             return self.data_call(e)
         if name in STRING_FUNCTIONS:
             return self.string_call(e)
+        if name == "getopt":
+            return self.getopt_call(e)
         if name == "strcontains":
             self.nargs(e, 2)
             for a in e.args:

@@ -30,7 +30,7 @@ from bt2c.resources import (
     collect_maps,
     tseries_clock,
 )
-from bt2c.semantic import analyze
+from bt2c.semantic import Analysis, analyze
 from bt2c.templating import render, templates_dir
 from bt2c.tracepoints import Tracepoint
 from bt2c.types import DEFAULT_STRLEN, ArrayType
@@ -116,6 +116,25 @@ def strerror_table() -> list[str]:
     from bt2c.errnos import MESSAGES, UNKNOWN
     n = max(MESSAGES) + 1
     return [c_string_literal(MESSAGES.get(i, "")) for i in range(n)] + [c_string_literal(UNKNOWN)]
+
+
+def option_table(analysis: Analysis) -> list[dict[str, object]]:
+    """getopt()'s options for the templates: rodata declaration and loader table row."""
+    from bt2c.getopt import string_capacity
+    rows: list[dict[str, object]] = []
+    for o in analysis.options.values():
+        if o.kind == "string":
+            decl = f"char {o.ident}[{string_capacity(analysis.max_strlen)}]"
+            default = c_string_literal(str(o.default))
+        else:
+            decl = f"{'__s64' if o.kind == 'int' else '__u64'} {o.ident}"
+            default = str(int(o.default))
+        rows.append({"name": c_string_literal(o.name), "ident": o.ident, "decl": decl,
+                     "default": default, "kind": f"BT_OPT_{o.kind.upper()}",
+                     "string": o.kind == "string",
+                     "description": c_string_literal(o.description)
+                     if o.description is not None else "NULL"})
+    return rows
 
 
 def signal_table() -> list[str]:
@@ -249,6 +268,7 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: boo
         "uses_sw_tai": gen.uses_sw_tai or res.uses_tseries,
         "strstr_sizes": sorted(gen.strstr_sizes),
         "string_funcs": sorted(gen.string_funcs),
+        "options": option_table(analysis),
         "signal_table": signal_table() if "signal_name" in gen.string_funcs else [],
         "syscall_tables": syscall_tables() if "syscall_name" in gen.string_funcs else [],
         "helper_event": helper_event,

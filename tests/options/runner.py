@@ -67,12 +67,28 @@ DIAG_CASES = {
     "errorf_warnf_json": (["-f", "json", "-e",
                            'BEGIN { errorf("bad %d", 1); warnf("hmm %s", "x"); exit(); }'],
                           None),
+    # getopt(): bpftrace's messages for named program options (one option each, since
+    # bpftrace lists several in its hash table's order)
+    "getopt_unknown": (["-e", 'BEGIN { print(getopt("alpha", 5)); exit(); }', "--",
+                        "--zz=1", "3", "--yy"], None),
+    "getopt_help": (["-e", 'BEGIN { print(getopt("alpha", 5, "how many")); exit(); }', "--",
+                     "--help"], None),
+    "getopt_bad_int": (["-e", 'BEGIN { print(getopt("n", 5)); exit(); }', "--", "--n=12abc"],
+                       None),
+    "getopt_int_range": (["-e", 'BEGIN { print(getopt("n", -5)); exit(); }', "--",
+                          "--n=9223372036854775808"], None),
+    "getopt_int_bare": (["-e", 'BEGIN { print(getopt("n", 5)); exit(); }', "--", "--n"], None),
+    "getopt_bad_bool": (["-e", 'BEGIN { print(getopt("b")); exit(); }', "--", "--b=maybe"],
+                        None),
+    "getopt_string_bare": (["-e", 'BEGIN { print(getopt("s", "x")); exit(); }', "--", "--s"],
+                           None),
 }
 
 
 def run_diag(tracer: list[str], name: str) -> bytes:
     """stdout, then the diagnostic lines of stderr (no "Attached" line, no warnings about
-    this machine), with script paths cut to the file name as the tool prints them."""
+    this machine), with script paths cut to the file name as the tool prints them, and
+    the exit status when it is not 0."""
     opts, script = DIAG_CASES[name]
     cmd = [*tracer, *opts] + ([script] if script else [])
     proc = subprocess.run(cmd, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True,
@@ -82,4 +98,5 @@ def run_diag(tracer: list[str], name: str) -> bytes:
     text = "\n".join(keep)
     if script:
         text = text.replace(script, Path(script).name)
-    return proc.stdout + b"--- stderr\n" + text.encode() + b"\n"
+    status = f"--- exit status {proc.returncode}\n".encode() if proc.returncode else b""
+    return proc.stdout + b"--- stderr\n" + text.encode() + b"\n" + status
