@@ -791,6 +791,8 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         name = e.name
         if name in ("true", "false"):
             return "1" if name == "true" else "0"
+        if name == "default_str_length":
+            return f"{self.gen.analysis.max_strlen}ULL"
         simple = {
             "pid": "(bpf_get_current_pid_tgid() >> 32)",
             "tid": "((__u32)bpf_get_current_pid_tgid())",

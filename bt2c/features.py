@@ -86,6 +86,8 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
         if len(node.keys) > 1:
             return "@map[k1, k2]"
         return "@map[(a, b)]" if isinstance(node.keys[0], ast.Tuple) else "@map[key]"
+    if isinstance(node, ast.Builtin) and node.name == "default_str_length":
+        return "default_str_length()"   # a macro: bare or called, the same
     if isinstance(node, ast.Builtin):
         return re.sub(r"^(s?arg)\d+$", r"\1N", node.name)
     if isinstance(node, ast.Call):

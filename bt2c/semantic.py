@@ -977,6 +977,8 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls):
             return _BUILTIN_TYPES[e.name]
         if e.name in ("true", "false"):
             return BOOL
+        if e.name == "default_str_length":  # a macro without parameters, called bare
+            return UINT64
         if e.name == "curtask":
             task = self.types.struct("struct", "task_struct")
             if task is None:

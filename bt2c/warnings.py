@@ -438,6 +438,8 @@ class Linter:
                 return self.from_type(e.type, agg=True)
             return self.maps.get(e.name) or self.from_type(e.type)
         if isinstance(e, ast.Builtin):
+            if e.name == "default_str_length":
+                return Shadow(64, False, literal=True)  # a sizeof() in bpftrace's macro
             if e.name in _BUILTIN_BITS:
                 return Shadow(_BUILTIN_BITS[e.name], False, space=self.space)
             if re.fullmatch(r"arg\d+|retval", e.name):
