@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from bt2c.diagnostics import Span
+from bt2c.diagnostics import Source, Span
 from bt2c.types import Type
 
 
@@ -310,3 +310,5 @@ class Program(Node):
     includes: list[str] = field(default_factory=list)
     map_decls: list[MapDecl] = field(default_factory=list)
     macros: dict[str, Macro] = field(default_factory=dict)
+    #: The text every span points into: the script followed by the files it imports.
+    source: Source | None = field(default=None, compare=False, repr=False)

@@ -285,7 +285,7 @@ class CallGen:
         line, col = self.gen.source.position(e.span.start)
         # The script's file name without its directory, as the tool's other messages
         # name it: the generated files do not depend on where the script was.
-        name = PurePath(self.gen.source.name).name
+        name = PurePath(self.gen.source.name_at(e.span.start)).name
         return f"{name}:{line}:{col}-{col + e.span.end - e.span.start}"
 
     def expanded_from(self: ProbeGen, e: ast.Call) -> str:

@@ -89,10 +89,12 @@ class _Layout:
             elem = self.type_of(node.type)
             if node.dim is None:
                 n = 0
-            elif isinstance(node.dim, c_ast.Constant):
-                n = int(node.dim.value.rstrip("uUlL"), 0)
             else:
-                raise DefinitionError("array sizes must be integer constants", self.line(node))
+                try:
+                    n = _const(node.dim, self.table)
+                except DefinitionError:
+                    raise DefinitionError("array sizes must be integer constants",
+                                          self.line(node)) from None
             if isinstance(elem, IntType) and elem.bits == 8 and not isinstance(elem, PointerType):
                 return StringType(n)
             return ArrayType(elem, n)
@@ -169,6 +171,12 @@ def _align(t: Type, table: TypeTable) -> int:
     return 8
 
 
+_ARITH = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+          "/": lambda a, b: int(a / b), "%": lambda a, b: a - int(a / b) * b,
+          "<<": lambda a, b: a << b, ">>": lambda a, b: a >> b, "&": lambda a, b: a & b,
+          "|": lambda a, b: a | b, "^": lambda a, b: a ^ b}
+
+
 def _const(node: c_ast.Node, table: TypeTable) -> int:
     if isinstance(node, c_ast.Constant):
         return int(node.value.rstrip("uUlL"), 0)
@@ -176,4 +184,11 @@ def _const(node: c_ast.Node, table: TypeTable) -> int:
         return table.enums[node.name]
     if isinstance(node, c_ast.UnaryOp) and node.op == "-":
         return -_const(node.expr, table)
+    if isinstance(node, c_ast.BinaryOp) and node.op in _ARITH:
+        # ``int a[N * 2]`` once a #define is replaced: C's integer constant expressions
+        a, b = _const(node.left, table), _const(node.right, table)
+        if node.op in ("/", "%") and b == 0:
+            raise DefinitionError("division by zero in a constant",
+                                  node.coord.line - 1 if node.coord else 1)
+        return _ARITH[node.op](a, b)
     raise DefinitionError("expected an integer constant", node.coord.line - 1 if node.coord else 1)

@@ -12,20 +12,44 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Source:
-    """A script's text and the name it is reported under."""
+    """A script's text and the name it is reported under.
+
+    A script that imports others (``import "lib.bt";``) is one Source whose text is
+    the script followed by each imported file: ``parts`` holds the (offset, name) at
+    which each imported file starts, so that one span type serves every file and a
+    location is still reported as the file and line it came from.
+    """
 
     name: str
     text: str
+    parts: tuple[tuple[int, str], ...] = ()
 
-    def line(self, lineno: int) -> str:
-        """Return line ``lineno`` (1-based) without its newline."""
-        lines = self.text.splitlines()
+    def _part(self, offset: int) -> tuple[int, str]:
+        """(start offset, name) of the file that holds ``offset``."""
+        found = (0, self.name)
+        for start, name in self.parts:
+            if start > offset:
+                break
+            found = (start, name)
+        return found
+
+    def name_at(self, offset: int) -> str:
+        """The name of the file that holds ``offset``."""
+        return self._part(offset)[1]
+
+    def line(self, lineno: int, at: int = 0) -> str:
+        """Return line ``lineno`` (1-based) without its newline, of the file holding
+        offset ``at``."""
+        start = self._part(at)[0]
+        end = next((s for s, _ in self.parts if s > start), len(self.text))
+        lines = self.text[start:end].splitlines()
         return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
 
     def position(self, offset: int) -> tuple[int, int]:
-        """Map a character offset to a 1-based (line, column)."""
-        line = self.text.count("\n", 0, offset) + 1
-        start = self.text.rfind("\n", 0, offset) + 1
+        """Map a character offset to a 1-based (line, column) in its file."""
+        first = self._part(offset)[0]
+        line = self.text.count("\n", first, offset) + 1
+        start = max(first, self.text.rfind("\n", 0, offset) + 1)
         return line, offset - start + 1
 
 
@@ -44,18 +68,22 @@ class Span:
 class Bt2cError(Exception):
     """An error in the user's input or environment, printed without a traceback."""
 
-    def __init__(self, message: str, span: Span | None = None, source: Source | None = None):
+    def __init__(self, message: str, span: Span | None = None, source: Source | None = None,
+                 hints: tuple[str, ...] = ()):
         super().__init__(message)
         self.message = message
         self.span = span
         self.source = source
+        self.hints = hints
 
     def render(self, level: str = "ERROR") -> str:
         """Format like bpftrace: location, message, source line and underline."""
+        hints = "".join(f"\nHINT: {h}" for h in self.hints)
         if self.span is None or self.source is None:
-            return f"{level}: {self.message}"
+            return f"{level}: {self.message}{hints}"
         line, col, text, underline = quote(self.source, self.span)
-        return f"{self.source.name}:{line}:{col}: {level}: {self.message}\n{text}\n{underline}"
+        return (f"{self.source.name_at(self.span.start)}:{line}:{col}: {level}: {self.message}"
+                f"\n{text}\n{underline}{hints}")
 
 
 class Bt2cErrors(Bt2cError):
@@ -79,7 +107,7 @@ def quote(source: Source, span: Span) -> tuple[int, int, str, str]:
     """Where ``span`` starts (line, column), that line's text, and the ``~~~`` under the
     span, cut at the line's end: the quote every located message shows."""
     line, col = source.position(span.start)
-    text = source.line(line)
+    text = source.line(line, span.start)
     width = max(1, min(span.end - span.start, len(text) - col + 1))
     return line, col, text, " " * (col - 1) + "~" * width
 

@@ -8,10 +8,14 @@ unary < postfix.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from bt2c import ast
+from bt2c.defines import expand_defines, substitute_c
 from bt2c.diagnostics import Bt2cError, Source, Span
+from bt2c.imports import Importer, combine, shift
 from bt2c.lexer import Kind, Lexer, Token
+from bt2c.preproc import Preprocessor
 
 _BINARY_LEVELS: list[list[str]] = [
     ["||"], ["&&"], ["|"], ["^"], ["&"], ["==", "!="], ["<", "<=", ">", ">="],
@@ -39,14 +43,24 @@ MAX_NESTING = 48
 
 
 class Parser:
-    """Parses one script; raises :class:`Bt2cError` on the first syntax error."""
+    """Parses one script; raises :class:`Bt2cError` on the first syntax error.
 
-    def __init__(self, source: Source):
+    ``pp`` and ``importer`` are shared by a script and the files it imports: one
+    ``#define`` table, one set of files imported already.
+    """
+
+    def __init__(self, source: Source, pp: Preprocessor | None = None,
+                 importer: Importer | None = None, path: Path | None = None):
         self.source = source
         self.lexer = Lexer(source)
         self.buffer: list[Token] = []
         self.depth = 0  # nesting of expressions and blocks, see nest()
-
+        self.pp = pp if pp is not None else Preprocessor()
+        self.importer = importer
+        self.path = path if path is not None else Path(source.name)
+        # Which section of the script the parser is in: 0 C definitions, 1 config and
+        # imports, 2 probes, macros and map declarations (bpftrace's order).
+        self.section = 0
     def nest(self) -> None:
         """Count one more level of nesting; a clean error past MAX_NESTING (deeper
         programs would exhaust Python's recursion limit later on)."""
@@ -88,44 +102,120 @@ class Parser:
 
     # -- top level --------------------------------------------------------------
     def parse_program(self) -> ast.Program:
+        """The whole script, with the files it imports merged in, macros expanded."""
+        program = self.parse_file()
+        program.source = program.source or self.source
+        if not program.probes:
+            raise Bt2cError("no probes in program", Span(0, max(1, len(self.source.text))),
+                            self.source)
+        for index, probe in enumerate(program.probes):
+            probe.index = index
+        program.span = program.probes[0].span.to(program.probes[-1].span)
+        if program.macros:
+            from bt2c.macros import expand_macros
+
+            expand_macros(program, program.source)
+        expand_defines(program, self.pp.defines, program.source)
+        return program
+
+    def parse_file(self) -> ast.Program:
+        """This file's top level, with the files it imports (their probes first); no
+        macro expanded yet.  ``program.source`` is set when files were imported."""
+        if self.importer is None:
+            self.importer = Importer(self.source)
         probes: list[ast.Probe] = []
         config: dict[str, object] = {}
         defs: list[ast.CDefinition] = []
-        includes: list[str] = []
         decls: list[ast.MapDecl] = []
         macros: dict[str, ast.Macro] = {}
+        imported: list[tuple[ast.Program, Source]] = []
+        conditionals = len(self.pp.stack)
+        text = self.source.text
         while True:
             self.lexer.skip_space()
-            if self.lexer.pos >= len(self.source.text) and not self.buffer:
+            pos = self.lexer.pos
+            if pos >= len(text) and not self.buffer:
                 break
-            if not self.buffer and re.match(r"let\s+@", self.source.text[self.lexer.pos:]):
+            if not self.buffer and not self.pp.active and not text.startswith("#", pos):
+                end = text.find("\n", pos)    # a line #if left out
+                self.lexer.pos = len(text) if end < 0 else end + 1
+                continue
+            rest = text[pos:pos + 16] if not self.buffer else ""
+            if re.match(r"import\b", rest):
+                self.parse_import(imported)
+                continue
+            if re.match(r"let\s+@", rest):
+                self.section = 2
                 decls.append(self.parse_map_decl())
                 continue
-            if not self.buffer and re.match(r"macro\s", self.source.text[self.lexer.pos:]):
+            if re.match(r"macro\s", rest):
+                self.section = 2
                 macro = self.parse_macro()
                 if macro.name in macros:
                     raise self.error(f"Redefinition of macro: {macro.name}", macro.span)
                 macros[macro.name] = macro
                 continue
-            if self.source.text.startswith("config", self.lexer.pos) and not self.buffer:
+            if rest.startswith("config"):
+                start = self.lexer.pos
                 config.update(self.parse_config())
+                if self.importer.root is not self.source:
+                    raise self.error("invalid `config` within import",
+                                     Span(start, self.lexer.pos))
+                self.section = max(self.section, 1)
                 continue
-            if not self.buffer and self.parse_c_text(defs, includes):
+            if not self.buffer and self.parse_c_text(defs):
                 continue
-            probe = self.parse_probe()
-            probe.index = len(probes)
-            probes.append(probe)
-        if not probes:
-            raise Bt2cError("no probes in program", Span(0, max(1, len(self.source.text))),
+            self.section = 2
+            probes.append(self.parse_probe())
+        if len(self.pp.stack) > conditionals:
+            raise Bt2cError("unterminated conditional directive", self.pp.stack[-1].span,
                             self.source)
-        start = probes[0].span
-        program = ast.Program(start.to(probes[-1].span), probes, config, defs, includes, decls,
-                              macros)
-        if macros:
-            from bt2c.macros import expand_macros
-
-            expand_macros(program, self.source)
+        span = probes[0].span.to(probes[-1].span) if probes else Span(0, 0)
+        program = ast.Program(span, probes, config, defs, self.pp.includes, decls, macros)
+        if imported:
+            self.merge(program, imported)
         return program
+
+    def parse_import(self, imported: list[tuple[ast.Program, Source]]) -> None:
+        """``import "path";``: parse the files it names (each once) into ``imported``."""
+        keyword = self.advance()
+        if self.section > 1:
+            raise self.error("syntax: root imports must appear before probes and functions",
+                             keyword.span)
+        path = self.advance()
+        if path.kind != Kind.STRING:
+            raise self.error("syntax: expected string after 'import'", path.span)
+        span = keyword.span.to(path.span)
+        if not self.at(";"):
+            raise self.error("syntax: expected ';' after import")
+        self.advance()
+        self.section = 1
+        assert self.importer is not None
+        name = str(path.value)
+        for file in self.importer.files(self.path, name, span, self.source):
+            shown = name if file.name == Path(name).name else str(Path(name) / file.name)
+            source = self.importer.read(file, shown, span, self.source)
+            sub = Parser(source, self.pp, self.importer, file).parse_file()
+            imported.append((sub, sub.source or source))
+
+    def merge(self, program: ast.Program, imported: list[tuple[ast.Program, Source]]) -> None:
+        """Put the imported files' definitions, macros and probes into ``program`` (their
+        probes first) and point every span into one combined Source."""
+        combined, offsets = combine(self.source, [src for _, src in imported])
+        probes: list[ast.Probe] = []
+        macros: dict[str, ast.Macro] = {}
+        for (sub, _), offset in zip(imported, offsets):
+            shift(sub, offset)
+            probes += sub.probes
+            program.c_definitions += sub.c_definitions
+            program.map_decls += sub.map_decls
+            for macro in sub.macros.values():
+                _add_macro(macros, macro, combined)
+        for macro in program.macros.values():
+            _add_macro(macros, macro, combined)
+        program.macros = macros
+        program.probes[:0] = probes
+        program.source = combined
 
     def parse_macro(self) -> ast.Macro:
         """``macro name(p1, p2) { body }`` or ``macro name { body }``."""
@@ -171,26 +261,33 @@ class Parser:
         self.accept(";")
         return ast.MapDecl(start.to(end), m.text, kind.text, int(n.value))
 
-    def parse_c_text(self, defs: list[ast.CDefinition], includes: list[str]) -> bool:
+    def parse_c_text(self, defs: list[ast.CDefinition]) -> bool:
         """Take a preprocessor line or a C definition at the top level, if one is next.
 
-        ``#include`` lines are recorded and otherwise ignored: kernel types come
-        from BTF.  A definition runs to its closing brace and an optional ``;``.
+        Preprocessor lines go to :class:`Preprocessor` (``#define`` and conditionals;
+        ``#include`` is recorded and otherwise ignored: kernel types come from BTF).
+        A definition runs to its closing brace and an optional ``;``; the ``#define``
+        macros it names are replaced in its text.
         """
         text, pos = self.source.text, self.lexer.pos
         if text.startswith("#", pos):
-            end = text.find("\n", pos)
-            end = len(text) if end < 0 else end
-            line = text[pos:end].strip()
-            if not line.startswith(("#include", "#define", "#pragma")):
-                raise Bt2cError("unsupported preprocessor directive", Span(pos, end),
-                                self.source)
-            includes.append(line)
+            end = pos
+            while True:     # a line ending in a backslash goes on on the next one
+                end = text.find("\n", end)
+                end = len(text) if end < 0 else end
+                if not text[pos:end].rstrip().endswith("\\") or end == len(text):
+                    break
+                end += 1
+            self.check_c_section(Span(pos, end))
+            line = re.sub(r"\\\s*\n", " ", text[pos:end])
+            self.pp.directive(line, Span(pos, end), self.source)
             self.lexer.pos = end
             return True
         m = re.compile(r"(struct|union|enum|typedef)\b").match(text, pos)
         if not m:
             return False
+        line_end = text.find("\n", pos)
+        self.check_c_section(Span(pos, len(text) if line_end < 0 else line_end))
         depth, i = 0, pos
         while i < len(text):
             ch = text[i]
@@ -213,9 +310,15 @@ class Parser:
         body = text[pos:end]
         if not body.rstrip().endswith(";"):
             body += ";"
-        defs.append(ast.CDefinition(Span(pos, end), body))
+        defs.append(ast.CDefinition(Span(pos, end), substitute_c(body, self.pp.defines)))
         self.lexer.pos = end
         return True
+
+    def check_c_section(self, span: Span) -> None:
+        """C definitions come first in a script, as bpftrace requires."""
+        if self.section > 0:
+            raise self.error("syntax: C definitions must appear before probes and functions",
+                             span)
 
     def parse_config(self) -> dict[str, object]:
         self.expect("config")
@@ -605,6 +708,13 @@ def _record_items(parser: Parser) -> tuple[list[str], list[ast.Expr]]:
         if not parser.accept(","):
             break
     return names, items
+
+
+def _add_macro(macros: dict[str, ast.Macro], macro: ast.Macro, source: Source) -> None:
+    """Enter an imported or own macro; a second definition of a name is an error."""
+    if macro.name in macros:
+        raise Bt2cError(f"Redefinition of macro: {macro.name}", macro.span, source)
+    macros[macro.name] = macro
 
 
 def parse(source: Source) -> ast.Program:

@@ -245,7 +245,7 @@ def bind_attach_params(text: str, params: list[str]) -> str:
     except Bt2cError:
         return text
     spans = [ap.span for probe in program.probes for ap in probe.attach_points
-             if "$" in ap.raw]
+             if "$" in ap.raw and ap.span.end <= len(text)]   # not those of imported files
     for span in sorted(spans, key=lambda sp: sp.start, reverse=True):
         raw = text[span.start:span.end]
         bound = _ATTACH_PARAM.sub(

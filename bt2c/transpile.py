@@ -175,8 +175,8 @@ def transpile(text: str, script: str, name: str | None = None, unsafe: bool = Fa
 
 def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: bool,
                params: list[str] | None) -> Output:
-    source = Source(script, text)
-    program = parse(source)
+    program = parse(Source(script, text))
+    source = program.source or Source(script, text)   # with the files it imports
     analysis = analyze(program, source, unsafe)
     all_warnings = [(w.param, w.render(source))
                     for w in sort(analysis.warnings + lint(analysis, source))]

@@ -75,10 +75,11 @@ def render(source: Source, span: Span | None, level: str, message: str) -> str:
     line, col = source.position(span.start)
     end_line, end_col = source.position(max(span.end - 1, span.start))
     if end_line != line:
-        lines = "\n".join(source.line(n) for n in range(line, end_line + 1))
-        return f"{source.name}:{line}-{end_line}: {level}: {message}\n{lines}"
+        lines = "\n".join(source.line(n, span.start) for n in range(line, end_line + 1))
+        return f"{source.name_at(span.start)}:{line}-{end_line}: {level}: {message}\n{lines}"
     _, _, text, underline = quote(source, span)
-    return (f"{source.name}:{line}:{col}-{col + max(1, span.end - span.start)}: {level}: "
+    end = col + max(1, span.end - span.start)
+    return (f"{source.name_at(span.start)}:{line}:{col}-{end}: {level}: "
             f"{message}\n{text}\n{underline}")
 
 
