@@ -127,7 +127,8 @@ def generate(script: Path) -> dict[str, str]:
         text = script.read_text()
     except OSError as e:
         raise Bt2cError(f"failed to open {script}: {e.strerror}") from None
-    out = transpile(text, script.name, unsafe=needs_unsafe(text), warn=False)
+    out = transpile(text, script.name, unsafe=needs_unsafe(text), warn=False,
+                    directory=script.parent)
     return {f"{script.stem}/{fname}": body for fname, body in out.files.items()}
 
 

@@ -16,7 +16,9 @@ report the file and line a node came from.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,10 +35,13 @@ class Importer:
     files were imported already."""
 
     root: Source
+    directory: Path | None = None   # where the main script is; default: from its name
     seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        path = Path(self.root.name)
+        if self.directory is None:
+            self.directory = Path(self.root.name).parent
+        path = self.directory / Path(self.root.name).name
         if path.is_file():
             self.seen.add(os.path.realpath(path))
 
@@ -44,13 +49,14 @@ class Importer:
         """Where ``import "text"`` in file ``importer`` may point, in the order tried."""
         if os.path.isabs(text):
             return [Path(text)]
-        out = [importer.parent / text, Path(self.root.name).parent / text]
+        assert self.directory is not None
+        out = [importer.parent / text, self.directory / text]
         return list(dict.fromkeys(out))
 
     def files(self, importer: Path, text: str, span: Span, source: Source) -> list[Path]:
         """The files ``import "text"`` brings in (those not imported yet), in order."""
         tried = self.candidates(importer, text)
-        found = next((p for p in tried if p.exists()), None)
+        found = next((p for p in tried if p.is_file() or p.is_dir()), None)
         if found is None:
             raise Bt2cError("Unable to find suitable path for import", span, source,
                             tuple(f"checked: {p}" for p in tried))
@@ -106,3 +112,40 @@ def combine(source: Source, imported: list[Source]) -> tuple[Source, list[int]]:
         parts.extend((start + offsets[-1], name) for start, name in sub.parts)
         text += sub.text
     return Source(source.name, text, tuple(parts)), offsets
+
+
+_IMPORT_RE = re.compile(r'^\s*import\s+"((?:\\.|[^"\\])*)"\s*;', re.M)
+
+
+def import_digest(text: str, script: str) -> str:
+    """A digest of the files a script imports (and they import), for build caches: a
+    cached tool is stale once an imported file changes.  Found by a plain scan of the
+    ``import`` lines, so it costs no parse; "" for a script that imports nothing."""
+    if "import" not in text:
+        return ""
+    root = Path(script).parent
+    digest = hashlib.sha256()
+    seen: set[str] = set()
+    todo = [(root / Path(script).name, text)]
+    while todo:
+        importer, body = todo.pop()
+        for name in _IMPORT_RE.findall(body):
+            for base in (importer.parent, root):
+                found = Path(name) if os.path.isabs(name) else base / name
+                if found.is_file() or found.is_dir():
+                    break
+            else:
+                continue
+            files = sorted(found.glob("*.bt")) if found.is_dir() else [found]
+            for f in files:
+                key = os.path.realpath(f)
+                if key in seen or not f.is_file():
+                    continue
+                seen.add(key)
+                try:
+                    data = f.read_bytes()
+                except OSError:
+                    continue
+                digest.update(key.encode() + b"\0" + data + b"\0")
+                todo.append((f, data.decode(errors="replace")))
+    return digest.hexdigest()

@@ -717,6 +717,9 @@ def _add_macro(macros: dict[str, ast.Macro], macro: ast.Macro, source: Source) -
     macros[macro.name] = macro
 
 
-def parse(source: Source) -> ast.Program:
-    """Parse a whole script."""
-    return Parser(source).parse_program()
+def parse(source: Source, directory: Path | None = None) -> ast.Program:
+    """Parse a whole script (its ``import``s are looked for in ``directory``, by default
+    the directory of ``source.name``)."""
+    importer = Importer(source, directory)
+    path = directory / Path(source.name).name if directory is not None else None
+    return Parser(source, importer=importer, path=path).parse_program()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bt2c.build import Builder, cache_root, templates_digest, toolchain_id
 from bt2c.diagnostics import Bt2cError
+from bt2c.imports import import_digest
 from bt2c.templating import templates_dir
 
 USAGE = """USAGE: bt2c run [options] FILENAME [ARGS...]
@@ -141,7 +142,8 @@ def build_cached(text: str, script_name: str, verbose: bool, name: str | None = 
     key = hashlib.sha256("\0".join([text, script_name, templates_digest(templates_dir()),
                                     toolchain_id(), "unsafe" if unsafe else "",
                                     os.environ.get("BPFTRACE_MAX_STRLEN", ""),
-                                    os.environ.get("BPFTRACE_DUMMY_TS_MAP", "")]
+                                    os.environ.get("BPFTRACE_DUMMY_TS_MAP", ""),
+                                    *filter(None, [import_digest(text, script_name)])]
                                    ).encode()).hexdigest()[:24]
     entry = cache_root() / "tools" / key
     if entry.is_dir():

@@ -156,16 +156,18 @@ def syscall_tables() -> list[tuple[str, list[tuple[int, str]]]]:
 
 
 def transpile(text: str, script: str, name: str | None = None, unsafe: bool = False,
-              warn: bool = True, params: list[str] | None = None) -> Output:
+              warn: bool = True, params: list[str] | None = None,
+              directory: Path | None = None) -> Output:
     """Translate one bpftrace script into the files of a libbpf tool.
 
     ``unsafe`` allows system(), as bpftrace's --unsafe does.  The script's warnings are
     printed on stderr as bpftrace prints them unless ``warn`` is false (they are in
     :attr:`Output.warnings` either way); ``params`` are the positional parameters of the
-    run the tool is built for, if known (a missing one is warned about).
+    run the tool is built for, if known (a missing one is warned about).  ``import``s
+    are looked for in ``directory`` (default: the directory of ``script``).
     """
     try:
-        return _transpile(text, script, name, unsafe, warn, params)
+        return _transpile(text, script, name, unsafe, warn, params, directory)
     except RecursionError:
         # The parser bounds nesting, but a chain of thousands of binary operators is
         # parsed by a loop into a tree too deep for the recursive passes after it.
@@ -174,8 +176,8 @@ def transpile(text: str, script: str, name: str | None = None, unsafe: bool = Fa
 
 
 def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: bool,
-               params: list[str] | None) -> Output:
-    program = parse(Source(script, text))
+               params: list[str] | None, directory: Path | None) -> Output:
+    program = parse(Source(script, text), directory)
     source = program.source or Source(script, text)   # with the files it imports
     analysis = analyze(program, source, unsafe)
     all_warnings = [(w.param, w.render(source))

@@ -169,7 +169,8 @@ def test_review_page_renders_in_chromium(corpus: Path, tmp_path: Path) -> None:
 def test_generation_is_deterministic(script: Path, tmp_path: Path) -> None:
     """Same input, same bytes: in another process, from another directory, by another path."""
     unsafe = golden.needs_unsafe(script.read_text())
-    here = transpile(script.read_text(), script.name, unsafe=unsafe).files
+    here = transpile(script.read_text(), script.name, unsafe=unsafe,
+                     directory=script.parent).files
     copy = tmp_path / "elsewhere" / script.name
     copy.parent.mkdir()
     shutil.copy(script, copy)
