@@ -307,7 +307,7 @@ class Program(Node):
     probes: list[Probe]
     config: dict[str, object] = field(default_factory=dict)
     c_definitions: list[CDefinition] = field(default_factory=list)
-    includes: list[str] = field(default_factory=list)
+    includes: list[str] = field(default_factory=list)   # preprocessor lines, as written
     map_decls: list[MapDecl] = field(default_factory=list)
     macros: dict[str, Macro] = field(default_factory=dict)
     #: The text every span points into: the script followed by the files it imports.

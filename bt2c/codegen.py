@@ -185,14 +185,19 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
     def line_of(self, node: ast.Node) -> int:
         return self.gen.source.position(node.span.start)[0]
 
+    def place(self, node: ast.Node) -> str:
+        """``line N`` of the script, or ``FILE line N`` for code from an imported file."""
+        name = self.gen.source.name_at(node.span.start)
+        line = self.line_of(node)
+        return f"line {line}" if name == self.gen.source.name else f"{name} line {line}"
+
     def comment(self, node: ast.Node, prefix: str = "") -> None:
         """Name the script line (and the statement's own text) a block comes from."""
-        line = self.line_of(node)
         text = self.gen.source.text[node.span.start:node.span.end].split("\n")[0].strip()
         text = prefix + text.replace("*/", "* /")
         if len(text) > 68:
             text = text[:65] + "..."
-        self.emit(f"/* line {line}: {text} */")
+        self.emit(f"/* {self.place(node)}: {text} */")
 
     def len_idx(self, m: MapRes) -> int:
         """The map's slot in bt_len_counts, or -1 when len() is never used on it."""
@@ -233,7 +238,7 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         self.emit("return 0;")
         t = self.target
         section, sig = self.gen.section(t, self.fname)
-        fn = Function(f"line {self.line_of(self.probe)}: {t.raw}", section, sig)
+        fn = Function(f"{self.place(self.probe)}: {t.raw}", section, sig)
         fn.prologue = [("\t" + ln) for p in self.scratch_lookup("0") + self.prologue
                        for ln in p.splitlines()]
         fn.lines = self.block.lines

@@ -25,7 +25,7 @@ _BUILTINS = {"pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "cpid", "com
              "numaid", "jiffies", "ncpus", "usermode", "username", "cgroup", "args", "retval",
              "func", "probe", "true", "false", "curtask", "kstack", "ustack", "ctx"}
 _ARG = re.compile(r"s?arg\d+")
-_NAME = re.compile(r"[A-Za-z_]\w*")
+_NAME = re.compile(r"(?<!\w)[A-Za-z_]\w*")   # not the x of 0x10
 
 
 def expand_defines(program: ast.Program, defines: dict[str, Define], source: Source) -> None:

@@ -33,8 +33,15 @@ def features(program: ast.Program) -> set[str]:
         found.add("macro")
     if program.c_definitions:
         found.add("struct/union/enum definitions")
-    if program.includes:
-        found.add("#include")
+    for line in program.includes:
+        word = re.match(r"#\s*(\w*)", line)
+        directive = word.group(1) if word else ""
+        if directive in ("include", "define"):
+            found.add("#" + directive)
+        elif directive in ("if", "ifdef", "ifndef"):
+            found.add("#if")
+    if program.source is not None and program.source.parts:
+        found.add("import")
     enumerators = {name for d in program.c_definitions
                    for body in re.findall(r"\benum\b[^{]*\{([^}]*)\}", d.text)
                    for name in re.findall(r"([A-Za-z_]\w*)\s*(?:=[^,]*)?(?:,|$)", body.strip())}

@@ -2,7 +2,8 @@
 
 An imported ``.bt`` file contributes what a script's top level holds: C
 definitions and ``#define`` macros, map declarations, ``macro``s and probes
-(its probes run before the importer's, as in bpftrace).  A path names a file or
+(the imported probes run before the main script's, ordered as bpftrace v0.27.1
+orders them: by their files' paths, in reverse).  A path names a file or
 a directory (every ``.bt`` file in it, in name order) and is looked for next to
 the file that imports it, then next to the main script (bpftrace v0.27.1 looks
 only there); a script given with ``-e`` imports relative to the current
@@ -37,6 +38,8 @@ class Importer:
     root: Source
     directory: Path | None = None   # where the main script is; default: from its name
     seen: set[str] = field(default_factory=set)
+    #: id() of each imported probe -> the real path of its file, to order them
+    origin: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.directory is None:

@@ -7,6 +7,7 @@ unary < postfix.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -108,6 +109,13 @@ class Parser:
         if not program.probes:
             raise Bt2cError("no probes in program", Span(0, max(1, len(self.source.text))),
                             self.source)
+        # Imported files' probes run first, in bpftrace v0.27.1's order: by the files'
+        # paths, last first (it does not follow the order of the imports).
+        origin = self.importer.origin if self.importer is not None else {}
+        own = [p for p in program.probes if id(p) not in origin]
+        imported = sorted((p for p in program.probes if id(p) in origin),
+                          key=lambda p: origin[id(p)], reverse=True)
+        program.probes = imported + own
         for index, probe in enumerate(program.probes):
             probe.index = index
         program.span = program.probes[0].span.to(program.probes[-1].span)
@@ -170,8 +178,10 @@ class Parser:
         if len(self.pp.stack) > conditionals:
             raise Bt2cError("unterminated conditional directive", self.pp.stack[-1].span,
                             self.source)
+        if self.importer.root is not self.source:
+            self.importer.origin.update((id(p), os.path.realpath(self.path)) for p in probes)
         span = probes[0].span.to(probes[-1].span) if probes else Span(0, 0)
-        program = ast.Program(span, probes, config, defs, self.pp.includes, decls, macros)
+        program = ast.Program(span, probes, config, defs, self.pp.lines, decls, macros)
         if imported:
             self.merge(program, imported)
         return program

@@ -20,6 +20,8 @@ from bt2c.diagnostics import Bt2cError, Source, Span
 
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z_]\w*)?\s*(.*)", re.S)
 _NAME = re.compile(r"[A-Za-z_]\w*")
+_NAME_IN_TEXT = re.compile(r"(?<!\w)[A-Za-z_]\w*")   # not the x of 0x10
+_INT_SUFFIX = re.compile(r"\b(0[xX][0-9a-fA-F]+|\d+)[uUlL]+\b")
 _DEFINED = re.compile(r"\bdefined\s*(?:\(\s*([A-Za-z_]\w*)\s*\)|([A-Za-z_]\w*))")
 #: Rounds of macro substitution in an ``#if`` line: more is taken for a macro loop.
 _MAX_ROUNDS = 32
@@ -60,7 +62,7 @@ class Preprocessor:
     """The macro table and the open conditionals while the definitions are read."""
 
     defines: dict[str, Define] = field(default_factory=_predefined)
-    includes: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)   # every directive, as written
     stack: list[_Cond] = field(default_factory=list)
 
     @property
@@ -73,6 +75,7 @@ class Preprocessor:
         m = _DIRECTIVE.match(line)
         assert m
         name, rest = m.group(1) or "", _strip_comments(m.group(2)).strip()
+        self.lines.append(line.strip())
 
         def error(message: str) -> Bt2cError:
             return Bt2cError(message, span, source)
@@ -115,9 +118,7 @@ class Preprocessor:
             if not _NAME.fullmatch(rest):
                 raise error("#undef takes a macro name")
             self.defines.pop(rest, None)
-        elif name in ("include", "pragma"):
-            self.includes.append(line.strip())
-        else:
+        elif name not in ("include", "pragma"):
             raise error("unsupported preprocessor directive")
 
     def define(self, rest: str, error) -> None:  # noqa: ANN001 - error: str -> Bt2cError
@@ -145,11 +146,11 @@ class Preprocessor:
         text = _DEFINED.sub(lambda d: "1" if (d.group(1) or d.group(2)) in self.defines
                             else "0", text)
         for _ in range(_MAX_ROUNDS):
-            new = _NAME.sub(self._object_body, text)
+            new = _NAME_IN_TEXT.sub(self._object_body, text)
             if new == text:
                 break
             text = new
-        text = _NAME.sub("0", re.sub(r"(?<=\d)[uUlL]+\b", "", text))
+        text = _NAME_IN_TEXT.sub("0", _INT_SUFFIX.sub(r"\1", text))
         bad = Bt2cError(f"invalid #if expression: {text}", span, source)
         try:
             parser = Parser(Source("#if", text))

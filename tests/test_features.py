@@ -56,7 +56,7 @@ def used(scripts: list[Path]) -> dict[str, list[str]]:
     """Feature -> scripts using it."""
     out: dict[str, list[str]] = {}
     for p in scripts:
-        for f in features(parse(Source(p.name, p.read_text()))):
+        for f in features(parse(Source(p.name, p.read_text()), p.parent)):
             out.setdefault(f, []).append(p.name)
     return out
 

@@ -173,7 +173,8 @@ def test_generation_is_deterministic(script: Path, tmp_path: Path) -> None:
                      directory=script.parent).files
     copy = tmp_path / "elsewhere" / script.name
     copy.parent.mkdir()
-    shutil.copy(script, copy)
+    for sibling in GOLDEN.glob("*.bt"):    # with the scripts it may import
+        shutil.copy(sibling, copy.parent)
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONHASHSEED="12345",
                BT2C_TRACEFS=str(GOLDEN / golden.TRACEFS_SNAPSHOT))
@@ -198,14 +199,16 @@ def test_no_machine_specific_text() -> None:
 
 def _statement_lines(script: Path) -> set[int]:
     """Lines of the script's probes and statements (jumps excepted: a lone break,
-    continue or return needs no comment of its own)."""
+    continue or return needs no comment of its own); not those of files it imports."""
     import dataclasses
 
     from bt2c import ast
     from bt2c.diagnostics import Source
     from bt2c.parser import parse
 
-    source = Source(script.name, script.read_text())
+    program = parse(Source(script.name, script.read_text()), script.parent)
+    source = program.source
+    assert source is not None
     lines: set[int] = set()
 
     def walk(node: object) -> None:
@@ -215,12 +218,13 @@ def _statement_lines(script: Path) -> set[int]:
             return
         if not dataclasses.is_dataclass(node):
             return
-        if isinstance(node, (ast.Stmt, ast.Probe)) and not isinstance(node, ast.Jump):
+        if (isinstance(node, (ast.Stmt, ast.Probe)) and not isinstance(node, ast.Jump)
+                and source.name_at(node.span.start) == script.name):
             lines.add(source.position(node.span.start)[0])
         for _, value in ast.child_fields(node):
             walk(value)
 
-    walk(parse(source).probes)
+    walk(program.probes)
     return lines
 
 
