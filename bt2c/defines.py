@@ -23,7 +23,8 @@ from bt2c.preproc import Define
 #: Names the script's identifiers resolve to before any ``#define`` (bpftrace's builtins).
 _BUILTINS = {"pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "cpid", "comm", "rand",
              "numaid", "jiffies", "ncpus", "usermode", "username", "cgroup", "args", "retval",
-             "func", "probe", "true", "false", "curtask", "kstack", "ustack", "ctx"}
+             "func", "probe", "true", "false", "curtask", "kstack", "ustack", "ctx", "ppid",
+             "pcomm", "leader_tid", "leader_comm", "probetype"}
 _ARG = re.compile(r"s?arg\d+")
 _NAME = re.compile(r"(?<!\w)[A-Za-z_]\w*")   # not the x of 0x10
 
