@@ -115,8 +115,10 @@ class TypeTable:
             return self.structs[(st.kind, st.name)].fields
         b = self.btf
         assert b is not None
-        tid = b.find(st.name, st.kind)
-        assert tid is not None
+        anon = re.fullmatch(r"<anon (\d+)>", st.name)   # a member's unnamed struct type
+        tid = int(anon[1]) if anon else b.find(st.name, st.kind)
+        if tid is None:   # a forward declaration the kernel never defines
+            return []
         return self._btf_fields(tid, 0)
 
     def _btf_fields(self, tid: int, base_bits: int) -> list[FieldInfo]:
