@@ -171,7 +171,7 @@ class CallGen:
                                       f"(__u32)({limit})" if limit else None,
                                       self.helper_site(e, "str", user)))
             return tmp
-        if name in ("kstack", "ustack"):
+        if name in ("kstack", "ustack", "dw_ustack"):
             assert isinstance(e.type, StackType)
             return self.stack(e.type, e)
         if name in ("ksym", "usym"):

@@ -840,7 +840,7 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
             return self.user_builtin(e)
         if re.fullmatch(r"arg\d+|retval", name):
             return self.regs_builtin(e)
-        if name in ("kstack", "ustack"):
+        if name in ("kstack", "ustack", "dw_ustack"):
             assert isinstance(e.type, StackType)
             return self.stack(e.type, e)
         if name == "probe":
@@ -1079,8 +1079,10 @@ class CodeGen:
 def kprobe_fallback(probe: ast.Probe, t: ProbeTarget, fentry_prog: str) -> ProbeTarget | None:
     """The kprobe/kretprobe twin of an fentry/fexit target, loaded where fentry cannot be
     (no BTF trampolines, a locked-down kernel), as libbpf-tools fall back."""
-    if uses_call(probe, "path"):
-        return None   # bpf_d_path() exists for fentry/fexit programs only: no twin
+    if uses_call(probe, "path") or uses_call(probe, "socket_cookie"):
+        # bpf_d_path() and the socket-pointer bpf_get_socket_cookie() exist for
+        # fentry/fexit programs only: no twin
+        return None
     if t.provider == "fentry":
         provider = "kprobe"
     elif t.provider == "fexit":

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from bt2c import ast
 from bt2c.btf import vmlinux
 from bt2c.types import (
+    CGROUP_PATH,
     UINT64,
     VOID,
     ArrayType,
@@ -26,6 +27,7 @@ from bt2c.types import (
     MacType,
     PointerType,
     StringType,
+    StructType,
     Type,
 )
 
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
     from bt2c.semantic import Analyzer
 
 DATA_FUNCTIONS = {"buf", "ntop", "pton", "macaddr", "cgroupid", "signal", "signal_thread",
-                  "override", "reg", "uaddr", "path", "percpu_kaddr", "uptr", "kptr"}
+                  "override", "reg", "uaddr", "path", "percpu_kaddr", "uptr", "kptr",
+                  "cgroup_path", "socket_cookie"}
 #: The probe types where bpftrace's signal() and signal_thread() may be used.
 SIGNAL_PROBES = ("kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint",
                  "profile", "fentry", "fexit", "rawtracepoint")
@@ -150,6 +153,10 @@ class DataCalls:
             return self.signal_call(e)
         if name in ("uptr", "kptr"):
             return self.space_call(e)
+        if name == "cgroup_path":
+            return self.cgroup_path_call(e)
+        if name == "socket_cookie":
+            return self.socket_cookie_call(e)
         if name == "override":
             self.nargs(e, 1)
             self.int_args(e, e.args, "int")
@@ -236,6 +243,58 @@ class DataCalls:
             # an aggregation's value (count(), sum(), ...) is not an integer to bpftrace
             raise self.error(f"{name}() accepts a string literal or an integer", e.span)
         return VOID
+
+    def cgroup_path_call(self: Analyzer, e: ast.Call) -> Type:
+        """cgroup_path(ID[, FILTER]): the id, which the loader prints as the cgroup's
+        paths in the hierarchies FILTER (a string literal, '*' wildcards) selects."""
+        self.nargs(e, 1, 2)
+        types = [self.expr(a) for a in e.args]
+
+        def shown(t: Type) -> str:
+            return ("string" if isinstance(t, StringType) else
+                    "pointer" if isinstance(t, PointerType) else
+                    "int" if isinstance(t, IntType) else str(t))
+
+        if not isinstance(types[0], IntType) or isinstance(types[0], (PointerType, FormattedInt)):
+            raise self.error(f"cgroup_path() only supports int arguments ({shown(types[0])} "
+                             "provided)", e.span)
+        if len(e.args) == 2 and not isinstance(types[1], StringType):
+            raise self.error("cgroup_path() only supports string arguments "
+                             f"({shown(types[1])} provided)", e.span)
+        if len(e.args) == 2 and not isinstance(e.args[1], ast.Str):
+            raise self.error("cgroup_path() expects a string literal as its filter",
+                             e.args[1].span)
+        self.result.uses_cgroup_path = True
+        return FormattedInt(kind=CGROUP_PATH,
+                            fmt=e.args[1].value if len(e.args) == 2 else "*")  # type: ignore[attr-defined]
+
+    def socket_cookie_call(self: Analyzer, e: ast.Call) -> Type:
+        """socket_cookie(struct sock *): bpf_get_socket_cookie(), which BPF tracing
+        programs (fentry/fexit) have for a socket pointer the kernel vouches for.
+        bt2c types fentry arguments as integers, so an integer is taken as the
+        pointer too (the verifier checks that it is a socket)."""
+        for kind in sorted(self.probe_providers()):
+            if kind == "rawtracepoint":
+                raise self.error("socket_cookie() needs fentry/fexit probes in bt2c "
+                                 "(its rawtracepoint programs are raw_tp, which lack the "
+                                 "helper)", e.span)
+            if kind not in ("fentry", "fexit"):
+                raise self.error(f'socket_cookie can not be used with "{kind}" probes',
+                                 e.span)
+        self.nargs(e, 1)
+        t = self.expr(e.args[0])
+        if isinstance(t, IntType) and not isinstance(t, (PointerType, FormattedInt)):
+            return UINT64
+        if not isinstance(t, PointerType) or not isinstance(t.target, StructType):
+            shown = "pointer" if isinstance(t, PointerType) else \
+                "string" if isinstance(t, StringType) else \
+                "int" if isinstance(t, IntType) else str(t)
+            raise self.error("socket_cookie() only supports 'struct sock *' as the argument "
+                             f"({shown} provided)", e.span)
+        if str(t.target) != "struct sock":
+            raise self.error("socket_cookie() only supports 'struct sock *' as the argument "
+                             f"('{t}' provided)", e.span)
+        return UINT64
 
     def space_call(self: Analyzer, e: ast.Call) -> Type:
         """uptr(p), kptr(p): the same value, marked as an address in user (kernel) memory,

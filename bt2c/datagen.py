@@ -107,6 +107,12 @@ class DataGen:
             return ""
         if name in ("uptr", "kptr"):
             return self.expr(e.args[0])
+        if name == "cgroup_path":  # the id: the loader looks its path up when printing
+            return f"((__u64)({self.expr(e.args[0])}))"
+        if name == "socket_cookie":
+            # Tracing programs have it since Linux 5.12; the loader's helper probe uses a
+            # tracepoint program, which never has it, so an older kernel's verifier says so.
+            return f"bpf_get_socket_cookie((void *)({self.expr(e.args[0])}))"
         if name == "override":
             self.gen.require("BPF_FUNC_override_return", "4.16",
                              "override() (CONFIG_BPF_KPROBE_OVERRIDE)", self.line_of(e))

@@ -12,6 +12,7 @@ from bt2c.cdefs import FieldInfo, TypeTable
 from bt2c.formats import BUF_MODES, c_string_literal
 from bt2c.resources import Event, bitfield_unit, stack_mode, symbolic_kind
 from bt2c.types import (
+    CGROUP_PATH,
     ArrayType,
     BoolType,
     BufType,
@@ -91,6 +92,8 @@ def formatted(t: FormattedInt, expr: str) -> str:
     if t.kind == "timestamp":
         clock = "CLOCK_TAI" if t.clock == "tai" else "CLOCK_BOOTTIME"
         return f"bt_fmt_timestamp({c_string_literal(t.fmt)}, {expr}, {clock})"
+    if t.kind == CGROUP_PATH:
+        return f"bt_fmt_cgroup_path({c_string_literal(t.fmt)}, {expr})"
     return f"bt_fmt_username({expr})"
 
 

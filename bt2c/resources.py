@@ -16,6 +16,7 @@ from bt2c.diagnostics import Bt2cError
 from bt2c.formats import c_string_literal
 from bt2c.semantic import MAP_KINDS, Analysis, MapInfo
 from bt2c.types import (
+    CGROUP_PATH,
     AggType,
     ArrayType,
     BoolType,
@@ -116,6 +117,9 @@ def layout_entries(t: Type, offset: int = 0, types: TypeTable | None = None,
         if t.kind == "timestamp":
             kind = "BT_KIND_TAI_TIMESTAMP" if t.clock == "tai" else "BT_KIND_TIMESTAMP"
             return [(kind, t.size, offset,
+                     f"{extra}, .fmt = {c_string_literal(t.fmt)}")]
+        if t.kind == CGROUP_PATH:
+            return [("BT_KIND_CGROUP_PATH", t.size, offset,
                      f"{extra}, .fmt = {c_string_literal(t.fmt)}")]
         return [("BT_KIND_USERNAME", t.size, offset, extra)]
     if isinstance(t, PointerType):

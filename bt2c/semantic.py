@@ -34,6 +34,7 @@ from bt2c.taskfuncs import TASK_ACCESSORS, rewrite_task_accessors
 from bt2c.tracepoints import expand, load
 from bt2c.types import (
     BOOL,
+    CGROUP_PATH,
     COMM_LEN,
     DEFAULT_STRLEN,
     INT64,
@@ -144,6 +145,7 @@ class Analysis:
     kaddrs: list[str] = field(default_factory=list)   # kaddr() symbols, resolved at run time
     options: dict[str, Option] = field(default_factory=dict)  # getopt() named options
     cgroupids: list[str] = field(default_factory=list)  # cgroupid() paths, resolved at run time
+    uses_cgroup_path: bool = False  # cgroup_path(): the loader prints cgroup ids as paths
     # percpu_kaddr() variables: name -> C declaration (typed __ksym externs)
     percpu_vars: dict[str, str] = field(default_factory=dict)
     registers: list[str] = field(default_factory=list)  # reg() names used
@@ -211,7 +213,8 @@ def _key_str(keys: list[Type]) -> str:
 
 
 def _format_clash(old: Type, new: Type) -> str | None:
-    """bt2c's message when two strftime() results of different formats meet in one place.
+    """bt2c's message when two strftime() results of different formats (cgroup_path()
+    results of different filters) meet in one place.
 
     The format is part of the type (the BPF side holds only the nanoseconds), so a
     variable or map value keeps one; bpftrace stores the format's id with each value.
@@ -224,6 +227,10 @@ def _format_clash(old: Type, new: Type) -> str | None:
         if old.clock != new.clock:
             return (f"bt2c keeps one strftime() clock per variable or map value: "
                     f"{new.clock} here, {old.clock} before")
+    if isinstance(old, FormattedInt) and isinstance(new, FormattedInt) and \
+            old.kind == new.kind == CGROUP_PATH and old.fmt != new.fmt:
+        return (f"bt2c keeps one cgroup_path() filter per variable or map value: "
+                f"'{new.fmt}' here, '{old.fmt}' before")
     return None
 
 
@@ -260,6 +267,7 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls):
         self.loop_depth = 0
         self.agg_site: ast.Expr | None = None   # the aggregation call a map is assigned
         self.tseries_span: Span | None = None   # the first tseries() (unstable feature)
+        self.dw_ustack_span: Span | None = None  # the first dw_ustack (unstable feature)
         self.renames: dict[str, str] = {}   # loop variables, scoped to their loop
         self.loop_vars = 0
         self.types = self.result.types
@@ -296,25 +304,27 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls):
             if info.value is None:
                 raise self.error(f"Undefined map: {info.name}", info.span or Span(0, 1))
         self.map_declarations()
-        self.unstable_tseries()
+        self.unstable("tseries", "tseries", self.tseries_span)
+        self.unstable("dw_ustack", "dw_ustack (DWARF stack unwinding)", self.dw_ustack_span)
         return self.result
 
-    def unstable_tseries(self) -> None:
-        """tseries() is unstable in bpftrace v0.27: config unstable_tseries (warn, the
-        default; enable; error) says whether using it is a warning or an error."""
-        if self.tseries_span is None:
+    def unstable(self, feature: str, label: str, span: Span | None) -> None:
+        """tseries() and dw_ustack are unstable in bpftrace v0.27: config unstable_NAME
+        (warn, the default; enable; error) says whether using one is a warning or an
+        error.  ``span``: the first use, None if unused."""
+        if span is None:
             return
-        mode = str(self.program.config.get("unstable_tseries", "warn"))
+        mode = str(self.program.config.get(f"unstable_{feature}", "warn"))
         if mode == "error":
-            raise self.error("tseries feature is not enabled by default. To enable this "
+            raise self.error(f"{label} feature is not enabled by default. To enable this "
                              "unstable feature, set the config flag to enable. "
-                             "unstable_tseries=enable", self.tseries_span)
+                             f"unstable_{feature}=enable", span)
         if mode == "warn":
             # (bpftrace prints this one without a location)
             self.result.warnings.append(Warning(
-                None, "Script is using an unstable feature: tseries. To prevent this "
+                None, f"Script is using an unstable feature: {label}. To prevent this "
                 "warning you must explicitly enable it in the config e.g. "
-                "unstable_tseries=enable", "unstable"))
+                f"unstable_{feature}=enable", "unstable"))
 
     def map_declarations(self) -> None:
         """Check ``let @x = KIND(N);`` against the map's use: bpftrace keeps aggregations
@@ -987,6 +997,9 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls):
             return PointerType(target=task, user=False)
         if e.name in self.types.enums:
             return INT64
+        if e.name == "dw_ustack":
+            self.dw_ustack_span = self.dw_ustack_span or e.span
+            return StackType(True)
         if e.name in ("kstack", "ustack"):
             return StackType(e.name == "ustack")
         raise self.error(f"Unknown identifier: '{e.name}'", e.span)
@@ -1030,7 +1043,10 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls):
         return UINT64
 
     def stack(self, e: ast.Call) -> StackType:
-        """``kstack(mode)``, ``kstack(limit)``, ``kstack(mode, limit)`` (ustack alike)."""
+        """``kstack(mode)``, ``kstack(limit)``, ``kstack(mode, limit)`` (ustack and
+        dw_ustack alike)."""
+        if len(e.args) > 2 and e.name == "dw_ustack":  # a macro in bpftrace's library
+            self.no_matching_definition(e, 2)
         if len(e.args) > 2:
             raise self.error(f"{e.name}() takes up to 2 arguments ({len(e.args)} provided)",
                              e.span)
@@ -1050,7 +1066,7 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls):
                 raise self.error(f"{e.name}: invalid limit value", e.span)
             # bpftrace takes any limit and keeps at most the kernel's 127 frames
             limit = min(args[0].value, MAX_STACK_FRAMES)
-        return StackType(e.name == "ustack", mode, limit)
+        return StackType(e.name != "kstack", mode, limit)
 
     def nsecs_call(self, e: ast.Call) -> Type:
         """nsecs(MODE): a timestamp from one of the kernel's clocks (boot when omitted)."""
@@ -1308,7 +1324,9 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls):
                 return t
             self.require_int(e.args[0], "str() argument")
             return StringType(self.max_strlen)
-        if name in ("kstack", "ustack"):
+        if name in ("kstack", "ustack", "dw_ustack"):
+            if name == "dw_ustack":
+                self.dw_ustack_span = self.dw_ustack_span or e.span
             return self.stack(e)
         if name in ("ksym", "usym"):
             self.nargs(e, 1)

@@ -276,7 +276,8 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: boo
         "helper_event": helper_event,
         "helper_sites": sorted(gen.helper_sites.values()),
         "uses_formatted": uses_formatted,
-        "uses_loader_stdlib": uses_formatted or any(
+        "uses_cgroup_path": analysis.uses_cgroup_path,
+        "uses_loader_stdlib": uses_formatted or analysis.uses_cgroup_path or any(
             ev.kind in ("time", "join") or ev.sink != "printf" or ev.formatted
             or (ev.kind == "print" and "bt_fmt_" in " ".join(ev.c_args))
             for ev in res.events),

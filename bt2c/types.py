@@ -338,12 +338,16 @@ class FormattedInt(IntType):
 
     bits: int = 64
     signed: bool = False
-    kind: str = ""       # "timestamp" (strftime) or "username"
+    kind: str = ""       # "timestamp" (strftime), "username" or CGROUP_PATH
     fmt: str = ""        # strftime's format
     clock: str = "boot"  # strftime's clock: "boot" (since boot) or "tai" (since the epoch)
 
     def __str__(self) -> str:
         return self.kind
+
+#: FormattedInt.kind of cgroup_path(): the cgroup id, ``fmt`` the hierarchy filter
+#: (bpftrace's type name, which its messages show).
+CGROUP_PATH = "cgroup_path_t"
 
 #: Values held as raw bytes and printed by the runtime (no integer or string semantics).
 BYTES_TYPES = (BufType, InetType, MacType, StructType, ArrayType)

@@ -79,6 +79,12 @@ CASES = [
     ('BEGIN { @b = strftime("%H", 0); @b = strftime("%Y", 0); }',
      "prog.bt:1:33: ERROR: bt2c keeps one strftime() format per variable or map value: "
      "'%Y' here, '%H' before", "~" * 22),
+    # and one cgroup_path() filter, which must be a literal (bpftrace crashes on others)
+    ('BEGIN { $p = cgroup_path(1, "a"); $p = cgroup_path(1, "b"); }',
+     "prog.bt:1:35: ERROR: bt2c keeps one cgroup_path() filter per variable or map value: "
+     "'b' here, 'a' before", "~" * 24),
+    ('BEGIN { $f = "unified"; print(cgroup_path(1, $f)); }',
+     "prog.bt:1:46: ERROR: cgroup_path() expects a string literal as its filter", "~~"),
 ]
 
 

@@ -26,7 +26,39 @@ struct {
 /* Records bt_events had no room for: bpftrace's "Lost N events", read by the loader. */
 __u64 bt_lost = 0;
 
-/* @grandparent = count(): first used on line 9 */
+/* Stacks of up to 127 frames (kstack/ustack), by the id bpf_get_stackid() returns */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__uint(value_size, 127 * sizeof(__u64));
+} bt_stacks_127 SEC(".maps");
+
+/* Stacks of up to 8 frames (kstack/ustack), by the id bpf_get_stackid() returns */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__uint(value_size, 8 * sizeof(__u64));
+} bt_stacks_8 SEC(".maps");
+
+/* @cgroups = count(): first used on line 15 */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} map_cgroups SEC(".maps");
+
+/* @closed = count(): first used on line 24 */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} map_closed SEC(".maps");
+
+/* @grandparent = count(): first used on line 12 */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
@@ -34,7 +66,7 @@ struct {
 	__type(value, __u64);
 } map_grandparent SEC(".maps");
 
-/* @leader = count(): first used on line 10 */
+/* @leader = count(): first used on line 13 */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
@@ -42,13 +74,21 @@ struct {
 	__type(value, __u64);
 } map_leader SEC(".maps");
 
-/* @parents = count(): first used on line 8 */
+/* @parents = count(): first used on line 11 */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct map_parents_key);
 	__type(value, __u64);
 } map_parents SEC(".maps");
+
+/* @stacks = count(): first used on line 28 */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct map_stacks_key);
+	__type(value, __u64);
+} map_stacks SEC(".maps");
 
 
 /*
@@ -513,10 +553,10 @@ const volatile __u8 bt_helper_warnings = 0; /* set by the loader for -k */
 static __always_inline void bt_helper_check(__u32 site, long ret)
 {
 	if (bt_helper_warnings && ret < 0) {
-		struct event_helper_error_3 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
+		struct event_helper_error_4 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
 		if (e) {
-			e->hdr.id = EVENT_HELPER_ERROR_3;
+			e->hdr.id = EVENT_HELPER_ERROR_4;
 			e->site = site;
 			e->ret = ret;
 			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
@@ -666,11 +706,11 @@ struct tp_syscalls_sys_enter_kill {
 	__u64 sig;
 } __attribute__((packed));
 
-/* line 5: tracepoint:syscalls:sys_enter_execve */
+/* line 8: tracepoint:syscalls:sys_enter_execve */
 SEC("tp/syscalls/sys_enter_execve")
 int handle_sys_enter_execve(struct tp_syscalls_sys_enter_execve *args)
 {
-	/* line 6: printf("%s (%d) <- %s (%d), leader %s (%d), %s\n", comm, pid, pco... */
+	/* line 9: printf("%s (%d) <- %s (%d), leader %s (%d), %s\n", comm, pid, pco... */
 	char v1[16] = {};
 	BPF_CORE_READ_INTO(&v1, ((struct task_struct *)(bpf_get_current_task())), real_parent,
 			   comm);
@@ -697,7 +737,7 @@ int handle_sys_enter_execve(struct tp_syscalls_sys_enter_execve *args)
 			bt_lost_event();
 		}
 	}
-	/* line 8: @parents[pcomm(), leader_comm(curtask->real_parent)] = count() */
+	/* line 11: @parents[pcomm(), leader_comm(curtask->real_parent)] = count() */
 	char v5[16] = {};
 	BPF_CORE_READ_INTO(&v5, ((struct task_struct *)(bpf_get_current_task())), real_parent,
 			   comm);
@@ -709,7 +749,7 @@ int handle_sys_enter_execve(struct tp_syscalls_sys_enter_execve *args)
 	__builtin_memcpy(key4.k0, (const void *)v5, 16);
 	__builtin_memcpy(key4.k1, (const void *)v6, 16);
 	bt_map_add(&map_parents, &key4, 1);
-	/* line 9: @grandparent[ppid(curtask->real_parent), pcomm(curtask->real_pare... */
+	/* line 12: @grandparent[ppid(curtask->real_parent), pcomm(curtask->real_pare... */
 	char v8[16] = {};
 	BPF_CORE_READ_INTO(&v8, ((struct task_struct *)(bpf_get_current_task())), real_parent,
 			   real_parent, comm);
@@ -719,11 +759,11 @@ int handle_sys_enter_execve(struct tp_syscalls_sys_enter_execve *args)
 				real_parent, pid);
 	__builtin_memcpy(key7.k1, (const void *)v8, 16);
 	bt_map_add(&map_grandparent, &key7, 1);
-	/* line 10: @leader[leader_tid(curtask) == pid] = count() */
+	/* line 13: @leader[leader_tid(curtask) == pid] = count() */
 	__u64 key9 = (BPF_CORE_READ(((struct task_struct *)(bpf_get_current_task())), group_leader,
 				    pid) == (bpf_get_current_pid_tgid() >> 32));
 	bt_map_add(&map_leader, &key9, 1);
-	/* line 11: printf("%s\n", str(uptr(args.filename))) */
+	/* line 14: printf("%s in %s\n", str(uptr(args.filename)), cgroup_path(cgroup)) */
 	{
 		struct event_printf_1 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
@@ -731,22 +771,26 @@ int handle_sys_enter_execve(struct tp_syscalls_sys_enter_execve *args)
 			e->hdr.id = EVENT_PRINTF_1;
 			bt_helper_check(
 				0, bt_str(e->a0, sizeof(e->a0), (const void *)args->filename, 1));
+			e->a1 = ((__u64)(bpf_get_current_cgroup_id()));
 			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
 		} else {
 			bt_lost_event();
 		}
 	}
+	/* line 15: @cgroups[cgroup_path(cgroup, "unified")] = count() */
+	__u64 key10 = ((__u64)(bpf_get_current_cgroup_id()));
+	bt_map_add(&map_cgroups, &key10, 1);
 	return 0;
 }
 
-/* line 14: tracepoint:syscalls:sys_enter_kill */
+/* line 18: tracepoint:syscalls:sys_enter_kill */
 SEC("tp/syscalls/sys_enter_kill")
 int handle_sys_enter_kill(struct tp_syscalls_sys_enter_kill *args)
 {
-	/* line 14: predicate args.sig == 0 */
+	/* line 18: predicate args.sig == 0 */
 	if (!((args->sig == 0)))
 		return 0;
-	/* line 15: printf("%s %d\n", probetype(), kptr(curtask)->pid) */
+	/* line 19: printf("%s %d\n", probetype(), kptr(curtask)->pid) */
 	char probetype1[16] = "tracepoint";
 	{
 		struct event_printf_2 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
@@ -761,7 +805,49 @@ int handle_sys_enter_kill(struct tp_syscalls_sys_enter_kill *args)
 			bt_lost_event();
 		}
 	}
-	/* line 16: signal_thread("SIGUSR1") */
+	/* line 20: signal_thread("SIGUSR1") */
 	bpf_send_signal_thread(10);
+	return 0;
+}
+
+/* line 23: fentry:vmlinux:tcp_close */
+SEC("fentry/tcp_close")
+int handle_fentry_tcp_close(__u64 *ctx)
+{
+	/* line 24: @closed[socket_cookie(args.sk)] = count() */
+	__u64 key1 = bpf_get_socket_cookie((void *)(((__u64)ctx[0])));
+	bt_map_add(&map_closed, &key1, 1);
+	return 0;
+}
+
+/* line 27: uprobe:/bin/bash:readline */
+SEC("uprobe")
+int handle_uprobe_readline(struct pt_regs *ctx)
+{
+	/* line 28: @stacks[dw_ustack(perf, 8)] = count() */
+	struct bt_stack stack2 = {
+		.id = bpf_get_stackid(ctx, &bt_stacks_8, BPF_F_USER_STACK),
+		.pid = bpf_get_current_pid_tgid() >> 32,
+	};
+	struct map_stacks_key key1;
+	__builtin_memset(&key1, 0, sizeof(key1));
+	__builtin_memcpy(&key1.k0, &stack2, sizeof(key1.k0));
+	bt_map_add(&map_stacks, &key1, 1);
+	/* line 29: print(dw_ustack) */
+	struct bt_stack stack3 = {
+		.id = bpf_get_stackid(ctx, &bt_stacks_127, BPF_F_USER_STACK),
+		.pid = bpf_get_current_pid_tgid() >> 32,
+	};
+	{
+		struct event_print_3 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
+
+		if (e) {
+			e->hdr.id = EVENT_PRINT_3;
+			__builtin_memcpy(&e->value, &stack3, sizeof(e->value));
+			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
+		} else {
+			bt_lost_event();
+		}
+	}
 	return 0;
 }

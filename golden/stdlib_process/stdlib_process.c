@@ -23,6 +23,8 @@
 #include "stdlib_process.h"
 #include "stdlib_process.skel.h"
 
+#define BT_SYMBOLS 1	 /* stacks and symbols: maps.c prints them with symbols.c */
+#define BT_CGROUP_PATH 1 /* cgroup_path() values: maps.c prints them with cgroup_path.c */
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * maps.c - print, clear and zero BPF maps exactly like bpftrace v0.27.1.
@@ -138,7 +140,10 @@ enum bt_kind {
 	BT_KIND_TIMESTAMP = 15,
 	BT_KIND_TAI_TIMESTAMP = 16,
 	BT_KIND_USERNAME = 17,
-	BT_KIND_PTR = 18 /* a pointer: printed 0x..., a number in JSON */
+	BT_KIND_PTR = 18, /* a pointer: printed 0x..., a number in JSON */
+	/* cgroup_path(): a cgroup id, printed as its paths (cgroup_path.c); `fmt`
+	 * is the call's filter of hierarchy names */
+	BT_KIND_CGROUP_PATH = 19
 };
 
 struct bt_field {
@@ -148,7 +153,7 @@ struct bt_field {
 	unsigned char bits;    /* a bitfield: its width (0: a whole integer) ... */
 	unsigned char shift;   /* ... and its lowest bit in the `size` bytes */
 	const char *name;      /* a struct member's name */
-	const char *fmt;       /* BT_KIND_TIMESTAMP: the strftime() format */
+	const char *fmt;       /* BT_KIND_TIMESTAMP: the strftime() format; CGROUP_PATH: filter */
 };
 
 #define BT__IS_GROUP(k) ((k) == BT_KIND_TUPLE || (k) == BT_KIND_STRUCT || (k) == BT_KIND_ARRAY)
@@ -167,6 +172,10 @@ static const char *bt_sym_format(const void *p, int kind, int mode, unsigned int
 /* The text of a strftime() or username value (stdlib.c, included after this file). */
 static const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns, clockid_t clock);
 static const char *bt_fmt_username(unsigned long long uid);
+#endif
+#ifdef BT_CGROUP_PATH
+/* The text of a cgroup_path() value (cgroup_path.c, included after this file). */
+static const char *bt_fmt_cgroup_path(const char *filter, unsigned long long id);
 #endif
 
 struct bt_layout {
@@ -1029,6 +1038,12 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 		return;
 	}
 #endif
+#ifdef BT_CGROUP_PATH
+	if (f->kind == BT_KIND_CGROUP_PATH) {
+		bt__sb_puts(b, bt_fmt_cgroup_path(f->fmt, bt__get_uint(p, f->size)));
+		return;
+	}
+#endif
 	if (f->bits) {
 		uint64_t v = bt__get_uint(p, f->size) >> f->shift;
 
@@ -1635,7 +1650,13 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 #ifdef BT_FORMATTED
 	case BT_KIND_TIMESTAMP:
 	case BT_KIND_TAI_TIMESTAMP:
-	case BT_KIND_USERNAME: {
+	case BT_KIND_USERNAME:
+#endif
+#ifdef BT_CGROUP_PATH
+	case BT_KIND_CGROUP_PATH:
+#endif
+#if defined(BT_FORMATTED) || defined(BT_CGROUP_PATH)
+	{
 		struct bt__sb b = { 0 };
 
 		bt__fmt_field(&b, &f[i], base, 1);
@@ -2077,6 +2098,665 @@ static BT_UNUSED int bt_clear_map(const struct bt_map *m)
 	}
 	free(key);
 	return err;
+}
+
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * symbols.c - stacks and symbols (kstack, ustack, ksym, usym, kaddr) as
+ * bpftrace v0.27.1 prints them.
+ *
+ * Included verbatim into a generated NAME.c when its script uses stacks or
+ * symbols, after maps.c, which calls bt_sym_format() for the map fields of
+ * kinds BT_KIND_KSTACK..BT_KIND_USYM when BT_SYMBOLS is defined.
+ *
+ * BPF side: a stack is a `struct bt_stack { __s32 id; __u32 pid; }`, the id
+ * bpf_get_stackid() returned for one of the object's BPF_MAP_TYPE_STACK_TRACE
+ * maps (one map per frame limit: the map's value size is the limit) and, for
+ * a user stack, the process it was taken in.  ksym()/usym() values are a
+ * `struct bt_sym { __u64 addr; __u32 pid; __u32 pad; }`.  Everything is
+ * resolved here, in user space, when it is printed:
+ *
+ *  - kernel addresses against /proc/kallsyms, read once (at the first use,
+ *    so the tool's own BPF programs are in it);
+ *  - user addresses against the ELF symbol tables (.symtab, else .dynsym) of
+ *    the object mapped at that address in /proc/PID/maps.  A process's
+ *    mappings are read the first time one of its addresses is printed and
+ *    kept (read again, at most once a second, when an address falls outside
+ *    them: dlopen); each ELF file is read once, shared by all processes
+ *    that map it.  A process that has exited before its first address is
+ *    printed cannot be read any more: its frames print as hex, as bpftrace's
+ *    do.
+ *
+ * Formats (bpftrace's):
+ *   bpftrace mode: "\n" then one line per frame, "        func+off\n"
+ *                  (unresolved: "        0x43ab09\n")
+ *   perf mode:     "\n" then "\t<hex addr> func+off\n" (user frames add
+ *                  " (/path/of/object)"; unresolved: "\t43ab09 0x43ab09 ([unknown])")
+ *   raw mode:      "\n" then "<hex addr>\n"
+ *   ksym/usym:     "func" (no offset) or "0x1" when unresolved
+ * A failed bpf_get_stackid() (negative id) prints as the empty stack "\n".
+ */
+#include <elf.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+
+enum bt_stack_mode { BT_STACK_BPFTRACE = 0, BT_STACK_PERF = 1, BT_STACK_RAW = 2 };
+
+#define BT_MAX_FRAMES 127
+#define BT_MAX_STACK_MAPS 16
+
+/* The BPF object's stack trace maps, by frame limit (set after load). */
+static struct {
+	unsigned int limit;
+	int fd;
+} bt_stack_maps[BT_MAX_STACK_MAPS];
+static int bt_nstack_maps;
+
+static BT_UNUSED void bt_stack_map_add(unsigned int limit, int fd)
+{
+	if (bt_nstack_maps < BT_MAX_STACK_MAPS) {
+		bt_stack_maps[bt_nstack_maps].limit = limit;
+		bt_stack_maps[bt_nstack_maps++].fd = fd;
+	}
+}
+
+/* Mirrors of the BPF side's structs (NAME.h is not required to define them). */
+struct bt__stack_ref {
+	int32_t id;
+	uint32_t pid;
+};
+
+struct bt__sym_ref {
+	uint64_t addr;
+	uint32_t pid;
+	uint32_t pad;
+};
+
+/* ---- a growing text buffer ------------------------------------------------ */
+
+struct bt__text {
+	char *buf;
+	size_t len, cap;
+};
+
+static void bt__text_add(struct bt__text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void bt__text_add(struct bt__text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		size_t room = t->cap - t->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf ? t->buf + t->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < room) {
+			t->len += n;
+			return;
+		}
+		{
+			size_t cap = t->cap ? t->cap * 2 : 256;
+			char *nb;
+
+			while (cap < t->len + n + 1)
+				cap *= 2;
+			nb = realloc(t->buf, cap);
+			if (!nb)
+				return;
+			t->buf = nb;
+			t->cap = cap;
+		}
+	}
+}
+
+/* ---- kernel symbols --------------------------------------------------------- */
+
+struct bt__ksym {
+	uint64_t addr;
+	char *name;
+	size_t order; /* position in /proc/kallsyms: the first alias wins */
+};
+
+static struct bt__ksym *bt__ksyms;
+static size_t bt__nksyms;
+static int bt__ksyms_loaded;
+
+static int bt__ksym_cmp(const void *a, const void *b)
+{
+	const struct bt__ksym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void bt__ksyms_load(void)
+{
+	char line[512], name[256];
+	unsigned long long addr;
+	size_t cap = 0;
+	char type;
+	FILE *f;
+
+	bt__ksyms_loaded = 1;
+	f = fopen("/proc/kallsyms", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3 || !addr)
+			continue;
+		if (bt__nksyms == cap) {
+			struct bt__ksym *n;
+
+			cap = cap ? cap * 2 : 65536;
+			n = realloc(bt__ksyms, cap * sizeof(*n));
+			if (!n)
+				break;
+			bt__ksyms = n;
+		}
+		bt__ksyms[bt__nksyms].addr = addr;
+		bt__ksyms[bt__nksyms].name = strdup(name);
+		bt__ksyms[bt__nksyms].order = bt__nksyms;
+		bt__nksyms++;
+	}
+	fclose(f);
+	qsort(bt__ksyms, bt__nksyms, sizeof(*bt__ksyms), bt__ksym_cmp);
+}
+
+/* The kernel symbol at or before addr (the first alias), or NULL. */
+static const struct bt__ksym *bt__ksym_find(uint64_t addr)
+{
+	size_t lo = 0, hi;
+
+	if (!bt__ksyms_loaded)
+		bt__ksyms_load();
+	hi = bt__nksyms;
+	if (!hi || addr < bt__ksyms[0].addr)
+		return NULL;
+	while (hi - lo > 1) { /* last entry with .addr <= addr */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (bt__ksyms[mid].addr <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	while (lo > 0 && bt__ksyms[lo - 1].addr == bt__ksyms[lo].addr)
+		lo--;
+	return &bt__ksyms[lo];
+}
+
+/*
+ * kaddr("name"): the symbol's address, 0 if the kernel has no such symbol.
+ * Read before the programs load, so it scans /proc/kallsyms itself rather
+ * than fill the cache (which must also see the tool's own BPF programs).
+ */
+static BT_UNUSED uint64_t bt_kaddr(const char *name)
+{
+	char line[512], sym[256];
+	unsigned long long addr, found = 0;
+	char type;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %255s", &addr, &type, sym) == 3 && !strcmp(sym, name))
+			found = addr;
+	fclose(f);
+	return found;
+}
+
+/* ---- user symbols: ELF files ---------------------------------------------- */
+
+struct bt__usym {
+	uint64_t addr, size;
+	const char *name;
+	unsigned int rank; /* alias preference: lower wins */
+};
+
+struct bt__elf {
+	dev_t dev;
+	ino_t ino;
+	struct bt__usym *syms;
+	size_t nsyms;
+	char *names; /* the string tables, copied */
+	struct {
+		uint64_t offset, vaddr, filesz;
+	} loads[16]; /* PT_LOAD segments: file offset -> vaddr */
+	int nloads;
+	struct bt__elf *next;
+};
+
+static struct bt__elf *bt__elfs;
+
+static int bt__usym_cmp(const void *a, const void *b)
+{
+	const struct bt__usym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return x->name < y->name ? -1 : x->name > y->name; /* table order */
+}
+
+/* Global default symbols name a function best, then weak, then local ones. */
+static unsigned int bt__usym_rank(const Elf64_Sym *s)
+{
+	unsigned int bind = ELF64_ST_BIND(s->st_info);
+	unsigned int rank = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 2 : 4;
+
+	return rank + (ELF64_ST_VISIBILITY(s->st_other) != STV_DEFAULT);
+}
+
+/* Read the function symbols of one symbol table section into e. */
+static void bt__elf_read_syms(struct bt__elf *e, const unsigned char *img, size_t size,
+			      const Elf64_Shdr *sh, const Elf64_Shdr *strsh, size_t *cap)
+{
+	const Elf64_Sym *syms = (const void *)(img + sh->sh_offset);
+	size_t n = sh->sh_size / sizeof(Elf64_Sym), i;
+	char *names;
+
+	if (sh->sh_offset + sh->sh_size > size || strsh->sh_offset + strsh->sh_size > size)
+		return;
+	/* keep a copy of the string table: the symbol names point into it */
+	names = malloc(strsh->sh_size + 1);
+	if (!names)
+		return;
+	memcpy(names, img + strsh->sh_offset, strsh->sh_size);
+	names[strsh->sh_size] = '\0';
+	e->names = names;
+	for (i = 0; i < n; i++) {
+		const Elf64_Sym *s = &syms[i];
+		unsigned int type = ELF64_ST_TYPE(s->st_info);
+
+		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || s->st_shndx == SHN_UNDEF ||
+		    !s->st_value || s->st_name >= strsh->sh_size)
+			continue;
+		if (e->nsyms == *cap) {
+			struct bt__usym *ns;
+
+			*cap = *cap ? *cap * 2 : 1024;
+			ns = realloc(e->syms, *cap * sizeof(*ns));
+			if (!ns)
+				return;
+			e->syms = ns;
+		}
+		e->syms[e->nsyms].addr = s->st_value;
+		e->syms[e->nsyms].size = s->st_size;
+		e->syms[e->nsyms].name = names + s->st_name;
+		e->syms[e->nsyms].rank = bt__usym_rank(s);
+		e->nsyms++;
+	}
+}
+
+/* Parse the ELF file open on fd: load segments and function symbols. */
+static void bt__elf_load(struct bt__elf *e, int fd, size_t size)
+{
+	const unsigned char *img;
+	const Elf64_Ehdr *eh;
+	const Elf64_Shdr *sh, *symtab = NULL, *dynsym = NULL, *tab;
+	size_t cap = 0;
+	int i;
+
+	img = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (img == MAP_FAILED)
+		return;
+	eh = (const void *)img;
+	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_phoff + (size_t)eh->e_phnum * sizeof(Elf64_Phdr) > size ||
+	    eh->e_shoff + (size_t)eh->e_shnum * sizeof(Elf64_Shdr) > size)
+		goto out;
+	for (i = 0; i < eh->e_phnum && e->nloads < 16; i++) {
+		const Elf64_Phdr *ph = (const void *)(img + eh->e_phoff) + i * sizeof(*ph);
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		e->loads[e->nloads].offset = ph->p_offset;
+		e->loads[e->nloads].vaddr = ph->p_vaddr;
+		e->loads[e->nloads].filesz = ph->p_filesz;
+		e->nloads++;
+	}
+	sh = (const void *)(img + eh->e_shoff);
+	for (i = 0; i < eh->e_shnum; i++) {
+		if (sh[i].sh_type == SHT_SYMTAB)
+			symtab = &sh[i];
+		else if (sh[i].sh_type == SHT_DYNSYM)
+			dynsym = &sh[i];
+	}
+	/* .symtab holds every symbol of .dynsym and more; a stripped file has only .dynsym */
+	tab = symtab ? symtab : dynsym;
+	if (tab && tab->sh_link < eh->e_shnum)
+		bt__elf_read_syms(e, img, size, tab, &sh[tab->sh_link], &cap);
+	qsort(e->syms, e->nsyms, sizeof(*e->syms), bt__usym_cmp);
+out:
+	munmap((void *)img, size);
+}
+
+/* The (cached) symbols of the file open on fd. */
+static struct bt__elf *bt__elf_get(int fd)
+{
+	struct bt__elf *e;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	for (e = bt__elfs; e; e = e->next)
+		if (e->dev == st.st_dev && e->ino == st.st_ino)
+			return e;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->dev = st.st_dev;
+	e->ino = st.st_ino;
+	if (st.st_size > 0)
+		bt__elf_load(e, fd, st.st_size);
+	e->next = bt__elfs;
+	bt__elfs = e;
+	return e;
+}
+
+/* The function containing vaddr (an ELF virtual address), or NULL. */
+static const struct bt__usym *bt__elf_find(const struct bt__elf *e, uint64_t vaddr)
+{
+	size_t lo = 0, hi = e->nsyms;
+
+	if (!hi || vaddr < e->syms[0].addr)
+		return NULL;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (e->syms[mid].addr <= vaddr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	while (lo > 0 && e->syms[lo - 1].addr == e->syms[lo].addr)
+		lo--;
+	if (vaddr >= e->syms[lo].addr + (e->syms[lo].size ? e->syms[lo].size : 1))
+		return NULL;
+	return &e->syms[lo];
+}
+
+/* ---- user symbols: processes ------------------------------------------------ */
+
+struct bt__vma {
+	uint64_t start, end, offset;
+	char *path;
+	struct bt__elf *elf;
+};
+
+struct bt__proc {
+	uint32_t pid;
+	struct bt__vma *vmas;
+	size_t nvmas;
+	time_t loaded;
+	struct bt__proc *next;
+};
+
+static struct bt__proc *bt__procs;
+
+/* Open the file behind a mapping, as the process sees it. */
+static int bt__open_mapped(uint32_t pid, const struct bt__vma *v)
+{
+	char p[4096 + 64];
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%u/map_files/%llx-%llx", pid, (unsigned long long)v->start,
+		 (unsigned long long)v->end);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	snprintf(p, sizeof(p), "/proc/%u/root%s", pid, v->path);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	return fd >= 0 ? fd : open(v->path, O_RDONLY | O_CLOEXEC);
+}
+
+/* (Re)read /proc/PID/maps: the executable file mappings. */
+static void bt__proc_load(struct bt__proc *pr)
+{
+	char path[64], line[4096 + 256];
+	size_t i, cap = 0;
+	FILE *f;
+
+	for (i = 0; i < pr->nvmas; i++)
+		free(pr->vmas[i].path);
+	pr->nvmas = 0;
+	pr->loaded = time(NULL);
+	snprintf(path, sizeof(path), "/proc/%u/maps", pr->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, off;
+		char perms[8];
+		int name = 0;
+		struct bt__vma *v;
+		size_t len;
+
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &off,
+			   &name) < 4 ||
+		    !name || perms[2] != 'x' || line[name] != '/')
+			continue;
+		len = strcspn(line + name, "\n");
+		if (pr->nvmas == cap) {
+			struct bt__vma *nv;
+
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(pr->vmas, cap * sizeof(*nv));
+			if (!nv)
+				break;
+			pr->vmas = nv;
+		}
+		v = &pr->vmas[pr->nvmas];
+		v->start = start;
+		v->end = end;
+		v->offset = off;
+		v->path = strndup(line + name, len);
+		v->elf = NULL;
+		if (v->path) {
+			int fd = bt__open_mapped(pr->pid, v);
+
+			if (fd >= 0) {
+				v->elf = bt__elf_get(fd);
+				close(fd);
+			}
+			pr->nvmas++;
+		}
+	}
+	fclose(f);
+}
+
+/* The mapping of pid that holds addr, reading the process on first sight. */
+static const struct bt__vma *bt__vma_find(uint32_t pid, uint64_t addr)
+{
+	struct bt__proc *pr;
+	int retried = 0;
+	size_t i;
+
+	for (pr = bt__procs; pr; pr = pr->next)
+		if (pr->pid == pid)
+			break;
+	if (!pr) {
+		pr = calloc(1, sizeof(*pr));
+		if (!pr)
+			return NULL;
+		pr->pid = pid;
+		pr->next = bt__procs;
+		bt__procs = pr;
+		bt__proc_load(pr);
+		retried = 1;
+	}
+	for (;;) {
+		for (i = 0; i < pr->nvmas; i++)
+			if (addr >= pr->vmas[i].start && addr < pr->vmas[i].end)
+				return &pr->vmas[i];
+		/* mapped since we looked (dlopen)? look again, at most once a second */
+		if (retried || time(NULL) == pr->loaded)
+			return NULL;
+		bt__proc_load(pr);
+		retried = 1;
+	}
+}
+
+/* The symbol of a user address: its function and offset, or NULL. */
+static const struct bt__usym *bt__usym_find(uint32_t pid, uint64_t addr, const struct bt__vma **vma,
+					    uint64_t *off)
+{
+	const struct bt__vma *v = bt__vma_find(pid, addr);
+	const struct bt__usym *s;
+	uint64_t foff;
+	int i;
+
+	*vma = v;
+	if (!v || !v->elf)
+		return NULL;
+	foff = addr - v->start + v->offset;
+	for (i = 0; i < v->elf->nloads; i++) {
+		uint64_t lo = v->elf->loads[i].offset;
+
+		if (foff < lo || foff >= lo + v->elf->loads[i].filesz)
+			continue;
+		s = bt__elf_find(v->elf, foff - lo + v->elf->loads[i].vaddr);
+		if (s)
+			*off = foff - lo + v->elf->loads[i].vaddr - s->addr;
+		return s;
+	}
+	return NULL;
+}
+
+/* ---- formatting ------------------------------------------------------------ */
+
+static void bt__frame(struct bt__text *t, int user, uint32_t pid, uint64_t addr, int mode)
+{
+	const struct bt__vma *vma = NULL;
+	const char *name = NULL;
+	uint64_t off = 0;
+
+	if (mode == BT_STACK_RAW) {
+		bt__text_add(t, "%llx\n", (unsigned long long)addr);
+		return;
+	}
+	if (user) {
+		const struct bt__usym *s = bt__usym_find(pid, addr, &vma, &off);
+
+		name = s ? s->name : NULL;
+	} else {
+		const struct bt__ksym *s = bt__ksym_find(addr);
+
+		if (s) {
+			name = s->name;
+			off = addr - s->addr;
+		}
+	}
+	if (mode == BT_STACK_PERF) {
+		bt__text_add(t, "\t%llx ", (unsigned long long)addr);
+		if (name)
+			bt__text_add(t, "%s+%llu", name, (unsigned long long)off);
+		else
+			bt__text_add(t, "0x%llx", (unsigned long long)addr);
+		if (user)
+			bt__text_add(t, " (%s)", vma ? vma->path : "[unknown]");
+		bt__text_add(t, "\n");
+		return;
+	}
+	if (name)
+		bt__text_add(t, "        %s+%llu\n", name, (unsigned long long)off);
+	else
+		bt__text_add(t, "        0x%llx\n", (unsigned long long)addr);
+}
+
+/* The text of a stack: "\n" and one line per frame. */
+static void bt__stack_text(struct bt__text *t, int user, int mode, unsigned int limit,
+			   const struct bt__stack_ref *ref)
+{
+	uint64_t ips[BT_MAX_FRAMES];
+	int i, fd = -1;
+
+	bt__text_add(t, "\n");
+	for (i = 0; i < bt_nstack_maps; i++)
+		if (bt_stack_maps[i].limit == limit)
+			fd = bt_stack_maps[i].fd;
+	if (ref->id < 0 || fd < 0 || limit > BT_MAX_FRAMES)
+		return;
+	memset(ips, 0, sizeof(ips));
+	if (bpf_map_lookup_elem(fd, &ref->id, ips))
+		return;
+	for (i = 0; i < (int)limit && ips[i]; i++)
+		bt__frame(t, user, ref->pid, ips[i], mode);
+}
+
+/* The text of a ksym()/usym() value: the function's name, or the address in hex. */
+static void bt__sym_text(struct bt__text *t, int user, const struct bt__sym_ref *ref)
+{
+	const char *name = NULL;
+
+	if (user) {
+		const struct bt__vma *vma;
+		const struct bt__usym *s;
+		uint64_t off;
+
+		s = bt__usym_find(ref->pid, ref->addr, &vma, &off);
+		name = s ? s->name : NULL;
+	} else {
+		const struct bt__ksym *s = bt__ksym_find(ref->addr);
+
+		name = s ? s->name : NULL;
+	}
+	if (name)
+		bt__text_add(t, "%s", name);
+	else if (ref->addr == 0)
+		bt__text_add(t, "0"); /* as bpftrace, whose hex printing shows 0 bare */
+	else
+		bt__text_add(t, "0x%llx", (unsigned long long)ref->addr);
+}
+
+/*
+ * The text of a stack or symbol field (kind BT_KIND_KSTACK..USYM) at p.
+ * The result lives in one of a few rotating buffers, so that one printf()
+ * can hold several.
+ */
+static BT_UNUSED const char *bt_sym_format(const void *p, int kind, int mode, unsigned int limit)
+{
+	static struct bt__text ring[8];
+	static unsigned int next;
+	struct bt__text *t = &ring[next++ % 8];
+
+	t->len = 0;
+	if (kind == BT_KIND_KSTACK || kind == BT_KIND_USTACK) {
+		struct bt__stack_ref ref;
+
+		memcpy(&ref, p, sizeof(ref));
+		bt__stack_text(t, kind == BT_KIND_USTACK, mode, limit, &ref);
+	} else {
+		struct bt__sym_ref ref;
+
+		memcpy(&ref, p, sizeof(ref));
+		bt__sym_text(t, kind == BT_KIND_USYM, &ref);
+	}
+	return t->buf ? t->buf : "";
+}
+
+/* A stack or symbol printed as a JSON string. */
+static BT_UNUSED void bt_json_text(FILE *out, const char *text)
+{
+	bt_json_string(out, text, strlen(text));
 }
 
 /*
@@ -2979,41 +3659,501 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 			bt_run_once(probes[i].prog);
 }
 
+/*
+ * bt2c loader support for bpftrace's standard library functions whose work is
+ * done in user space: time(), strftime(), username, join(), cat(), system(),
+ * errorf()/warnf() (included only by tools that use one of them).
+ */
+
+/* Format into a malloc'd buffer (NULL on failure); *len: its length, which may
+ * count NULs that %c of 0 wrote. */
+__attribute__((format(printf, 2, 0), unused)) static char *bt_vformat(size_t *len, const char *fmt,
+								      va_list ap)
+{
+	va_list copy;
+	char *buf;
+	int n;
+
+	va_copy(copy, ap);
+	n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	if (n < 0 || !(buf = malloc((size_t)n + 1)))
+		return NULL;
+	vsnprintf(buf, (size_t)n + 1, fmt, ap);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* One record of text in JSON ({"type": TYPE, "data": "..."}), or the text as it is. */
+static BT_UNUSED void bt_emit_text(FILE *out, const char *type, const char *s, size_t len)
+{
+	if (bt_format == BT_FORMAT_JSON) {
+		bt_json_begin(out, type);
+		bt_json_string(out, s, len);
+		bt_json_end(out);
+	} else {
+		fwrite(s, 1, len, out);
+	}
+}
+
+#define BT_MAX_CAT_BYTES 10240 /* bpftrace's max_cat_bytes */
+
+/* cat(): the named file's first bytes, as they are. */
+__attribute__((format(printf, 2, 3), unused)) static void bt_cat(FILE *out, const char *fmt, ...)
+{
+	char *path, buf[BT_MAX_CAT_BYTES];
+	size_t len, got;
+	va_list ap;
+	FILE *f;
+
+	va_start(ap, fmt);
+	path = bt_vformat(&len, fmt, ap);
+	va_end(ap);
+	if (!path)
+		return;
+	f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "ERROR: failed to open file '%s' (%s)\n", path, strerror(errno));
+		free(path);
+		return;
+	}
+	got = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	free(path);
+	bt_emit_text(out, "cat", buf, got);
+}
+
+/* system(): run the command with sh -c (tool built with --unsafe) and print what it
+ * wrote to stdout once it has finished; the tool waits for it, as bpftrace does. */
+__attribute__((format(printf, 2, 3), unused)) static void bt_system(FILE *out, const char *fmt, ...)
+{
+	char *cmd, *text = NULL, chunk[4096];
+	size_t len, n, total = 0;
+	va_list ap;
+	FILE *p;
+	int status;
+
+	va_start(ap, fmt);
+	cmd = bt_vformat(&len, fmt, ap);
+	va_end(ap);
+	if (!cmd)
+		return;
+	fflush(out);
+	p = popen(cmd, "r");
+	free(cmd);
+	if (!p) {
+		fprintf(stderr, "ERROR: failed to run command: %s\n", strerror(errno));
+		return;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) {
+		char *grown = realloc(text, total + n);
+
+		if (!grown)
+			break;
+		text = grown;
+		memcpy(text + total, chunk, n);
+		total += n;
+	}
+	status = pclose(p);
+	if (status != 0) {
+		fprintf(stderr, "ERROR: command exited with code %d\n",
+			WIFEXITED(status) ? WEXITSTATUS(status) : status);
+	} else {
+		bt_emit_text(out, "syscall", text ? text : "", total);
+		if (bt_format != BT_FORMAT_JSON)
+			fputc('\n', out); /* as bpftrace ends the command's output */
+	}
+	free(text);
+}
+
+/* errorf()/warnf() (and a failed assert): the message with the script location,
+ * on stderr in text, a record of the output in JSON.  expanded: for assert, the
+ * call it comes from (bpftrace's assert is a macro of its standard library). */
+__attribute__((format(printf, 8, 9), unused)) static void
+bt_diag(FILE *out, const char *level, const char *file, int line, int col, int end,
+	const char *expanded, const char *fmt, ...)
+{
+	size_t len;
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = bt_vformat(&len, fmt, ap);
+	va_end(ap);
+	if (!msg)
+		return;
+	if (bt_format == BT_FORMAT_JSON) {
+		fprintf(out, "{\"type\": \"%s\", \"msg\": ",
+			strcmp(level, "ERROR") ? "warnf" : "errorf");
+		bt_json_string(out, msg, len);
+		fputs(", \"filename\": ", out);
+		bt_json_string(out, file, strlen(file));
+		fprintf(out, ", \"line\": %d, \"col\": %d}\n", line, col);
+	} else {
+		fflush(out);
+		fprintf(stderr, "%s:%d:%d-%d: %s: %s\n%s", file, line, col, end, level, msg,
+			expanded);
+	}
+	free(msg);
+}
+
+/* time(): the wall-clock time when the record is printed, as strftime(3) formats it. */
+static BT_UNUSED void bt_time(FILE *out, const char *fmt)
+{
+	char buf[512];
+	time_t t = time(NULL);
+	struct tm tm;
+	size_t n;
+
+	if (!localtime_r(&t, &tm))
+		return;
+	n = strftime(buf, sizeof(buf), fmt, &tm);
+	if (n == 0) {
+		fprintf(stderr, "ERROR: strftime returned zero\n");
+		return;
+	}
+	bt_emit_text(out, "time", buf, n);
+}
+
+/* join(): the strings of the record, up to the first empty one, with sep between. */
+static BT_UNUSED void bt_join(FILE *out, const char *argv, int argnum, int argsize, const char *sep)
+{
+	char *text = malloc((size_t)argnum * ((size_t)argsize + strlen(sep)) + 2);
+	size_t len = 0;
+
+	if (!text)
+		return;
+	for (int i = 0; i < argnum; i++) {
+		const char *arg = argv + (size_t)i * argsize;
+		size_t n = strnlen(arg, (size_t)argsize);
+
+		if (!n)
+			break;
+		if (i) {
+			memcpy(text + len, sep, strlen(sep));
+			len += strlen(sep);
+		}
+		memcpy(text + len, arg, n);
+		len += n;
+	}
+	if (bt_format == BT_FORMAT_JSON) {
+		bt_emit_text(out, "join", text, len);
+	} else {
+		text[len++] = '\n';
+		fwrite(text, 1, len, out);
+	}
+	free(text);
+}
+
+/* Nanoseconds to add to a time on `clock` (CLOCK_BOOTTIME or CLOCK_TAI) to get the
+ * wall-clock time: measured once per clock, as bpftrace does. */
+static BT_UNUSED long long bt_wall_offset_ns(clockid_t clock)
+{
+	static long long boot, tai;
+	static int known_boot, known_tai;
+
+	if (clock == CLOCK_TAI) {
+		if (!known_tai)
+			tai = bt_clock_offset_ns(CLOCK_REALTIME, CLOCK_TAI), known_tai = 1;
+		return tai;
+	}
+	if (!known_boot)
+		boot = bt_clock_offset_ns(CLOCK_REALTIME, CLOCK_BOOTTIME), known_boot = 1;
+	return boot;
+}
+
+/* Text of formatted values lives in a few rotating buffers, so that one printf
+ * can hold several. */
+static BT_UNUSED char *bt_fmt_buffer(void)
+{
+	static char bufs[8][1024];
+	static unsigned int next;
+
+	return bufs[next++ % 8];
+}
+
+/* Replace every `pat` (2 chars) in fmt with `with`, in place within size bytes. */
+static void bt__replace(char *fmt, size_t size, const char *pat, const char *with)
+{
+	char *p = fmt;
+	size_t wl = strlen(with);
+
+	while ((p = strstr(p, pat)) != NULL) {
+		size_t tail = strlen(p + 2);
+
+		if ((size_t)(p - fmt) + wl + tail + 1 > size)
+			return;
+		memmove(p + wl, p + 2, tail + 1);
+		memcpy(p, with, wl);
+		p += wl;
+	}
+}
+
+/* strftime(fmt, ns): nanoseconds on `clock` (since boot, or TAI) as local time;
+ * bpftrace's extensions %f (microseconds), %k (nanoseconds), %l (milliseconds) are
+ * replaced first. */
+static BT_UNUSED const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns,
+					      clockid_t clock)
+{
+	unsigned long long t = ns + (unsigned long long)bt_wall_offset_ns(clock);
+	time_t sec = (time_t)(t / 1000000000ULL);
+	unsigned long long rem = t % 1000000000ULL;
+	char *out = bt_fmt_buffer(), f[1024], digits[16];
+	struct tm tm;
+
+	if (!sec || !localtime_r(&sec, &tm))
+		return "(?)";
+	snprintf(f, sizeof(f), "%s", fmt);
+	snprintf(digits, sizeof(digits), "%06llu", rem / 1000);
+	bt__replace(f, sizeof(f), "%f", digits);
+	snprintf(digits, sizeof(digits), "%09llu", rem);
+	bt__replace(f, sizeof(f), "%k", digits);
+	snprintf(digits, sizeof(digits), "%03llu", rem / 1000000);
+	bt__replace(f, sizeof(f), "%l", digits);
+	if (strftime(out, 1024, f, &tm) == 0)
+		return "(?)";
+	return out;
+}
+
+/* username: the name /etc/passwd gives the uid (bpftrace reads the file, not NSS);
+ * empty when there is none. */
+static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
+{
+	char *out = bt_fmt_buffer(), line[1024];
+	FILE *f = fopen("/etc/passwd", "r");
+
+	out[0] = 0;
+	if (!f)
+		return out;
+	while (fgets(line, sizeof(line), f)) {
+		char *name = strtok(line, ":"), *id;
+
+		if (name && strtok(NULL, ":") && (id = strtok(NULL, ":")) &&
+		    strtoull(id, NULL, 10) == uid && *id) {
+			snprintf(out, 1024, "%s", name);
+			break;
+		}
+	}
+	fclose(f);
+	return out;
+}
+
+/*
+ * bt2c loader support for cgroup_path(): the text of a cgroup id, looked up when
+ * the value is printed (as bpftrace does), so an id reused by a new cgroup prints
+ * that cgroup's path.
+ *
+ * The hierarchies are the cgroup and cgroup2 mounts of /proc/mounts that are
+ * directories: cgroup2 ones named "unified", cgroup v1 ones by their mount
+ * directory's name, which the call's filter ('*' wildcards) selects.  In each, the
+ * cgroup is the directory whose inode number is the id.  The text is
+ * "NAME:PATH" for each hierarchy that has it, cgroup2 first, then v1 by name,
+ * joined by ','.  A hierarchy mounted more than once (a bind mount, a container's
+ * mounts seen from outside) is looked up once, at its first mount in that order
+ * (bpftrace lists every mount).
+ */
+#include <dirent.h>
+#include <sys/stat.h>
+
+#define BT_CGROUP_MAX_ROOTS 64
+
+struct bt_cgroup_root {
+	char name[256];
+	char path[1024];
+	dev_t dev; /* the hierarchy: every mount of it has the same device */
+};
+
+/* `s` matches `pat`, where '*' stands for any run of characters. */
+static int bt_star_match(const char *pat, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	while (*s) {
+		if (*pat == '*') {
+			star = pat++;
+			resume = s;
+		} else if (*pat == *s) {
+			pat++;
+			s++;
+		} else if (star) {
+			pat = star + 1;
+			s = ++resume;
+		} else {
+			return 0;
+		}
+	}
+	while (*pat == '*')
+		pat++;
+	return !*pat;
+}
+
+/* The directory under `dir` (a path of `len` bytes in a 1024-byte buffer) whose
+ * inode is `id`: 1 with its path left in `dir`, else 0 and `dir` unchanged. */
+static int bt_cgroup_find(char *dir, size_t len, unsigned long long id, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *ent;
+	struct stat st;
+
+	if (!d)
+		return 0;
+	while ((ent = readdir(d))) {
+		size_t n = strlen(ent->d_name);
+
+		if (ent->d_type != DT_DIR || !strcmp(ent->d_name, ".") ||
+		    !strcmp(ent->d_name, "..") || len + 1 + n >= 1024)
+			continue;
+		dir[len] = '/';
+		memcpy(dir + len + 1, ent->d_name, n + 1);
+		if ((stat(dir, &st) == 0 && (unsigned long long)st.st_ino == id) ||
+		    (depth < 64 && bt_cgroup_find(dir, len + 1 + n, id, depth + 1))) {
+			closedir(d);
+			return 1;
+		}
+		dir[len] = 0;
+	}
+	closedir(d);
+	return 0;
+}
+
+static int bt_cgroup_root_cmp(const void *a, const void *b)
+{
+	const struct bt_cgroup_root *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : strcmp(x->path, y->path);
+}
+
+/* The cgroup mounts that `filter` selects: cgroup2 ones first (in mount order),
+ * then cgroup v1 ones sorted by name.  Returns how many. */
+static int bt_cgroup_roots(const char *filter, struct bt_cgroup_root *roots)
+{
+	char line[4096], type[64], path[1024];
+	int n = 0, v2 = 0, kept = 0;
+	FILE *f = fopen("/proc/mounts", "r");
+	struct stat st;
+
+	if (!f)
+		return 0;
+	while (n < BT_CGROUP_MAX_ROOTS && fgets(line, sizeof(line), f)) {
+		const char *name;
+		int is_v2;
+
+		if (sscanf(line, "%63s %1023s", type, path) != 2 ||
+		    (strcmp(type, "cgroup") && strcmp(type, "cgroup2")) || stat(path, &st) ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		is_v2 = !strcmp(type, "cgroup2");
+		name = is_v2 ? "unified" : (strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+		if (!bt_star_match(filter, name))
+			continue;
+		if (is_v2) { /* keep cgroup2 roots ahead of the v1 ones */
+			memmove(&roots[v2 + 1], &roots[v2], (size_t)(n - v2) * sizeof(*roots));
+			snprintf(roots[v2].name, sizeof(roots[v2].name), "%s", name);
+			snprintf(roots[v2].path, sizeof(roots[v2].path), "%s", path);
+			roots[v2].dev = st.st_dev;
+			v2++;
+		} else {
+			snprintf(roots[n].name, sizeof(roots[n].name), "%s", name);
+			snprintf(roots[n].path, sizeof(roots[n].path), "%s", path);
+			roots[n].dev = st.st_dev;
+		}
+		n++;
+	}
+	fclose(f);
+	qsort(&roots[v2], (size_t)(n - v2), sizeof(*roots), bt_cgroup_root_cmp);
+	for (int i = 0; i < n; i++) { /* drop further mounts of a hierarchy */
+		int seen = 0;
+
+		for (int j = 0; j < kept && !seen; j++)
+			seen = roots[j].dev == roots[i].dev;
+		if (!seen)
+			roots[kept++] = roots[i];
+	}
+	return kept;
+}
+
+/* cgroup_path(id, filter): "unified:/a/b,cpu:/a" (empty when no hierarchy has it). */
+static BT_UNUSED const char *bt_fmt_cgroup_path(const char *filter, unsigned long long id)
+{
+	static struct bt_cgroup_root roots[BT_CGROUP_MAX_ROOTS];
+	char *out = bt_fmt_buffer(), dir[1024];
+	size_t used = 0;
+	int n = bt_cgroup_roots(filter, roots);
+
+	out[0] = 0;
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(roots[i].path);
+		const char *rel = NULL;
+		struct stat st;
+
+		memcpy(dir, roots[i].path, len + 1);
+		if (stat(dir, &st) == 0 && (unsigned long long)st.st_ino == id)
+			rel = "/";
+		else if (bt_cgroup_find(dir, len, id, 0))
+			rel = dir + len;
+		if (rel && used < 1024)
+			used += (size_t)snprintf(out + used, 1024 - used, "%s%s:%s",
+						 used ? "," : "", roots[i].name, rel);
+	}
+	return out;
+}
+
 /* Which script line each block of stdlib_process.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 669, 5 },  { 673, 6 },  { 700, 8 },  { 712, 9 },  { 722, 10 },
-	{ 726, 11 }, { 742, 14 }, { 746, 14 }, { 749, 15 }, { 764, 16 },
+	{ 709, 8 },  { 713, 9 },  { 740, 11 }, { 752, 12 }, { 762, 13 }, { 766, 14 },
+	{ 780, 15 }, { 786, 18 }, { 790, 18 }, { 793, 19 }, { 808, 20 }, { 813, 23 },
+	{ 817, 24 }, { 823, 27 }, { 827, 28 }, { 836, 29 },
 };
 
 static const char *const bt_script_lines[] = {
 	"// golden: --unsafe",
 	"// bpftrace's process builtins: the parent's and the thread-group leader's pid and",
-	"// comm (CO-RE reads through curtask or any task pointer), probetype, signal_thread()",
-	"// (needs --unsafe), and uptr()/kptr() marking a pointer's address space.",
+	"// comm (CO-RE reads through curtask or any task pointer), probetype, cgroup_path()",
+	"// (printed by the loader), signal_thread() (needs --unsafe), uptr()/kptr() marking a",
+	"// pointer's address space, socket_cookie() (fentry only) and dw_ustack (ustack).",
+	"config = { unstable_dw_ustack = enable }",
+	"",
 	"tracepoint:syscalls:sys_enter_execve {",
 	"  printf(\"%s (%d) <- %s (%d), leader %s (%d), %s\\n\", comm, pid, pcomm, ppid,",
 	"         leader_comm, leader_tid, probetype);",
 	"  @parents[pcomm(), leader_comm(curtask->real_parent)] = count();",
 	"  @grandparent[ppid(curtask->real_parent), pcomm(curtask->real_parent)] = count();",
 	"  @leader[leader_tid(curtask) == pid] = count();",
-	"  printf(\"%s\\n\", str(uptr(args.filename)));",
+	"  printf(\"%s in %s\\n\", str(uptr(args.filename)), cgroup_path(cgroup));",
+	"  @cgroups[cgroup_path(cgroup, \"unified\")] = count();",
 	"}",
 	"",
 	"tracepoint:syscalls:sys_enter_kill /args.sig == 0/ {",
 	"  printf(\"%s %d\\n\", probetype(), kptr(curtask)->pid);",
 	"  signal_thread(\"SIGUSR1\");",
 	"}",
+	"",
+	"fentry:tcp_close {",
+	"  @closed[socket_cookie(args.sk)] = count();",
+	"}",
+	"",
+	"uprobe:/bin/bash:readline {",
+	"  @stacks[dw_ustack(perf, 8)] = count();",
+	"  print(dw_ustack);",
+	"}",
 };
 
 /* -k: each probe read whose failure is reported, and where it is in the script. */
 static const struct bt_helper_site bt_helper_sites[] = {
-	{ "probe_read_user_str", "stdlib_process.bt:11:18-42",
-	  "  printf(\"%s\\n\", str(uptr(args.filename)));",
-	  "                 ~~~~~~~~~~~~~~~~~~~~~~~~" },
+	{ "probe_read_user_str", "stdlib_process.bt:14:24-48",
+	  "  printf(\"%s in %s\\n\", str(uptr(args.filename)), cgroup_path(cgroup));",
+	  "                       ~~~~~~~~~~~~~~~~~~~~~~~~" },
 };
 
 /* The script's maps, for printing at exit and for print()/clear()/zero(). */
+static const struct bt_field map_cgroups_key_fields[] = {
+	{ BT_KIND_CGROUP_PATH, 8, 0, .fmt = "unified" },
+};
+static const struct bt_field map_closed_key_fields[] = {
+	{ BT_KIND_UINT, 8, 0 },
+};
 static const struct bt_field map_grandparent_key_fields[] = {
 	{ BT_KIND_INT, 8, 0 },
 	{ BT_KIND_STR, 16, 8 },
@@ -3025,8 +4165,29 @@ static const struct bt_field map_parents_key_fields[] = {
 	{ BT_KIND_STR, 16, 0 },
 	{ BT_KIND_STR, 16, 16 },
 };
+static const struct bt_field map_stacks_key_fields[] = {
+	{ BT_KIND_USTACK, BT_STACK_FIELD(BT_STACK_PERF, 8), 0 },
+};
 
 static struct bt_map bt_maps[] = {
+	{
+		.name = "@cgroups",
+		.fd = -1,
+		.scalar = 0,
+		.key = { sizeof(__u64), 1, 0, map_cgroups_key_fields },
+		.agg = BT_AGG_COUNT,
+		.percpu = 1,
+		.nbuckets = 0,
+	},
+	{
+		.name = "@closed",
+		.fd = -1,
+		.scalar = 0,
+		.key = { sizeof(__u64), 1, 0, map_closed_key_fields },
+		.agg = BT_AGG_COUNT,
+		.percpu = 1,
+		.nbuckets = 0,
+	},
 	{
 		.name = "@grandparent",
 		.fd = -1,
@@ -3054,8 +4215,17 @@ static struct bt_map bt_maps[] = {
 		.percpu = 1,
 		.nbuckets = 0,
 	},
+	{
+		.name = "@stacks",
+		.fd = -1,
+		.scalar = 0,
+		.key = { sizeof(struct map_stacks_key), 1, 0, map_stacks_key_fields },
+		.agg = BT_AGG_COUNT,
+		.percpu = 1,
+		.nbuckets = 0,
+	},
 };
-#define BT_NMAPS 3
+#define BT_NMAPS 6
 #define BT_POLL_MS 100 /* longest a record waits before it is printed */
 
 /* Format and print one ring-buffer record. */
@@ -3081,7 +4251,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		bt_zero_map(&bt_maps[cmd->arg[0]]);
 		break;
 	case EVENT_PRINTF_0: {
-		/* line 6 */
+		/* line 9 */
 		const struct event_printf_0 *e = data;
 
 		bt_printf(bt_out, "%s (%d) <- %s (%d), leader %s (%d), %s\n",
@@ -3092,21 +4262,37 @@ static int handle_event(void *ctx, void *data, size_t size)
 		break;
 	}
 	case EVENT_PRINTF_1: {
-		/* line 11 */
+		/* line 14 */
 		const struct event_printf_1 *e = data;
 
-		bt_printf(bt_out, "%s\n", bt_str_text(e->a0, sizeof(e->a0)));
+		bt_printf(bt_out, "%s in %s\n", bt_str_text(e->a0, sizeof(e->a0)),
+			  bt_fmt_cgroup_path("*", e->a1));
 		break;
 	}
 	case EVENT_PRINTF_2: {
-		/* line 15 */
+		/* line 19 */
 		const struct event_printf_2 *e = data;
 
 		bt_printf(bt_out, "%s %d\n", bt_str_text(e->a0, sizeof(e->a0)), (int)e->a1);
 		break;
 	}
-	case EVENT_HELPER_ERROR_3: { /* -k */
-		const struct event_helper_error_3 *e = data;
+	case EVENT_PRINT_3: {
+		/* line 29 */
+		const struct event_print_3 *e = data;
+
+		if (bt_format == BT_FORMAT_JSON) {
+			bt_json_begin(bt_out, "value");
+			bt_json_text(bt_out, bt_sym_format(&e->value, BT_KIND_USTACK,
+							   BT_STACK_BPFTRACE, 127));
+			bt_json_end(bt_out);
+			break;
+		}
+		fprintf(bt_out, "%s\n",
+			bt_sym_format(&e->value, BT_KIND_USTACK, BT_STACK_BPFTRACE, 127));
+		break;
+	}
+	case EVENT_HELPER_ERROR_4: { /* -k */
+		const struct event_helper_error_4 *e = data;
 
 		bt_helper_warning(&bt_helper_sites[e->site], e->ret);
 		break;
@@ -3147,6 +4333,24 @@ int main(int argc, char **argv)
 			.kind = BT_PROBE_AUTO,
 			.optional = 0,
 		},
+		{
+			.prog = skel->progs.handle_fentry_tcp_close,
+			.link = &skel->links.handle_fentry_tcp_close,
+			.name = "fentry:vmlinux:tcp_close",
+			.kind = BT_PROBE_AUTO,
+			.optional = 0,
+		},
+		{
+			.prog = skel->progs.handle_uprobe_readline,
+			.link = &skel->links.handle_uprobe_readline,
+			.name = "uprobe:/bin/bash:readline",
+			.kind = BT_PROBE_UPROBE,
+			.optional = 0,
+			.path = "/bin/bash",
+			.func = "readline",
+			.offset = 0,
+			.retprobe = 0,
+		},
 	};
 	const int nprog = sizeof(probes) / sizeof(probes[0]);
 
@@ -3161,8 +4365,14 @@ int main(int argc, char **argv)
 	skel->rodata->bt_ncpus = libbpf_num_possible_cpus();
 	skel->rodata->bt_nparams = bt_state.nparams;
 	skel->rodata->bt_helper_warnings = bt_state.helper_warnings;
+	if (!bt_kernel_has_helper(BPF_FUNC_get_current_cgroup_id)) {
+		fprintf(stderr, "stdlib_process.bt:14: ERROR: cgroup needs Linux 4.18 or newer "
+				"(get_current_cgroup_id)\n");
+		err = -EOPNOTSUPP;
+		goto cleanup;
+	}
 	if (!bt_kernel_has_helper(BPF_FUNC_send_signal_thread)) {
-		fprintf(stderr, "stdlib_process.bt:16: ERROR: signal_thread() needs Linux 5.5 or "
+		fprintf(stderr, "stdlib_process.bt:20: ERROR: signal_thread() needs Linux 5.5 or "
 				"newer (send_signal_thread)\n");
 		err = -EOPNOTSUPP;
 		goto cleanup;
@@ -3186,9 +4396,14 @@ int main(int argc, char **argv)
 		printf("stdlib_process.bt: loads on this kernel\n");
 		goto cleanup;
 	}
-	bt_maps[0].fd = bpf_map__fd(skel->maps.map_grandparent);
-	bt_maps[1].fd = bpf_map__fd(skel->maps.map_leader);
-	bt_maps[2].fd = bpf_map__fd(skel->maps.map_parents);
+	bt_maps[0].fd = bpf_map__fd(skel->maps.map_cgroups);
+	bt_maps[1].fd = bpf_map__fd(skel->maps.map_closed);
+	bt_maps[2].fd = bpf_map__fd(skel->maps.map_grandparent);
+	bt_maps[3].fd = bpf_map__fd(skel->maps.map_leader);
+	bt_maps[4].fd = bpf_map__fd(skel->maps.map_parents);
+	bt_maps[5].fd = bpf_map__fd(skel->maps.map_stacks);
+	bt_stack_map_add(127, bpf_map__fd(skel->maps.bt_stacks_127));
+	bt_stack_map_add(8, bpf_map__fd(skel->maps.bt_stacks_8));
 
 	nprobes = bt_attach_probes(probes, nprog, BT_MISSING_ERROR);
 	if (nprobes < 0) {

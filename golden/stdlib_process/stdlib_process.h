@@ -13,10 +13,11 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
-	EVENT_PRINTF_0,	      /* line 6: printf */
-	EVENT_PRINTF_1,	      /* line 11: printf */
-	EVENT_PRINTF_2,	      /* line 15: printf */
-	EVENT_HELPER_ERROR_3, /* line 0: helper_error */
+	EVENT_PRINTF_0,	      /* line 9: printf */
+	EVENT_PRINTF_1,	      /* line 14: printf */
+	EVENT_PRINTF_2,	      /* line 19: printf */
+	EVENT_PRINT_3,	      /* line 29: print */
+	EVENT_HELPER_ERROR_4, /* line 0: helper_error */
 };
 
 struct event_header {
@@ -42,6 +43,20 @@ struct bt_avg {
 	__u64 count;
 };
 
+/* kstack/ustack: the id from bpf_get_stackid() (< 0: no stack) and, for a user
+ * stack, its process; the frames stay in the stack trace map until printed. */
+struct bt_stack {
+	__s32 id;
+	__u32 pid;
+};
+
+/* ksym(addr)/usym(addr): resolved to a name when printed (usym in process pid) */
+struct bt_sym {
+	__u64 addr;
+	__u32 pid;
+	__u32 pad;
+};
+
 /* key of @grandparent */
 struct map_grandparent_key {
 	__s64 k0;
@@ -54,7 +69,12 @@ struct map_parents_key {
 	char k1[16];
 };
 
-/* line 6: printf */
+/* key of @stacks */
+struct map_stacks_key {
+	struct bt_stack k0;
+};
+
+/* line 9: printf */
 struct event_printf_0 {
 	struct event_header hdr;
 	char a0[16];
@@ -66,21 +86,28 @@ struct event_printf_0 {
 	char a6[16];
 };
 
-/* line 11: printf */
+/* line 14: printf */
 struct event_printf_1 {
 	struct event_header hdr;
 	char a0[1024];
+	__u64 a1;
 };
 
-/* line 15: printf */
+/* line 19: printf */
 struct event_printf_2 {
 	struct event_header hdr;
 	char a0[16];
 	__s32 a1;
 };
 
+/* line 29: print */
+struct event_print_3 {
+	struct event_header hdr;
+	struct bt_stack value;
+};
+
 /* line 0: helper_error */
-struct event_helper_error_3 {
+struct event_helper_error_4 {
 	struct event_header hdr;
 	__u32 site;
 	__s64 ret;
