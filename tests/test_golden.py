@@ -260,6 +260,11 @@ def test_golden_tool_loads(script: Path, kernel_mounts: None) -> None:
         assert not re.search(rf" [dDbB] {unresolved[1]}$", kallsyms, re.M), r.stderr
         assert re.search(r"\.bt:\d+: ERROR: .*ldimm64 failed to find the address", r.stderr)
         return
+    if "socket_cookie(" in script.read_text() and r.returncode != 0 and re.search(
+            r"prog 'handle_f(entry|exit)_\w+': BPF program load failed: Operation not "
+            r"permitted", r.stderr):
+        pytest.skip("this kernel loads no fentry/fexit programs (no BTF trampolines or "
+                    "locked down), and socket_cookie() has no kprobe twin")
     assert r.returncode == 0, r.stdout + r.stderr
 
 

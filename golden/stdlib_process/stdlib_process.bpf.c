@@ -50,14 +50,6 @@ struct {
 	__type(value, __u64);
 } map_cgroups SEC(".maps");
 
-/* @closed = count(): first used on line 24 */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, __u64);
-} map_closed SEC(".maps");
-
 /* @grandparent = count(): first used on line 12 */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -82,7 +74,7 @@ struct {
 	__type(value, __u64);
 } map_parents SEC(".maps");
 
-/* @stacks = count(): first used on line 28 */
+/* @stacks = count(): first used on line 24 */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
@@ -810,21 +802,11 @@ int handle_sys_enter_kill(struct tp_syscalls_sys_enter_kill *args)
 	return 0;
 }
 
-/* line 23: fentry:vmlinux:tcp_close */
-SEC("fentry/tcp_close")
-int handle_fentry_tcp_close(__u64 *ctx)
-{
-	/* line 24: @closed[socket_cookie(args.sk)] = count() */
-	__u64 key1 = bpf_get_socket_cookie((void *)(((__u64)ctx[0])));
-	bt_map_add(&map_closed, &key1, 1);
-	return 0;
-}
-
-/* line 27: uprobe:/bin/bash:readline */
+/* line 23: uprobe:/bin/bash:readline */
 SEC("uprobe")
 int handle_uprobe_readline(struct pt_regs *ctx)
 {
-	/* line 28: @stacks[dw_ustack(perf, 8)] = count() */
+	/* line 24: @stacks[dw_ustack(perf, 8)] = count() */
 	struct bt_stack stack2 = {
 		.id = bpf_get_stackid(ctx, &bt_stacks_8, BPF_F_USER_STACK),
 		.pid = bpf_get_current_pid_tgid() >> 32,
@@ -833,7 +815,7 @@ int handle_uprobe_readline(struct pt_regs *ctx)
 	__builtin_memset(&key1, 0, sizeof(key1));
 	__builtin_memcpy(&key1.k0, &stack2, sizeof(key1.k0));
 	bt_map_add(&map_stacks, &key1, 1);
-	/* line 29: print(dw_ustack) */
+	/* line 25: print(dw_ustack) */
 	struct bt_stack stack3 = {
 		.id = bpf_get_stackid(ctx, &bt_stacks_127, BPF_F_USER_STACK),
 		.pid = bpf_get_current_pid_tgid() >> 32,

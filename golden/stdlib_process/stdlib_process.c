@@ -4102,9 +4102,8 @@ static BT_UNUSED const char *bt_fmt_cgroup_path(const char *filter, unsigned lon
 /* Which script line each block of stdlib_process.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 709, 8 },  { 713, 9 },  { 740, 11 }, { 752, 12 }, { 762, 13 }, { 766, 14 },
-	{ 780, 15 }, { 786, 18 }, { 790, 18 }, { 793, 19 }, { 808, 20 }, { 813, 23 },
-	{ 817, 24 }, { 823, 27 }, { 827, 28 }, { 836, 29 },
+	{ 701, 8 },  { 705, 9 },  { 732, 11 }, { 744, 12 }, { 754, 13 }, { 758, 14 }, { 772, 15 },
+	{ 778, 18 }, { 782, 18 }, { 785, 19 }, { 800, 20 }, { 805, 23 }, { 809, 24 }, { 818, 25 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -4112,7 +4111,7 @@ static const char *const bt_script_lines[] = {
 	"// bpftrace's process builtins: the parent's and the thread-group leader's pid and",
 	"// comm (CO-RE reads through curtask or any task pointer), probetype, cgroup_path()",
 	"// (printed by the loader), signal_thread() (needs --unsafe), uptr()/kptr() marking a",
-	"// pointer's address space, socket_cookie() (fentry only) and dw_ustack (ustack).",
+	"// pointer's address space, and dw_ustack (unwound like ustack).",
 	"config = { unstable_dw_ustack = enable }",
 	"",
 	"tracepoint:syscalls:sys_enter_execve {",
@@ -4128,10 +4127,6 @@ static const char *const bt_script_lines[] = {
 	"tracepoint:syscalls:sys_enter_kill /args.sig == 0/ {",
 	"  printf(\"%s %d\\n\", probetype(), kptr(curtask)->pid);",
 	"  signal_thread(\"SIGUSR1\");",
-	"}",
-	"",
-	"fentry:tcp_close {",
-	"  @closed[socket_cookie(args.sk)] = count();",
 	"}",
 	"",
 	"uprobe:/bin/bash:readline {",
@@ -4150,9 +4145,6 @@ static const struct bt_helper_site bt_helper_sites[] = {
 /* The script's maps, for printing at exit and for print()/clear()/zero(). */
 static const struct bt_field map_cgroups_key_fields[] = {
 	{ BT_KIND_CGROUP_PATH, 8, 0, .fmt = "unified" },
-};
-static const struct bt_field map_closed_key_fields[] = {
-	{ BT_KIND_UINT, 8, 0 },
 };
 static const struct bt_field map_grandparent_key_fields[] = {
 	{ BT_KIND_INT, 8, 0 },
@@ -4175,15 +4167,6 @@ static struct bt_map bt_maps[] = {
 		.fd = -1,
 		.scalar = 0,
 		.key = { sizeof(__u64), 1, 0, map_cgroups_key_fields },
-		.agg = BT_AGG_COUNT,
-		.percpu = 1,
-		.nbuckets = 0,
-	},
-	{
-		.name = "@closed",
-		.fd = -1,
-		.scalar = 0,
-		.key = { sizeof(__u64), 1, 0, map_closed_key_fields },
 		.agg = BT_AGG_COUNT,
 		.percpu = 1,
 		.nbuckets = 0,
@@ -4225,7 +4208,7 @@ static struct bt_map bt_maps[] = {
 		.nbuckets = 0,
 	},
 };
-#define BT_NMAPS 6
+#define BT_NMAPS 5
 #define BT_POLL_MS 100 /* longest a record waits before it is printed */
 
 /* Format and print one ring-buffer record. */
@@ -4277,7 +4260,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		break;
 	}
 	case EVENT_PRINT_3: {
-		/* line 29 */
+		/* line 25 */
 		const struct event_print_3 *e = data;
 
 		if (bt_format == BT_FORMAT_JSON) {
@@ -4330,13 +4313,6 @@ int main(int argc, char **argv)
 			.prog = skel->progs.handle_sys_enter_kill,
 			.link = &skel->links.handle_sys_enter_kill,
 			.name = "tracepoint:syscalls:sys_enter_kill",
-			.kind = BT_PROBE_AUTO,
-			.optional = 0,
-		},
-		{
-			.prog = skel->progs.handle_fentry_tcp_close,
-			.link = &skel->links.handle_fentry_tcp_close,
-			.name = "fentry:vmlinux:tcp_close",
 			.kind = BT_PROBE_AUTO,
 			.optional = 0,
 		},
@@ -4397,11 +4373,10 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	bt_maps[0].fd = bpf_map__fd(skel->maps.map_cgroups);
-	bt_maps[1].fd = bpf_map__fd(skel->maps.map_closed);
-	bt_maps[2].fd = bpf_map__fd(skel->maps.map_grandparent);
-	bt_maps[3].fd = bpf_map__fd(skel->maps.map_leader);
-	bt_maps[4].fd = bpf_map__fd(skel->maps.map_parents);
-	bt_maps[5].fd = bpf_map__fd(skel->maps.map_stacks);
+	bt_maps[1].fd = bpf_map__fd(skel->maps.map_grandparent);
+	bt_maps[2].fd = bpf_map__fd(skel->maps.map_leader);
+	bt_maps[3].fd = bpf_map__fd(skel->maps.map_parents);
+	bt_maps[4].fd = bpf_map__fd(skel->maps.map_stacks);
 	bt_stack_map_add(127, bpf_map__fd(skel->maps.bt_stacks_127));
 	bt_stack_map_add(8, bpf_map__fd(skel->maps.bt_stacks_8));
 

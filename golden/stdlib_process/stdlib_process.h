@@ -16,7 +16,7 @@ enum bt_event_id {
 	EVENT_PRINTF_0,	      /* line 9: printf */
 	EVENT_PRINTF_1,	      /* line 14: printf */
 	EVENT_PRINTF_2,	      /* line 19: printf */
-	EVENT_PRINT_3,	      /* line 29: print */
+	EVENT_PRINT_3,	      /* line 25: print */
 	EVENT_HELPER_ERROR_4, /* line 0: helper_error */
 };
 
@@ -100,7 +100,7 @@ struct event_printf_2 {
 	__s32 a1;
 };
 
-/* line 29: print */
+/* line 25: print */
 struct event_print_3 {
 	struct event_header hdr;
 	struct bt_stack value;
