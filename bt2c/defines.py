@@ -24,7 +24,7 @@ from bt2c.preproc import Define
 _BUILTINS = {"pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "cpid", "comm", "rand",
              "numaid", "jiffies", "ncpus", "usermode", "username", "cgroup", "args", "retval",
              "func", "probe", "true", "false", "curtask", "kstack", "ustack", "ctx", "ppid",
-             "pcomm", "leader_tid", "leader_comm", "probetype"}
+             "pcomm", "leader_tid", "leader_comm", "probetype", "dw_ustack"}
 _ARG = re.compile(r"s?arg\d+")
 _NAME = re.compile(r"(?<!\w)[A-Za-z_]\w*")   # not the x of 0x10
 
