@@ -34,8 +34,68 @@ class DefinitionError(Exception):
         self.line = line
 
 
+def _blank(m: re.Match[str]) -> str:
+    """A comment as spaces, keeping its newlines so that lines still count right."""
+    return re.sub(r"[^\n]", " ", m.group(0))
+
+
+def _strip_attributes(text: str) -> tuple[str, set[str]]:
+    """Remove comments and ``__attribute__((...))`` lists (pycparser knows neither);
+    return the text and the names of the structs and unions marked ``packed``."""
+    text = re.sub(r"/\*.*?\*/|//[^\n]*", _blank, text, flags=re.S)
+    packed: set[str] = set()
+    while m := re.search(r"__attribute__\s*\(\(", text):
+        depth, i = 2, m.end()
+        while i < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        if "packed" in text[m.end():i]:
+            name = _attributed_struct(text, m.start())
+            if name:
+                packed.add(name)
+        text = text[:m.start()] + " " * (i - m.start()) + text[i:]
+    return text, packed
+
+
+def _attributed_struct(text: str, at: int) -> str | None:
+    """The struct or union an attribute at ``at`` belongs to: the one whose body ends
+    just before it (``struct s {...} __attribute__``) or starts just after it
+    (``struct __attribute__ s {...}``)."""
+    before = text[:at].rstrip()
+    if before.endswith("}"):
+        depth, i = 0, len(before) - 1
+        while i >= 0:
+            depth += {"}": 1, "{": -1}.get(before[i], 0)
+            if depth == 0:
+                break
+            i -= 1
+        m = re.search(r"\b(?:struct|union)\s+(\w+)\s*$", before[:i])
+        return m.group(1) if m else None
+    if re.search(r"\b(?:struct|union)\s*$", before):
+        m = re.match(r"[^{]*?(\w+)\s*\{", text[at:])
+        return m.group(1) if m else None
+    return None
+
+
+def _complete_members(text: str) -> str:
+    """Add the ``;`` clang lets a struct's last member go without (``{ int a; int b }``);
+    an enum's list has none."""
+    out, kinds = [], []
+    for i, ch in enumerate(text):
+        if ch == "{":
+            kinds.append("enum" if re.search(r"\benum\b[\w\s]*$", text[:i]) else "struct")
+        elif ch == "}" and kinds:
+            last = "".join(out).rstrip()[-1:]
+            if kinds.pop() == "struct" and last not in (";", "{", ""):
+                out.append(";")
+        out.append(ch)
+    return "".join(out)
+
+
 def parse_definitions(table: TypeTable, text: str) -> None:
     """Parse ``text`` (C declarations) into ``table``."""
+    text, packed = _strip_attributes(text)
+    text = _complete_members(text)
     defined = set(re.findall(r"typedef[^;]*?\b(\w+)\s*;", text))
     prelude = []
     for word in sorted(set(re.findall(r"\b[A-Za-z_]\w*\b", text)) - _KEYWORDS - defined):
@@ -54,14 +114,15 @@ def parse_definitions(table: TypeTable, text: str) -> None:
         msg = str(exc).removeprefix("definitions:").strip()
         raise DefinitionError(f"syntax error in C definition: {msg} (a type neither the "
                               "script nor the kernel's BTF defines?)") from None
-    layout = _Layout(table)
+    layout = _Layout(table, packed)
     for node in tree.ext:
         layout.top(node)
 
 
 class _Layout:
-    def __init__(self, table: TypeTable):
+    def __init__(self, table: TypeTable, packed: set[str] | None = None):
         self.table = table
+        self.packed = packed or set()   # structs laid out without padding
 
     def top(self, node: c_ast.Node) -> None:
         if isinstance(node, c_ast.Typedef):
@@ -129,7 +190,7 @@ class _Layout:
         bitpos, align = 0, 1
         for d in node.decls:
             t = self.type_of(d.type)
-            a = _align(t, self.table)
+            a = 1 if name in self.packed else _align(t, self.table)
             size = t.size
             align = max(align, a)
             width = _const(d.bitsize, self.table) if d.bitsize is not None else None

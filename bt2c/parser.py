@@ -43,6 +43,22 @@ PROVIDER_ALIASES = {
 MAX_NESTING = 48
 
 
+
+_ATTRIBUTE_RE = re.compile(r"(?:\s|/\*.*?\*/)*__attribute__(?:\s|/\*.*?\*/)*\(\(", re.S)
+
+
+def _after_attributes(text: str, pos: int) -> int:
+    """Where the ``__attribute__((...))`` lists after a definition's closing brace end
+    (``pos`` when none follows): bpftrace hands definitions to clang, which takes them."""
+    while m := _ATTRIBUTE_RE.match(text, pos):
+        depth, i = 2, m.end()
+        while i < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        pos = i
+    return pos
+
+
 class Parser:
     """Parses one script; raises :class:`Bt2cError` on the first syntax error.
 
@@ -306,6 +322,7 @@ class Parser:
             elif ch == "}":
                 depth -= 1
                 if depth == 0:
+                    i = _after_attributes(text, i + 1) - 1
                     j = i + 1
                     while j < len(text) and text[j] in " \t":
                         j += 1
