@@ -90,6 +90,9 @@ class Builtin(Expr):
 class Call(Expr):
     name: str
     args: list[Expr]
+    #: a call bpftrace evaluates at compile time (is_str(), kfunc_exist(), ...): its
+    #: value, set by the semantic pass (see :mod:`bt2c.comptime`)
+    folded: int | None = field(default=None, init=False, compare=False)
 
 
 @dataclass
@@ -169,6 +172,16 @@ class OffsetOf(Expr):
 
 
 @dataclass
+class ContainerOf(Expr):
+    """``container_of(ptr, TYPE, member)``: the TYPE object holding ``*ptr`` as ``member``."""
+
+    ptr: Expr
+    type_name: str
+    fields: list[str]
+    value: int = field(default=0, init=False, compare=False)  #: the member's offset
+
+
+@dataclass
 class Stmt(Node):
     """Base of statements."""
 
@@ -224,6 +237,9 @@ class If(Stmt):
     cond: Expr
     then: Block
     other: Block | None
+    #: ``if comptime (cond)``: decided when the script is compiled; the semantic pass
+    #: leaves only the branch taken in ``then`` (and ``other`` None)
+    comptime: bool = False
 
 
 @dataclass

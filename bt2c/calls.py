@@ -42,6 +42,12 @@ class CallGen:
         name = e.name
         res = self.gen.res
         line = self.line_of(e)
+        if e.folded is not None:   # is_str(), kfunc_exist(), comptime ...: a constant
+            return f"{e.folded}LL" if abs(e.folded) >= 2**31 else str(e.folded)
+        if name == "static_assert":
+            return ""   # checked when the script was compiled
+        if name == "is_err":   # the kernel's IS_ERR(): the top 4095 addresses
+            return f"((__u64)({self.expr(e.args[0])}) >= (__u64)-4095LL)"
         if name in CALLABLE_BUILTINS and not e.args:
             bare = ast.Builtin(e.span, name)
             bare.type = e.type

@@ -285,6 +285,8 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         elif isinstance(st, ast.Assign):
             self.comment(st)
             self.assign(st)
+        elif isinstance(st, ast.If) and st.comptime:
+            self.stmts(st.then.stmts)   # the branch the compile-time condition took
         elif isinstance(st, ast.If):
             self.comment(st)
             cond = self.expr(st.cond)
@@ -664,6 +666,8 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
             return self.access(e)
         if isinstance(e, (ast.SizeOf, ast.OffsetOf)):
             return f"{e.value}ULL"
+        if isinstance(e, ast.ContainerOf):
+            return f"((__u64){self.expr(e.ptr)} - {e.value}ULL)"
         if isinstance(e, ast.Unary):
             inner = self.expr(e.operand)
             return f"({e.op}{inner})" if e.op != "!" else f"(!{inner})"

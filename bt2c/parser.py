@@ -263,6 +263,9 @@ class Parser:
         body = self.parse_block()
         return ast.Macro(start.to(body.span), name.text, params, body)
 
+    def parse_container_of(self, tok: Token) -> ast.ContainerOf:
+        return _container_of(self, tok)
+
     def parse_record(self, open_paren: Token) -> ast.Tuple:
         """``(name=expr, ...)``: a record, a tuple whose members have names."""
         names, items = _record_items(self)
@@ -489,7 +492,10 @@ class Parser:
 
     def parse_if(self) -> ast.If:
         start = self.expect("if").span
+        comptime = self.accept("comptime")
         cond = self.parse_expr()  # bpftrace's parentheses are those of the expression
+        if comptime is not None:  # (bpftrace's errors point at `comptime (cond)`)
+            cond = ast.Call(comptime.span.to(cond.span), "comptime", [cond])
         then = self.parse_block()
         other = None
         if self.accept("else"):
@@ -498,7 +504,8 @@ class Parser:
                 other = ast.Block(nested.span, [nested])
             else:
                 other = self.parse_block()
-        return ast.If(start.to((other or then).span), cond, then, other)
+        return ast.If(start.to((other or then).span), cond, then, other,
+                      comptime=comptime is not None)
 
     def parse_for(self) -> ast.Stmt:
         start = self.expect("for").span
@@ -690,6 +697,11 @@ class Parser:
                 inner = self.parse_expr()
                 end = self.expect(")").span
                 return ast.SizeOf(tok.span.to(end), None, inner)
+            if tok.text == "comptime" and not self.at(";"):
+                operand = self.parse_unary()   # `comptime EXPR`: a compile-time value
+                return ast.Call(tok.span.to(operand.span), "comptime", [operand])
+            if tok.text == "container_of" and self.at("("):
+                return self.parse_container_of(tok)
             if tok.text == "offsetof" and self.at("("):
                 self.advance()
                 name, _ = self.parse_type_name()
@@ -718,6 +730,20 @@ class Parser:
             self.expect(")")
             return first
         raise self.error("syntax: expected expression", tok.span)
+
+
+def _container_of(parser: Parser, tok: Token) -> ast.ContainerOf:
+    """``container_of(ptr, TYPE, member[.member...])``: TYPE is a C type name."""
+    parser.expect("(")
+    ptr = parser.parse_expr()
+    parser.expect(",")
+    name, _ = parser.parse_type_name(stops=(",",))
+    parser.expect(",")
+    fields = [parser.advance().text]
+    while parser.accept("."):
+        fields.append(parser.advance().text)
+    end = parser.expect(")").span
+    return ast.ContainerOf(tok.span.to(end), ptr, name, fields)
 
 
 def _record_items(parser: Parser) -> tuple[list[str], list[ast.Expr]]:

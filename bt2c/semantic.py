@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from bt2c import ast
 from bt2c.cdefs import TypeError_, TypeTable
+from bt2c.comptime import COMPTIME_FUNCTIONS, ComptimeCalls
 from bt2c.datafuncs import DATA_FUNCTIONS, DataCalls
 from bt2c.diagnostics import Bt2cError, Bt2cErrors, Source, Span
 from bt2c.getopt import GetoptCalls, Option
@@ -245,7 +246,7 @@ def storage_type(t: Type) -> Type:
     return t
 
 
-class Analyzer(DataCalls, StringCalls, GetoptCalls):
+class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
     """Walks the tree assigning types; raises :class:`Bt2cError` for the script's errors.
 
     An error ends the statement it is found in, not the analysis: the next
@@ -523,6 +524,8 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls):
             self.expr(stmt.expr)
         elif isinstance(stmt, ast.Assign):
             self.assign(stmt)
+        elif isinstance(stmt, ast.If) and stmt.comptime:
+            self.comptime_if(stmt)
         elif isinstance(stmt, ast.If):
             self.expr(stmt.cond)
             self.require_int(stmt.cond, "condition")
@@ -870,20 +873,56 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls):
                 e.value = self.expr(e.expr).size
             return UINT64
         if isinstance(e, ast.OffsetOf):
-            t = self.type_name(e.type_name, e.span)
-            off = 0
-            for name in e.fields:
-                if not isinstance(t, StructType):
-                    raise self.error(f"'{t}' is not a struct or union", e.span)
-                f = self.types.field(t, name)
-                if f is None:
-                    raise self.error(f"Struct/union of type '{t}' does not contain a field "
-                                     f"named '{name}'", e.span)
-                off += f.offset
-                t = f.type
-            e.value = off
+            e.value = self.offset_of(self.type_name(e.type_name, e.span), e.fields, e.span)
             return UINT64
+        if isinstance(e, ast.ContainerOf):
+            return self.container_of(e)
         raise self.error("unsupported expression", e.span)
+
+    def offset_of(self, t: Type, fields: list[str], span: Span) -> int:
+        """The offset of member ``a.b.c`` in struct ``t``."""
+        off = 0
+        for name in fields:
+            if not isinstance(t, StructType):
+                raise self.error(f"'{t}' is not a struct or union", span)
+            f = self.types.field(t, name)
+            if f is None:
+                raise self.error(f"Struct/union of type '{t}' does not contain a field "
+                                 f"named '{name}'", span)
+            off += f.offset
+            t = f.type
+        return off
+
+    def container_of(self, e: ast.ContainerOf) -> Type:
+        """``container_of(ptr, TYPE, member)``: a TYPE pointer ``offsetof(TYPE, member)``
+        bytes before ``ptr``, in ptr's address space.  TYPE may be a bare struct name
+        (``task_struct``), as bpftrace resolves it."""
+        t = self.expr(e.ptr)
+        if not isinstance(t, IntType) or isinstance(t, FormattedInt):
+            raise self.error(f'Cannot cast from "{t}" to "void *"', e.ptr.span)
+        name = e.type_name
+        if re.fullmatch(r"\w+", name) and name not in _CASTS:
+            try:
+                target = self.types.parse_name(name, self.user_space)
+            except TypeError_:
+                target = self.type_name(f"struct {name}", e.span)
+        else:
+            target = self.type_name(name, e.span)
+        e.value = self.offset_of(target, e.fields, e.span)
+        user = t.user if isinstance(t, PointerType) else self.user_space
+        return PointerType(target=target, user=user)
+
+    def comptime_if(self, stmt: ast.If) -> None:
+        """``if comptime (cond)``: only the branch taken is checked and compiled (a fail()
+        in the other one is never reached).  Once types are final, the statement keeps
+        that branch alone, in ``then``."""
+        self.expr(stmt.cond)
+        taken = stmt.then if stmt.cond.folded else stmt.other  # type: ignore[attr-defined]
+        if taken is not None:
+            self.block(taken)
+        if self.final:
+            stmt.then = taken or ast.Block(stmt.span, [])
+            stmt.other = None
 
     def cast_type_span(self, e: ast.Cast) -> Span:
         """The type's name inside ``(TYPE)expr``, where bpftrace points at an unknown type."""
@@ -1346,6 +1385,8 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls):
             return self.string_call(e)
         if name == "getopt":
             return self.getopt_call(e)
+        if name in COMPTIME_FUNCTIONS:
+            return self.comptime_call(e)
         if name == "strcontains":
             self.nargs(e, 2)
             for a in e.args:

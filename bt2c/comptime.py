@@ -1,0 +1,247 @@
+"""bpftrace's compile-time functions: is_str(), is_integer(), is_unsigned_integer(),
+is_ptr(), is_array(), is_literal(), kfunc_exist(), kfunc_allowed(), static_assert(),
+fail() and ``comptime``/``if comptime``, plus the run-time is_err().
+
+A mixin of :class:`bt2c.semantic.Analyzer`.  The predicates are answered from the
+types the analysis gives their argument, and the answer is kept in the call node
+(``Call.folded``): the generated C holds only the constant, and the argument is
+never evaluated, as in bpftrace (where they are macros over ``typeinfo()``).
+static_assert() and fail() stop the compilation with bpftrace's messages.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from bt2c import ast
+from bt2c.kfuncs import kfunc_allowed, kfunc_exist
+from bt2c.types import (
+    BOOL,
+    VOID,
+    ArrayType,
+    BoolType,
+    FormattedInt,
+    IntType,
+    PointerType,
+    StringType,
+    Type,
+)
+
+if TYPE_CHECKING:
+    from bt2c.semantic import Analyzer
+
+#: Predicates on the argument's type, folded to true/false.
+TYPE_PREDICATES = {"is_str", "is_integer", "is_unsigned_integer", "is_ptr", "is_array"}
+COMPTIME_FUNCTIONS = TYPE_PREDICATES | {"is_literal", "kfunc_exist", "kfunc_allowed",
+                                        "static_assert", "fail", "comptime", "is_err"}
+#: printf conversions fail() formats: flags, width, precision, length, conversion.
+_CONVERSION = re.compile(r"%([-+ #0]*\d*(?:\.\d+)?)(?:hh|h|ll|l|z|j)?([diouxXcsp%])")
+
+
+def _is_integer(t: Type | None) -> bool:
+    """bpftrace's "int" base type: not bool, pointers, or formatted values."""
+    return isinstance(t, IntType) and not isinstance(t, (BoolType, PointerType, FormattedInt))
+
+
+def type_predicate(name: str, t: Type | None, pointer: bool = False) -> bool:
+    """``pointer``: the value is a pointer bt2c keeps as an integer (a tracepoint's
+    ``char *`` field, say)."""
+    if name == "is_str":
+        return isinstance(t, StringType)
+    if name == "is_ptr":
+        return pointer or isinstance(t, PointerType)
+    if pointer:
+        return False
+    if name == "is_array":
+        return isinstance(t, ArrayType)
+    if name == "is_integer":
+        return _is_integer(t)
+    return _is_integer(t) and not t.signed  # type: ignore[union-attr]
+
+
+def is_literal(e: ast.Expr) -> bool:
+    """bpftrace's literals after its constant folding: numbers, strings, booleans,
+    positional parameters, and operators over literals (``-1``, ``1 + 2``, ``!1``)."""
+    if isinstance(e, (ast.Int, ast.Str, ast.Param)):
+        return True
+    if isinstance(e, ast.Builtin):
+        return e.name in ("true", "false")
+    if isinstance(e, ast.Unary):
+        return e.op != "*" and is_literal(e.operand)
+    if isinstance(e, ast.Binary):
+        return is_literal(e.left) and is_literal(e.right)
+    if isinstance(e, ast.Ternary):
+        return is_literal(e.cond) and is_literal(e.then) and is_literal(e.other)
+    return False
+
+
+def _wrap(value: int, t: Type | None) -> int:
+    """``value`` as a C integer of type ``t`` holds it."""
+    if not isinstance(t, IntType) or isinstance(t, BoolType):
+        return int(bool(value)) if isinstance(t, BoolType) else value
+    value &= (1 << t.bits) - 1
+    if t.signed and value >= 1 << (t.bits - 1):
+        value -= 1 << t.bits
+    return value
+
+
+def const_value(e: ast.Expr) -> int | None:  # noqa: C901 - one dispatch over node kinds
+    """The value of an integer expression known when the script is compiled, or None."""
+    if isinstance(e, ast.Int):
+        return e.value
+    if isinstance(e, ast.Builtin) and e.name in ("true", "false"):
+        return int(e.name == "true")
+    if isinstance(e, ast.Call):
+        return e.folded
+    if isinstance(e, (ast.SizeOf, ast.OffsetOf)):
+        return e.value
+    if isinstance(e, ast.BlockExpr) and e.value is not None and not e.body:
+        return const_value(e.value)
+    if isinstance(e, ast.Cast) and isinstance(e.type, IntType) \
+            and not isinstance(e.type, PointerType):
+        inner = const_value(e.expr)
+        return None if inner is None else _wrap(inner, e.type)
+    if isinstance(e, ast.Unary):
+        v = const_value(e.operand)
+        if v is None or e.op == "*":
+            return None
+        return {"!": int(not v), "-": -v, "~": ~v}[e.op]
+    if isinstance(e, ast.Ternary):
+        c = const_value(e.cond)
+        return None if c is None else const_value(e.then if c else e.other)
+    if isinstance(e, ast.Binary):
+        a = const_value(e.left)
+        if e.op in ("&&", "||") and a is not None and bool(a) == (e.op == "||"):
+            return int(bool(a))   # short-circuit: the right side does not matter
+        b = const_value(e.right)
+        if a is None or b is None:
+            return None
+        return _binary(e.op, a, b, e.type)
+    return None
+
+
+def _binary(op: str, a: int, b: int, t: Type | None) -> int | None:
+    if op in ("/", "%") and b == 0:
+        return None
+    if op == "/":
+        q = abs(a) // abs(b)
+        return _wrap(q if (a < 0) == (b < 0) else -q, t)
+    if op == "%":
+        return _wrap(a - b * int(a / b), t)
+    ops = {"+": a + b, "-": a - b, "*": a * b, "&": a & b, "|": a | b, "^": a ^ b,
+           "<<": a << (b & 63), ">>": a >> (b & 63), "==": a == b, "!=": a != b,
+           "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b,
+           "&&": bool(a) and bool(b), "||": bool(a) or bool(b)}
+    value = ops.get(op)
+    if value is None:
+        return None
+    return int(value) if isinstance(value, bool) else _wrap(value, t)
+
+
+def format_fail(fmt: str, values: list[int | str]) -> str:
+    """fail()'s message: its printf format applied to its literal arguments."""
+    it = iter(values)
+
+    def conv(m: re.Match[str]) -> str:
+        if m[2] == "%":
+            return "%"
+        value = next(it, "")
+        spec = m[1]
+        kind = m[2]
+        if kind in "diu":
+            kind = "d"
+        elif kind == "p":
+            kind, value = "x", value
+            spec = "#" + spec
+        if isinstance(value, str) and kind != "s":
+            kind = "s"
+        try:
+            return f"%{spec}{kind}" % value
+        except (TypeError, ValueError):
+            return str(value)
+
+    return _CONVERSION.sub(conv, fmt)
+
+
+class ComptimeCalls:
+    """Semantic rules of the compile-time functions (a mixin of Analyzer)."""
+
+    def comptime_call(self: Analyzer, e: ast.Call) -> Type:  # noqa: C901 - one dispatch
+        name = e.name
+        if name in TYPE_PREDICATES or name == "is_literal":
+            self.no_matching_definition(e, 1)
+            t = self.expr(e.args[0])
+            e.folded = int(is_literal(e.args[0]) if name == "is_literal"
+                           else type_predicate(name, t, self.tracepoint_pointer(e.args[0])))
+            return BOOL
+        if name in ("kfunc_exist", "kfunc_allowed"):
+            self.no_matching_definition(e, 1)
+            arg = e.args[0]
+            self.expr(arg)
+            if not isinstance(arg, ast.Str):
+                raise self.error(f"{name}() accepts a string literal only", e.span)
+            if name == "kfunc_exist":
+                e.folded = int(kfunc_exist(arg.value))
+            else:
+                targets = self.result.targets[self.probe.index]  # type: ignore[union-attr]
+                provider = targets[0].provider if targets else "begin"
+                e.folded = int(kfunc_allowed(arg.value, provider))
+            return BOOL
+        if name == "comptime":
+            t = self.expr(e.args[0])
+            e.folded = self.comptime_value(e.args[0], e)
+            return t
+        if name == "static_assert":
+            self.no_matching_definition(e, 2)
+            self.expr(e.args[0])
+            if not self.comptime_value(e.args[0], e):
+                self.fail(e, e.args[1:])
+            return VOID
+        if name == "fail":
+            if not e.args:
+                raise self.error("fail() requires at least one argument (0 provided)", e.span)
+            self.fail(e, e.args)
+        # is_err(ptr): the kernel's IS_ERR(), at run time
+        self.no_matching_definition(e, 1)
+        t = self.expr(e.args[0])
+        if not isinstance(t, IntType):
+            raise self.error(f'Cannot cast from "{t}" to "int64"', e.span)
+        return BOOL
+
+    def tracepoint_pointer(self: Analyzer, e: ast.Expr) -> bool:
+        """``args.NAME`` of a tracepoint field declared as a pointer (bt2c types those
+        as integers; bpftrace as pointers)."""
+        if not (isinstance(e, ast.Field) and isinstance(e.expr, ast.Builtin)
+                and e.expr.name == "args" and not self.typed_targets):
+            return False
+        return any(f.name == e.name and f.is_pointer for tp in self.tracepoints
+                   for f in tp.fields)
+
+    def comptime_value(self: Analyzer, cond: ast.Expr, where: ast.Expr) -> int:
+        """The compile-time value of a typed expression; bpftrace's error if it has none."""
+        value = const_value(cond)
+        if value is None:
+            raise self.error("Unable to resolve comptime expression", where.span)
+        return value
+
+    def fail(self: Analyzer, e: ast.Call, args: list[ast.Expr]) -> None:
+        """fail(fmt, ...): stop with the formatted message, at the call (bpftrace reports
+        a static_assert() at the call too: its stdlib fail() is expanded from there)."""
+        fmt = args[0]
+        if not isinstance(fmt, ast.Str):
+            t = self.expr(fmt)
+            shown = "string" if isinstance(t, StringType) else "int" if isinstance(
+                t, IntType) else t
+            raise self.error(f"fail() expects a string literal ({shown} provided)", e.span)
+        values: list[int | str] = []
+        for a in args[1:]:
+            self.expr(a)
+            if isinstance(a, ast.Str):
+                values.append(a.value)
+                continue
+            v = const_value(a) if is_literal(a) and not isinstance(a, ast.Param) else None
+            if v is None:
+                raise self.error("fail() arguments need to be literals", e.span)
+            values.append(v)
+        raise self.error(format_fail(fmt.value, values), e.span)
