@@ -240,6 +240,8 @@ class If(Stmt):
     #: ``if comptime (cond)``: decided when the script is compiled; the semantic pass
     #: leaves only the branch taken in ``then`` (and ``other`` None)
     comptime: bool = False
+    #: the statements of the branch ``if comptime`` dropped, for the C's comments
+    dropped: list[Span] = field(default_factory=list)
 
 
 @dataclass

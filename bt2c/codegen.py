@@ -31,6 +31,7 @@ from bt2c.types import (
     PointerType,
     StackType,
     StringType,
+    StructType,
     SymType,
     TupleType,
     Type,
@@ -286,6 +287,9 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
             self.comment(st)
             self.assign(st)
         elif isinstance(st, ast.If) and st.comptime:
+            self.comment(st)
+            for span in st.dropped:
+                self.comment(ast.Node(span), "not compiled: ")
             self.stmts(st.then.stmts)   # the branch the compile-time condition took
         elif isinstance(st, ast.If):
             self.comment(st)
@@ -667,7 +671,7 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         if isinstance(e, (ast.SizeOf, ast.OffsetOf)):
             return f"{e.value}ULL"
         if isinstance(e, ast.ContainerOf):
-            return f"((__u64){self.expr(e.ptr)} - {e.value}ULL)"
+            return self.container_of(e)
         if isinstance(e, ast.Unary):
             inner = self.expr(e.operand)
             return f"({e.op}{inner})" if e.op != "!" else f"(!{inner})"
@@ -700,6 +704,17 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         if isinstance(e, ast.Call):
             return self.call(e)
         raise self.error("unsupported expression", e)
+
+    def container_of(self, e: ast.ContainerOf) -> str:
+        """The member's offset is relocated (CO-RE) for a kernel struct, so the tool
+        follows the running kernel's layout; a script's own struct has a fixed one."""
+        t = e.type
+        assert isinstance(t, PointerType)
+        st = t.target
+        off = f"{e.value}ULL"
+        if isinstance(st, StructType) and st.btf:
+            off = f"bpf_core_field_offset({st.c_name()}, {'.'.join(e.fields)})"
+        return f"((__u64){self.expr(e.ptr)} - {off})"
 
     def binary(self, e: ast.Binary) -> str:
         if isinstance(e.left.type, StringType):

@@ -100,6 +100,8 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
     if isinstance(node, ast.Call):
         if node.name in CALLABLE_BUILTINS | TASK_ACCESSORS.keys() | {"nsecs"} and not node.args:
             return node.name   # ncpus() is ncpus
+        if node.name == "comptime":
+            return "comptime"   # `comptime EXPR` (also what `if comptime` holds)
         if node.name == "nsecs" and isinstance(node.args[0], ast.Builtin):
             return f"nsecs({node.args[0].name})"   # one row per clock
         return f"{node.name}()"
@@ -125,6 +127,8 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
         return "sizeof()"
     if isinstance(node, ast.OffsetOf):
         return "offsetof()"
+    if isinstance(node, ast.ContainerOf):
+        return "container_of()"
     if isinstance(node, ast.Index):
         return "a[i]"
     if isinstance(node, ast.BlockExpr):
@@ -133,6 +137,8 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
         return "let"
     if isinstance(node, ast.Assign):
         return f"{node.op}=" if node.op else "="
+    if isinstance(node, ast.If) and node.comptime:
+        return "if comptime"
     if isinstance(node, ast.If):
         return "if/else" if node.other is not None else "if"
     if isinstance(node, ast.Unroll):

@@ -263,6 +263,20 @@ class Parser:
         body = self.parse_block()
         return ast.Macro(start.to(body.span), name.text, params, body)
 
+    def parse_comptime(self, tok: Token) -> ast.Call:
+        """``comptime EXPR``, ``comptime (EXPR)``: a value known at compile time (the
+        span takes in the parentheses, where bpftrace's errors point)."""
+        if self.at("("):
+            self.advance()
+            inner = self.parse_expr()
+            end = self.expect(")").span
+            operand = self.parse_postfix(inner)
+            span = tok.span.to(end if operand is inner else operand.span)
+        else:
+            operand = self.parse_unary()
+            span = tok.span.to(operand.span)
+        return ast.Call(span, "comptime", [operand])
+
     def parse_container_of(self, tok: Token) -> ast.ContainerOf:
         return _container_of(self, tok)
 
@@ -493,9 +507,10 @@ class Parser:
     def parse_if(self) -> ast.If:
         start = self.expect("if").span
         comptime = self.accept("comptime")
-        cond = self.parse_expr()  # bpftrace's parentheses are those of the expression
-        if comptime is not None:  # (bpftrace's errors point at `comptime (cond)`)
-            cond = ast.Call(comptime.span.to(cond.span), "comptime", [cond])
+        if comptime is not None:
+            cond = self.parse_comptime(comptime)
+        else:
+            cond = self.parse_expr()  # bpftrace's parentheses are those of the expression
         then = self.parse_block()
         other = None
         if self.accept("else"):
@@ -698,8 +713,7 @@ class Parser:
                 end = self.expect(")").span
                 return ast.SizeOf(tok.span.to(end), None, inner)
             if tok.text == "comptime" and not self.at(";"):
-                operand = self.parse_unary()   # `comptime EXPR`: a compile-time value
-                return ast.Call(tok.span.to(operand.span), "comptime", [operand])
+                return self.parse_comptime(tok)
             if tok.text == "container_of" and self.at("("):
                 return self.parse_container_of(tok)
             if tok.text == "offsetof" and self.at("("):

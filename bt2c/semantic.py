@@ -921,6 +921,9 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
         if taken is not None:
             self.block(taken)
         if self.final:
+            other = stmt.other if taken is stmt.then else stmt.then
+            stmt.dropped = [n.span for n in ast.walk(other) if isinstance(n, ast.Stmt)
+                            and not isinstance(n, ast.Jump)] if other else []
             stmt.then = taken or ast.Block(stmt.span, [])
             stmt.other = None
 
