@@ -136,6 +136,8 @@ class CallGen:
             m = res.maps[mnode.name]
             key = self.map_key(m, ast.Map(mnode.span, mnode.name, keys))
             return f"(bpf_map_lookup_elem(&{m.cname}, &{key}) != NULL)"
+        if name == "find":
+            return self.find(e)
         if name == "len":
             m = res.maps[e.args[0].name]  # type: ignore[attr-defined]
             self.gen.uses_len = True
@@ -275,6 +277,29 @@ class CallGen:
             self.emit("}")
             return ""
         raise self.error(f"function {name}() is not supported here", e)
+
+    def find(self: ProbeGen, e: ast.Call) -> str:
+        """find(@map, key, $var): one lookup; the value is copied into $var when found."""
+        mnode, key_node, var = e.args
+        assert isinstance(mnode, ast.Map) and isinstance(var, ast.Var)
+        keys = key_node.items if isinstance(key_node, ast.Tuple) else [key_node]
+        m = self.gen.res.maps[mnode.name]
+        lookup = ast.Map(mnode.span, mnode.name, keys)
+        key = self.map_key(m, lookup)
+        found = self.temp("found")
+        self.emit(f"{m.value_c} *{found} = bpf_map_lookup_elem(&{m.cname}, &{key});")
+        t = self.var_types[var.name]
+        vt = m.info.value
+        if m.agg is not None:   # per-CPU: the value is the sum over the CPUs
+            lookup.type = e.args[2].type
+            src = self.map_read(lookup)
+        else:
+            src = f"{found}->value" if isinstance(vt, StringType) else f"(*{found})"
+        body = self.nested(lambda: self.copy_into(self.var(var.name), t, src, vt))
+        self.emit(f"if ({found}) {{")
+        self.block.lines.extend(body)
+        self.emit("}")
+        return f"({found} != NULL)"
 
     def helper_site(self: ProbeGen, node: ast.Node, kind: str, user: bool) -> int:
         """Number a probe read for -k: the loader names the helper and the script's text."""

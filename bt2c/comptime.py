@@ -1,6 +1,7 @@
 """bpftrace's compile-time functions: is_str(), is_integer(), is_unsigned_integer(),
 is_ptr(), is_array(), is_literal(), kfunc_exist(), kfunc_allowed(), static_assert(),
-fail() and ``comptime``/``if comptime``, plus the run-time is_err().
+fail() and ``comptime``/``if comptime``; plus is_err() and find(), the other
+standard-library macros that bpftrace builds from compile-time pieces.
 
 A mixin of :class:`bt2c.semantic.Analyzer`.  The predicates are answered from the
 types the analysis gives their argument, and the answer is kept in the call node
@@ -15,10 +16,13 @@ import re
 from typing import TYPE_CHECKING
 
 from bt2c import ast
+from bt2c.diagnostics import Bt2cError
 from bt2c.kfuncs import kfunc_allowed, kfunc_exist
 from bt2c.types import (
     BOOL,
+    INT64,
     VOID,
+    AggType,
     ArrayType,
     BoolType,
     FormattedInt,
@@ -34,7 +38,8 @@ if TYPE_CHECKING:
 #: Predicates on the argument's type, folded to true/false.
 TYPE_PREDICATES = {"is_str", "is_integer", "is_unsigned_integer", "is_ptr", "is_array"}
 COMPTIME_FUNCTIONS = TYPE_PREDICATES | {"is_literal", "kfunc_exist", "kfunc_allowed",
-                                        "static_assert", "fail", "comptime", "is_err"}
+                                        "static_assert", "fail", "comptime", "is_err",
+                                        "find"}
 #: printf conversions fail() formats: flags, width, precision, length, conversion.
 _CONVERSION = re.compile(r"%([-+ #0]*\d*(?:\.\d+)?)(?:hh|h|ll|l|z|j)?([diouxXcsp%])")
 
@@ -198,6 +203,8 @@ class ComptimeCalls:
             if not self.comptime_value(e.args[0], e):
                 self.fail(e, e.args[1:])
             return VOID
+        if name == "find":
+            return self.find(e)
         if name == "fail":
             if not e.args:
                 raise self.error("fail() requires at least one argument (0 provided)", e.span)
@@ -207,6 +214,40 @@ class ComptimeCalls:
         t = self.expr(e.args[0])
         if not isinstance(t, IntType):
             raise self.error(f'Cannot cast from "{t}" to "int64"', e.span)
+        return BOOL
+
+    def find(self: Analyzer, e: ast.Call) -> Type:
+        """find(@map, key, $var): true and $var set to the key's value if the key is in
+        the map (one lookup), else false and $var unchanged."""
+        self.no_matching_definition(e, 3)
+        m, key, var = e.args
+        if not isinstance(m, ast.Map) or m.keys or not isinstance(var, ast.Var):
+            self.no_matching_definition(e, -1)
+        assert isinstance(m, ast.Map) and isinstance(var, ast.Var)
+        info = self.map_info(m)
+        if info.key == []:
+            raise self.error(f"{m.name} used as a map with an explicit key (non-scalar map), "
+                             "previously used without an explicit key (scalar map)", e.span)
+        keys = key.items if isinstance(key, ast.Tuple) else [key]
+        try:
+            self.map_keys(ast.Map(m.span, m.name, keys), info)
+        except Bt2cError as exc:
+            raise self.error(exc.message, e.span) from None
+        # (a map assigned in a later probe is known in the final pass)
+        value = self.map_value_read_type(info, m.span) if info.value is not None else INT64
+        if isinstance(value, AggType):
+            raise self.error(f"Value '{value}' cannot be assigned to a scratch variable.",
+                             e.span)
+        if var.name.split("#")[0] in self.renames:   # declared (`let $v;`) or assigned
+            self.resolve(var)
+            self.bind_var(var, value, e.span)
+        else:
+            # bpftrace assigns $var inside the macro's block: an undeclared variable
+            # exists only there
+            self.scopes.append([])
+            self.declare(var)
+            self.bind_var(var, value, e.span)
+            self.end_scope()
         return BOOL
 
     def tracepoint_pointer(self: Analyzer, e: ast.Expr) -> bool:

@@ -521,6 +521,8 @@ class Linter:
     def call(self, e: ast.Call) -> Shadow | None:
         for a in e.args:
             self.expr(a)
+        if e.name == "find" and len(e.args) == 3 and isinstance(e.args[2], ast.Var):
+            self.assigned.add(e.args[2].name)   # find(@m, key, $var) may set $var
         if e.name == "print" and e.args and isinstance(e.args[0], ast.Map):
             if self.loop_depth:
                 self.warn(e.span, PRINT_IN_LOOP, "checks")
