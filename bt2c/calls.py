@@ -138,6 +138,8 @@ class CallGen:
             return f"(bpf_map_lookup_elem(&{m.cname}, &{key}) != NULL)"
         if name == "find":
             return self.find(e)
+        if name == "write_user":
+            return self.write_user(e)
         if name == "len":
             m = res.maps[e.args[0].name]  # type: ignore[attr-defined]
             self.gen.uses_len = True
@@ -300,6 +302,21 @@ class CallGen:
         self.block.lines.extend(body)
         self.emit("}")
         return f"({found} != NULL)"
+
+    def write_user(self: ProbeGen, e: ast.Call) -> str:
+        """bpf_probe_write_user(): the length is clamped to the source's size, so the
+        verifier sees a bounded length even when it is computed at run time."""
+        dst, src, n = e.args
+        t = src.type
+        assert t is not None
+        size = t.size
+        ptr = self.expr(src)
+        count = self.expr(n)
+        if not isinstance(n, ast.Int):
+            tmp = self.temp("len")
+            self.emit(f"__u32 {tmp} = {count};")
+            count = f"({tmp} < {size} ? {tmp} : {size})"
+        return f"(bpf_probe_write_user((void *)({self.expr(dst)}), {ptr}, {count}) == 0)"
 
     def helper_site(self: ProbeGen, node: ast.Node, kind: str, user: bool) -> int:
         """Number a probe read for -k: the loader names the helper and the script's text."""

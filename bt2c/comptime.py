@@ -29,6 +29,7 @@ from bt2c.types import (
     IntType,
     PointerType,
     StringType,
+    StructType,
     Type,
 )
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 TYPE_PREDICATES = {"is_str", "is_integer", "is_unsigned_integer", "is_ptr", "is_array"}
 COMPTIME_FUNCTIONS = TYPE_PREDICATES | {"is_literal", "kfunc_exist", "kfunc_allowed",
                                         "static_assert", "fail", "comptime", "is_err",
-                                        "find"}
+                                        "find", "write_user"}
 #: printf conversions fail() formats: flags, width, precision, length, conversion.
 _CONVERSION = re.compile(r"%([-+ #0]*\d*(?:\.\d+)?)(?:hh|h|ll|l|z|j)?([diouxXcsp%])")
 
@@ -205,6 +206,8 @@ class ComptimeCalls:
             return VOID
         if name == "find":
             return self.find(e)
+        if name == "write_user":
+            return self.write_user(e)
         if name == "fail":
             if not e.args:
                 raise self.error("fail() requires at least one argument (0 provided)", e.span)
@@ -248,6 +251,30 @@ class ComptimeCalls:
             self.declare(var)
             self.bind_var(var, value, e.span)
             self.end_scope()
+        return BOOL
+
+    def write_user(self: Analyzer, e: ast.Call) -> Type:
+        """write_user(dst, src, len): bpf_probe_write_user() of ``len`` bytes of the
+        program's value ``src`` (a string, array or struct) to user address ``dst``;
+        true on success.  Unsafe, as in bpftrace."""
+        self.no_matching_definition(e, 3)
+        if not self.unsafe:
+            raise self.error("write_user() is unsafe. To use you need the --unsafe flag",
+                             e.span)
+        dst, src, n = e.args
+        for arg, to in ((dst, "void *"), (n, "uint32")):
+            t = self.expr(arg)
+            if not isinstance(t, IntType) or isinstance(t, FormattedInt):
+                raise self.error(f'Cannot cast from "{t}" to "{to}"', e.span)
+        t = self.expr(src)
+        if not isinstance(t, (StringType, ArrayType, StructType)):
+            raise self.error("write_user() writes from the program's memory: its source "
+                             f"must be a string, an array or a struct value, not '{t}'",
+                             src.span)
+        size = len(src.value.encode()) + 1 if isinstance(src, ast.Str) else t.size
+        if isinstance(n, ast.Int) and not 0 < n.value <= size:
+            raise self.error(f"write_user() can write 1 to {size} bytes of this value "
+                             f"({n.value} requested)", n.span)
         return BOOL
 
     def tracepoint_pointer(self: Analyzer, e: ast.Expr) -> bool:

@@ -51,3 +51,43 @@ def test_kfunc_allowed_depends_on_the_program_type() -> None:
     assert not kfunc_allowed("bpf_task_from_pid", "begin")
     assert not kfunc_allowed("vfs_read", "tracepoint")   # not a kfunc
     assert set(PROG_TYPES) >= {"begin", "kprobe", "tracepoint", "fentry", "profile"}
+
+
+WRITE_USER = """\
+tracepoint:syscalls:sys_enter_write
+/pid == cpid/
+{
+  $s = "XYZ";
+  $ok = write_user(args.buf, $s, 3);
+  printf("%d %s\\n", $ok, str(args.buf, 3));
+}
+"""
+
+
+@needs_root
+def test_write_user_overwrites_user_memory(tmp_path: Path, kernel_mounts: None) -> None:
+    """bpftrace v0.27.1's write_user() macro has no value (its last statement ends in
+    ';') and a statement use of it exits 255 without a message, so there is nothing to
+    record; this checks what its documentation says: the bytes land, true on success.
+    A kernel in lockdown mode (integrity) refuses the helper: the tool says so."""
+    sys.path.insert(0, str(E2E))
+    import harness
+    script = tmp_path / "write_user.bt"
+    script.write_text(WRITE_USER)
+    workload = harness.build_workload()
+    res = subprocess.run([sys.executable, "-m", "bt2c", "run", "--unsafe", "-c",
+                          f"{workload} write 2 10", str(script)],
+                         capture_output=True, timeout=300)
+    err = res.stderr.decode(errors="replace")
+    if "cannot use helper bpf_probe_write_user" in err:
+        assert "write_user.bt:5: ERROR: the kernel's BPF verifier rejected" in err, err
+        pytest.skip("kernel lockdown forbids bpf_probe_write_user")
+    assert res.returncode == 0, err
+    assert res.stdout == b"1 XYZ\n1 XYZ\n"
+
+
+def test_write_user_needs_unsafe(tmp_path: Path) -> None:
+    from bt2c.diagnostics import Bt2cError
+    from bt2c.transpile import transpile
+    with pytest.raises(Bt2cError, match="write_user\\(\\) is unsafe"):
+        transpile(WRITE_USER, "w.bt")

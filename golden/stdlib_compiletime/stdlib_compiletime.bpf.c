@@ -26,6 +26,14 @@ struct {
 /* Records bt_events had no room for: bpftrace's "Lost N events", read by the loader. */
 __u64 bt_lost = 0;
 
+/* @forks: first used on line 34 */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct map_forks_key);
+	__type(value, struct tuple_uint64_uint64);
+} map_forks SEC(".maps");
+
 /* @literal: first used on line 20 */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -718,6 +726,7 @@ SEC("tp/sched/sched_process_fork")
 int handle_sched_process_fork(struct tp_sched_sched_process_fork *args)
 {
 	__u64 parent = 0;
+	struct tuple_uint64_uint64 last = {};
 
 	/* line 30: $parent = container_of(curtask->children.next, task_struct, sibling) */
 	parent = ((__u64)((__u64)BPF_CORE_READ(((struct task_struct *)(bpf_get_current_task())),
@@ -737,6 +746,48 @@ int handle_sched_process_fork(struct tp_sched_sched_process_fork *args)
 			if (e) {
 				e->hdr.id = EVENT_PRINTF_1;
 				e->a0 = BPF_CORE_READ(((struct task_struct *)(parent)), pid);
+				bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
+			} else {
+				bt_lost_event();
+			}
+		}
+	}
+	/* line 34: @forks[comm] = (pid, nsecs) */
+	struct map_forks_key key1;
+	__builtin_memset(&key1, 0, sizeof(key1));
+	bpf_get_current_comm(&key1.k0, 16);
+	struct tuple_uint64_uint64 val2 = {};
+	struct tuple_uint64_uint64 tup3 = {};
+	tup3.f0 = (bpf_get_current_pid_tgid() >> 32);
+	tup3.f1 = bpf_ktime_get_boot_ns();
+	__builtin_memcpy(&val2, &tup3, sizeof(val2));
+	bpf_map_update_elem(&map_forks, &key1, &val2, BPF_ANY);
+	/* line 35: $last = (pid, nsecs) */
+	struct tuple_uint64_uint64 tup4 = {};
+	tup4.f0 = (bpf_get_current_pid_tgid() >> 32);
+	tup4.f1 = bpf_ktime_get_boot_ns();
+	__builtin_memcpy(&last, &tup4, sizeof(last));
+	/* line 36: if (find(@forks, comm, $last)) { */
+	struct map_forks_key key5;
+	__builtin_memset(&key5, 0, sizeof(key5));
+	bpf_get_current_comm(&key5.k0, 16);
+	struct tuple_uint64_uint64 *found6 = bpf_map_lookup_elem(&map_forks, &key5);
+	if (found6) {
+		__builtin_memcpy(&last, &(*found6), sizeof(last));
+	}
+	if ((found6 != NULL)) {
+		/* line 37: show($last.0) */
+		/* line 6: if comptime (is_str(x)) { */
+		/* line 7: not compiled: printf("%s\n", x) */
+		/* line 8: if comptime (is_integer(x) || is_ptr(x)) { */
+		/* line 11: not compiled: fail("show() takes a string, an integer or a pointer") */
+		/* line 9: printf("%d\n", x) */
+		{
+			struct event_printf_1 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
+
+			if (e) {
+				e->hdr.id = EVENT_PRINTF_1;
+				e->a0 = last.f0;
 				bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
 			} else {
 				bt_lost_event();

@@ -2967,18 +2967,19 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of stdlib_compiletime.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 632, 15 }, { 638, 17 }, { 639, 18 }, { 640, 6 },  { 641, 8 },	 { 642, 9 },  { 643, 11 },
-	{ 644, 7 },  { 656, 19 }, { 657, 6 },  { 658, 7 },  { 659, 8 },	 { 660, 11 }, { 661, 9 },
-	{ 673, 20 }, { 677, 21 }, { 679, 22 }, { 680, 6 },  { 681, 7 },	 { 682, 8 },  { 683, 11 },
-	{ 684, 9 },  { 696, 23 }, { 697, 24 }, { 698, 6 },  { 699, 8 },	 { 700, 9 },  { 701, 11 },
-	{ 702, 7 },  { 716, 28 }, { 722, 30 }, { 726, 31 }, { 728, 32 }, { 729, 6 },  { 730, 7 },
-	{ 731, 8 },  { 732, 11 }, { 733, 9 },
+	{ 640, 15 }, { 646, 17 }, { 647, 18 }, { 648, 6 },  { 649, 8 },	 { 650, 9 },  { 651, 11 },
+	{ 652, 7 },  { 664, 19 }, { 665, 6 },  { 666, 7 },  { 667, 8 },	 { 668, 11 }, { 669, 9 },
+	{ 681, 20 }, { 685, 21 }, { 687, 22 }, { 688, 6 },  { 689, 7 },	 { 690, 8 },  { 691, 11 },
+	{ 692, 9 },  { 704, 23 }, { 705, 24 }, { 706, 6 },  { 707, 8 },	 { 708, 9 },  { 709, 11 },
+	{ 710, 7 },  { 724, 28 }, { 731, 30 }, { 735, 31 }, { 737, 32 }, { 738, 6 },  { 739, 7 },
+	{ 740, 8 },  { 741, 11 }, { 742, 9 },  { 755, 34 }, { 765, 35 }, { 770, 36 }, { 779, 37 },
+	{ 780, 6 },  { 781, 7 },  { 782, 8 },  { 783, 11 }, { 784, 9 },
 };
 
 static const char *const bt_script_lines[] = {
 	"// bpftrace's compile-time standard library: type predicates, is_literal(),",
 	"// static_assert(), fail() in a branch `if comptime` drops, `comptime EXPR`,",
-	"// kfunc_exist()/kfunc_allowed(); and is_err() and container_of() at run time.",
+	"// kfunc_exist()/kfunc_allowed(); and is_err(), container_of() and find() at run time.",
 	"macro show(x)",
 	"{",
 	"  if comptime (is_str(x)) {",
@@ -3010,10 +3011,22 @@ static const char *const bt_script_lines[] = {
 	"  if (!is_err($parent)) {",
 	"    show($parent->pid);",
 	"  }",
+	"  @forks[comm] = (pid, nsecs);",
+	"  $last = (pid, nsecs);",
+	"  if (find(@forks, comm, $last)) {",
+	"    show($last.0);",
+	"  }",
 	"}",
 };
 
 /* The script's maps, for printing at exit and for print()/clear()/zero(). */
+static const struct bt_field map_forks_key_fields[] = {
+	{ BT_KIND_STR, 16, 0 },
+};
+static const struct bt_field map_forks_value_fields[] = {
+	{ BT_KIND_UINT, 8, 0 },
+	{ BT_KIND_UINT, 8, 8 },
+};
 static const struct bt_field map_literal_key_fields[] = {
 	{ BT_KIND_UINT, 4, 0 },
 };
@@ -3022,6 +3035,16 @@ static const struct bt_field map_literal_value_fields[] = {
 };
 
 static struct bt_map bt_maps[] = {
+	{
+		.name = "@forks",
+		.fd = -1,
+		.scalar = 0,
+		.key = { sizeof(struct map_forks_key), 1, 0, map_forks_key_fields },
+		.agg = BT_AGG_NONE,
+		.percpu = 0,
+		.value = { sizeof(struct tuple_uint64_uint64), 2, 1, map_forks_value_fields },
+		.nbuckets = 0,
+	},
 	{
 		.name = "@literal",
 		.fd = -1,
@@ -3033,7 +3056,7 @@ static struct bt_map bt_maps[] = {
 		.nbuckets = 0,
 	},
 };
-#define BT_NMAPS 1
+#define BT_NMAPS 2
 #define BT_POLL_MS 100 /* longest a record waits before it is printed */
 
 /* Format and print one ring-buffer record. */
@@ -3140,7 +3163,8 @@ int main(int argc, char **argv)
 		printf("stdlib_compiletime.bt: loads on this kernel\n");
 		goto cleanup;
 	}
-	bt_maps[0].fd = bpf_map__fd(skel->maps.map_literal);
+	bt_maps[0].fd = bpf_map__fd(skel->maps.map_forks);
+	bt_maps[1].fd = bpf_map__fd(skel->maps.map_literal);
 
 	nprobes = bt_attach_probes(probes, nprog, BT_MISSING_ERROR);
 	if (nprobes < 0) {

@@ -40,6 +40,16 @@ struct bt_avg {
 	__u64 count;
 };
 
+struct tuple_uint64_uint64 {
+	__u64 f0;
+	__u64 f1;
+};
+
+/* key of @forks */
+struct map_forks_key {
+	char k0[16];
+};
+
 /* line 7: printf */
 struct event_printf_0 {
 	struct event_header hdr;
