@@ -2729,13 +2729,27 @@ static void bt_on_signal(int sig)
 	bt_exiting = 1;
 }
 
-static void bt_install_signals(void)
+/* SIGUSR1 runs the self:signal:SIGUSR1 probes from the poll loop (a signal
+ * handler must not make the bpf() call); without such probes the signal is
+ * ignored, as bpftrace ignores it, instead of killing the tool. */
+static volatile sig_atomic_t bt_sigusr1;
+
+static void bt_on_sigusr1(int sig)
 {
-	signal(SIGINT, bt_on_signal);
-	signal(SIGTERM, bt_on_signal);
+	bt_sigusr1 = 1;
 }
 
-/* Run a BEGIN or END program once, in this process's context. */
+static void bt_install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = bt_on_sigusr1 };
+
+	signal(SIGINT, bt_on_signal);
+	signal(SIGTERM, bt_on_signal);
+	/* no SA_RESTART: the signal interrupts ring_buffer__poll() at once */
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* Run a BEGIN, END or self:signal program once, in this process's context. */
 static void bt_run_once(struct bpf_program *prog)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
@@ -2753,6 +2767,7 @@ enum bt_probe_kind {
 	BT_PROBE_USDT,	 /* a USDT probe of a file */
 	BT_PROBE_BEGIN,	 /* run once before tracing starts */
 	BT_PROBE_END,	 /* run once when tracing stops */
+	BT_PROBE_SIGNAL, /* self:signal:SIGUSR1: run each time the tool gets SIGUSR1 */
 };
 
 struct bt_probe {
@@ -2956,7 +2971,7 @@ static int bt_attach_probes(const struct bt_probe *probes, int n, int missing_pr
 	return count;
 }
 
-/* Run the loaded BEGIN (or END) programs, in script order. */
+/* Run the loaded BEGIN, END (or self:signal) programs, in script order. */
 static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_kind kind)
 {
 	for (int i = 0; i < n; i++)
