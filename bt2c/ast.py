@@ -148,9 +148,19 @@ class Index(Expr):
 
 
 @dataclass
+class TypeOf(Expr):
+    """``typeof(TYPE)`` or ``typeof(EXPR)`` where a type is written (``let $x:``, casts,
+    sizeof, offsetof, container_of): the type itself; EXPR is never evaluated."""
+
+    type_name: str | None
+    expr: Expr | None
+
+
+@dataclass
 class Cast(Expr):
     type_name: str
     expr: Expr
+    type_of: TypeOf | None = None  #: ``(typeof(x))v`` (type_name is then "typeof")
 
 
 @dataclass
@@ -169,6 +179,7 @@ class OffsetOf(Expr):
     type_name: str
     fields: list[str]
     value: int = field(default=0, init=False, compare=False)
+    type_of: TypeOf | None = None
 
 
 @dataclass
@@ -179,6 +190,7 @@ class ContainerOf(Expr):
     type_name: str
     fields: list[str]
     value: int = field(default=0, init=False, compare=False)  #: the member's offset
+    type_of: TypeOf | None = None
 
 
 @dataclass
@@ -200,6 +212,7 @@ class Assign(Stmt):
     value: Expr
     decl: bool = False  #: ``let $x = value``: declares $x in the enclosing block
     decl_type: str | None = None  #: ``let $x: TYPE = value``
+    decl_type_of: TypeOf | None = None  #: ``let $x: typeof(...) = value``
 
 
 @dataclass
@@ -208,6 +221,7 @@ class Let(Stmt):
 
     var: Var
     type_name: str | None
+    type_of: TypeOf | None = None
 
 
 @dataclass

@@ -129,6 +129,8 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
         return "offsetof()"
     if isinstance(node, ast.ContainerOf):
         return "container_of()"
+    if isinstance(node, ast.TypeOf):
+        return "typeof()"
     if isinstance(node, ast.Index):
         return "a[i]"
     if isinstance(node, ast.BlockExpr):

@@ -92,6 +92,13 @@ class _Expander:
             return node
         if isinstance(node, ast.Builtin) and node.name in exprs:
             return copy.deepcopy(exprs[node.name])
+        if isinstance(node, ast.Cast) and node.type_name in exprs:
+            # (T)v with T given a type: typeof(...) or a type's name (uint8)
+            arg = exprs[node.type_name]
+            if isinstance(arg, ast.TypeOf):
+                node.type_name, node.type_of = "typeof", copy.deepcopy(arg)
+            elif isinstance(arg, ast.Builtin):
+                node.type_name = arg.name
         if isinstance(node, ast.Var):
             node.name = vars_.get(node.name, prefix + node.name[1:])
         elif isinstance(node, ast.Map) and node.name in maps:

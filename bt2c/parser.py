@@ -72,6 +72,7 @@ class Parser:
         self.lexer = Lexer(source)
         self.buffer: list[Token] = []
         self.depth = 0  # nesting of expressions and blocks, see nest()
+        self.type_params: set[str] = set()  # a macro's plain parameters, while in its body
         self.pp = pp if pp is not None else Preprocessor()
         self.importer = importer
         self.path = path if path is not None else Path(source.name)
@@ -260,7 +261,11 @@ class Parser:
                 if not self.accept(","):
                     break
             self.expect(")")
-        body = self.parse_block()
+        self.type_params = {p for p in params if p[0] not in "$@"}
+        try:
+            body = self.parse_block()
+        finally:
+            self.type_params = set()
         return ast.Macro(start.to(body.span), name.text, params, body)
 
     def parse_comptime(self, tok: Token) -> ast.Call:
@@ -468,14 +473,14 @@ class Parser:
                 var = self.parse_primary()
                 if not isinstance(var, ast.Var):
                     raise self.error("expected a scratch variable after let", var.span)
-                type_name = None
+                type_name, type_of = None, None
                 if self.accept(":"):
-                    type_name, _ = self.parse_type_name(stops=("=", ";", "}"))
+                    type_name, _, type_of = self.parse_type(stops=("=", ";", "}"))
                 if self.accept("="):
                     value = self.parse_expr()
                     return ast.Assign(tok.span.to(value.span), var, None, value, decl=True,
-                                      decl_type=type_name)
-                return ast.Let(tok.span.to(var.span), var, type_name)
+                                      decl_type=type_name, decl_type_of=type_of)
+                return ast.Let(tok.span.to(var.span), var, type_name, type_of)
         if tok.kind == Kind.IDENT and tok.text == "_" and self.at("=", 1):
             self.advance()
             self.advance()
@@ -598,10 +603,10 @@ class Parser:
             return ast.IncDec(tok.span.to(target.span), tok.text, True, target)
         if tok.kind == Kind.OP and tok.text == "(" and self._is_cast():
             self.advance()
-            name, _ = self.parse_type_name()
+            name, _, type_of = self.parse_type()
             self.expect(")")
             operand = self.parse_unary()
-            return ast.Cast(tok.span.to(operand.span), name, operand)
+            return ast.Cast(tok.span.to(operand.span), name, operand, type_of)
         if tok.kind == Kind.OP and tok.text == "*":
             self.advance()
             operand = self.parse_unary()
@@ -612,6 +617,13 @@ class Parser:
         nxt = self.peek(1)
         if nxt.kind != Kind.IDENT:
             return False
+        if nxt.text == "typeof" and self.at("(", 2):
+            return True
+        if nxt.text in self.type_params and self.at(")", 2):
+            # (T)v in a macro whose parameter T is given a type: my_macro(typeof(u8), x)
+            after = self.peek(3)
+            return after.kind in (Kind.IDENT, Kind.VAR, Kind.MAP, Kind.INT, Kind.STRING,
+                                  Kind.PARAM) or (after.kind == Kind.OP and after.text == "(")
         if nxt.text in _CAST_TYPES or nxt.text in ("struct", "union", "enum"):
             return True
         # (u32 *)x: a type name followed by stars and ')'
@@ -635,6 +647,28 @@ class Parser:
             span = span.to(tok.span)
         name = " ".join(words).replace(" *", "*").replace("*", " *").strip()
         return name.replace(" [ ", "[").replace(" ]", "]"), span
+
+    def parse_type(self, stops: tuple[str, ...] = (")", ",")
+                   ) -> tuple[str, Span, ast.TypeOf | None]:
+        """A C type name, or ``typeof(TYPE)``/``typeof(EXPR)`` (then the name is
+        "typeof" and the node says which)."""
+        if self.at("typeof") and self.at("(", 1):
+            node = self.parse_typeof()
+            return "typeof", node.span, node
+        name, span = self.parse_type_name(stops)
+        return name, span, None
+
+    def parse_typeof(self) -> ast.TypeOf:
+        start = self.expect("typeof").span
+        self.expect("(")
+        if self._is_type_start() or (self.peek().kind == Kind.IDENT and self.at(")", 1)
+                                     and self.peek().text in _CAST_TYPES):
+            name, _ = self.parse_type_name(stops=(")",))
+            end = self.expect(")").span
+            return ast.TypeOf(start.to(end), name, None)
+        inner = self.parse_expr()
+        end = self.expect(")").span
+        return ast.TypeOf(start.to(end), None, inner)
 
     def _is_type_start(self) -> bool:
         tok = self.peek()
@@ -705,6 +739,10 @@ class Parser:
         if tok.kind == Kind.IDENT:
             if tok.text == "sizeof" and self.at("("):
                 self.advance()
+                if self.at("typeof") and self.at("(", 1):
+                    node = self.parse_typeof()   # the size of that type
+                    end = self.expect(")").span
+                    return ast.SizeOf(tok.span.to(end), None, node)
                 if self._is_type_start():
                     name, _ = self.parse_type_name()
                     end = self.expect(")").span
@@ -712,19 +750,22 @@ class Parser:
                 inner = self.parse_expr()
                 end = self.expect(")").span
                 return ast.SizeOf(tok.span.to(end), None, inner)
+            if tok.text == "typeof" and self.at("("):
+                self.buffer.insert(0, tok)
+                return self.parse_typeof()   # a type argument (macros); else an error
             if tok.text == "comptime" and not self.at(";"):
                 return self.parse_comptime(tok)
             if tok.text == "container_of" and self.at("("):
                 return self.parse_container_of(tok)
             if tok.text == "offsetof" and self.at("("):
                 self.advance()
-                name, _ = self.parse_type_name()
+                name, _, type_of = self.parse_type()
                 self.expect(",")
                 fields = [self.advance().text]
                 while self.accept("."):
                     fields.append(self.advance().text)
                 end = self.expect(")").span
-                return ast.OffsetOf(tok.span.to(end), name, fields)
+                return ast.OffsetOf(tok.span.to(end), name, fields, type_of)
             if self.at("("):
                 args, end = self.parse_args()
                 return ast.Call(tok.span.to(end), tok.text, args)
@@ -751,13 +792,13 @@ def _container_of(parser: Parser, tok: Token) -> ast.ContainerOf:
     parser.expect("(")
     ptr = parser.parse_expr()
     parser.expect(",")
-    name, _ = parser.parse_type_name(stops=(",",))
+    name, _, type_of = parser.parse_type(stops=(",",))
     parser.expect(",")
     fields = [parser.advance().text]
     while parser.accept("."):
         fields.append(parser.advance().text)
     end = parser.expect(")").span
-    return ast.ContainerOf(tok.span.to(end), ptr, name, fields)
+    return ast.ContainerOf(tok.span.to(end), ptr, name, fields, type_of)
 
 
 def _record_items(parser: Parser) -> tuple[list[str], list[ast.Expr]]:

@@ -516,7 +516,7 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
         if isinstance(stmt, ast.Let):
             self.declare(stmt.var)
             if stmt.type_name is not None:
-                self.fix_type(stmt.var, stmt.type_name, stmt.span)
+                self.fix_type(stmt.var, stmt.type_name, stmt.span, stmt.type_of)
             return
         if isinstance(stmt, ast.ExprStmt):
             if isinstance(stmt.expr, ast.Var):
@@ -593,12 +593,17 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
         user = _user(var.name)
         var.name = self.renames.get(user, user + "#undeclared")
 
-    def fix_type(self, var: ast.Var, name: str, span: Span) -> None:
+    def fix_type(self, var: ast.Var, name: str, span: Span,
+                 type_of: ast.TypeOf | None = None) -> None:
         """``let $x: TYPE``: $x keeps TYPE; assignments convert to it (an integer type
         wraps like C's)."""
-        if name.startswith("string"):
+        if type_of is not None:
+            t: Type = self.typeof(type_of)
+            if isinstance(t, TupleType):
+                t = storage_type(t)
+        elif name.startswith("string"):
             n = name[len("string"):].strip("[]")
-            t: Type = StringType(int(n)) if n.isdigit() else StringType(self.max_strlen)
+            t = StringType(int(n)) if n.isdigit() else StringType(self.max_strlen)
         elif name in _CASTS:
             t = _CASTS[name]
         else:
@@ -649,7 +654,7 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
             if stmt.op is None and (stmt.decl or _user(target.name) not in self.renames):
                 self.declare(target)
                 if stmt.decl_type is not None:
-                    self.fix_type(target, stmt.decl_type, stmt.span)
+                    self.fix_type(target, stmt.decl_type, stmt.span, stmt.decl_type_of)
             else:
                 self.resolve(target)
             if stmt.op is not None:
@@ -866,14 +871,19 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
         if isinstance(e, ast.Index):
             return self.index(e)
         if isinstance(e, ast.SizeOf):
-            if e.type_name is not None:
+            if isinstance(e.expr, ast.TypeOf):
+                e.value = self.typeof(e.expr).size
+            elif e.type_name is not None:
                 e.value = self.type_name(e.type_name, e.span).size
             else:
                 assert e.expr is not None
                 e.value = self.expr(e.expr).size
             return UINT64
+        if isinstance(e, ast.TypeOf):   # a type where a value is wanted
+            raise self.error("Unknown function: 'typeof'", e.span)
         if isinstance(e, ast.OffsetOf):
-            e.value = self.offset_of(self.type_name(e.type_name, e.span), e.fields, e.span)
+            base = self.typeof(e.type_of) if e.type_of else self.type_name(e.type_name, e.span)
+            e.value = self.offset_of(base, e.fields, e.span)
             return UINT64
         if isinstance(e, ast.ContainerOf):
             return self.container_of(e)
@@ -901,7 +911,9 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
         if not isinstance(t, IntType) or isinstance(t, FormattedInt):
             raise self.error(f'Cannot cast from "{t}" to "void *"', e.ptr.span)
         name = e.type_name
-        if re.fullmatch(r"\w+", name) and name not in _CASTS:
+        if e.type_of is not None:
+            target = self.typeof(e.type_of)
+        elif re.fullmatch(r"\w+", name) and name not in _CASTS:
             try:
                 target = self.types.parse_name(name, self.user_space)
             except TypeError_:
@@ -942,13 +954,39 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
         except TypeError_ as exc:
             raise self.error(str(exc), span) from None
 
+    def typeof(self, e: ast.TypeOf) -> Type:
+        """The type ``typeof(...)`` names.  A map written without its key stands for
+        its key type when it has keys, as in bpftrace (whose find() and has_key() type
+        their key variable with ``typeof(@map)``)."""
+        if e.type_name is not None:
+            if e.type_name in _CASTS:
+                return _CASTS[e.type_name]
+            return self.type_name(e.type_name, e.span)
+        assert e.expr is not None
+        if isinstance(e.expr, ast.Map) and not e.expr.keys:
+            keys = self.map_info(e.expr).key
+            if keys:
+                return keys[0] if len(keys) == 1 else TupleType(tuple(keys))
+        return self.expr(e.expr)
+
     def cast(self, e: ast.Cast) -> Type:
         t = self.expr(e.expr)
-        if e.type_name in _CASTS:
+        target: Type | None = None
+        if e.type_of is not None:
+            target = self.typeof(e.type_of)
+            if isinstance(target, IntType) and not isinstance(target, (PointerType,
+                                                                       FormattedInt)):
+                if not isinstance(t, IntType):
+                    raise self.error(f'Cannot cast from "{t}" to "{target}"', e.span)
+                return target
+            if not isinstance(target, PointerType):
+                raise self.error(f'Cannot cast from "{t}" to "{target}"', e.span)
+        if target is None and e.type_name in _CASTS:
             if not isinstance(t, IntType):
                 raise self.error(f'Cannot cast from "{t}" to "{_CASTS[e.type_name]}"', e.span)
             return _CASTS[e.type_name]
-        target = self.type_name(e.type_name, self.cast_type_span(e))
+        if target is None:
+            target = self.type_name(e.type_name, self.cast_type_span(e))
         if isinstance(target, PointerType):
             self.require_int(e.expr, "cast operand")
             if isinstance(t, PointerType):

@@ -26,7 +26,7 @@ struct {
 /* Records bt_events had no room for: bpftrace's "Lost N events", read by the loader. */
 __u64 bt_lost = 0;
 
-/* @forks: first used on line 34 */
+/* @forks: first used on line 36 */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -642,6 +642,7 @@ SEC("tp/syscalls/sys_exit_openat")
 int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 {
 	__u64 n = 0;
+	__s64 fd = 0;
 
 	/* line 17: static_assert(is_unsigned_integer(pid) && !is_array(comm), "pid, ... */
 	/* line 18: show(comm) */
@@ -701,8 +702,27 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 			bt_lost_event();
 		}
 	}
-	/* line 23: if comptime (kfunc_exist("bpf_task_from_pid") && kfunc_allowed("b... */
-	/* line 24: show("bpf_task_from_pid can be called") */
+	/* line 23: let $fd: typeof(args.ret) = (typeof((int32)0))args.ret */
+	fd = ((__s32)args->ret);
+	/* line 24: show($fd) */
+	/* line 6: if comptime (is_str(x)) { */
+	/* line 7: not compiled: printf("%s\n", x) */
+	/* line 8: if comptime (is_integer(x) || is_ptr(x)) { */
+	/* line 11: not compiled: fail("show() takes a string, an integer or a pointer") */
+	/* line 9: printf("%d\n", x) */
+	{
+		struct event_printf_1 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
+
+		if (e) {
+			e->hdr.id = EVENT_PRINTF_1;
+			e->a0 = fd;
+			bpf_ringbuf_submit(e, bt_wakeup_flags(sizeof(*e)));
+		} else {
+			bt_lost_event();
+		}
+	}
+	/* line 25: if comptime (kfunc_exist("bpf_task_from_pid") && kfunc_allowed("b... */
+	/* line 26: show("bpf_task_from_pid can be called") */
 	/* line 6: if comptime (is_str(x)) { */
 	/* line 8: not compiled: if comptime (is_integer(x) || is_ptr(x)) { */
 	/* line 9: not compiled: printf("%d\n", x) */
@@ -721,20 +741,20 @@ int handle_sys_exit_openat(struct tp_syscalls_sys_exit_openat *args)
 	return 0;
 }
 
-/* line 28: tracepoint:sched:sched_process_fork */
+/* line 30: tracepoint:sched:sched_process_fork */
 SEC("tp/sched/sched_process_fork")
 int handle_sched_process_fork(struct tp_sched_sched_process_fork *args)
 {
 	__u64 parent = 0;
 	struct tuple_uint64_uint64 last = {};
 
-	/* line 30: $parent = container_of(curtask->children.next, task_struct, sibling) */
+	/* line 32: $parent = container_of(curtask->children.next, task_struct, sibling) */
 	parent = ((__u64)((__u64)BPF_CORE_READ(((struct task_struct *)(bpf_get_current_task())),
 					       children.next)) -
 		  bpf_core_field_offset(struct task_struct, sibling));
-	/* line 31: if (!is_err($parent)) { */
+	/* line 33: if (!is_err($parent)) { */
 	if ((!((__u64)(parent) >= (__u64)-4095LL))) {
-		/* line 32: show($parent->pid) */
+		/* line 34: show($parent->pid) */
 		/* line 6: if comptime (is_str(x)) { */
 		/* line 7: not compiled: printf("%s\n", x) */
 		/* line 8: if comptime (is_integer(x) || is_ptr(x)) { */
@@ -752,7 +772,7 @@ int handle_sched_process_fork(struct tp_sched_sched_process_fork *args)
 			}
 		}
 	}
-	/* line 34: @forks[comm] = (pid, nsecs) */
+	/* line 36: @forks[comm] = (pid, nsecs) */
 	struct map_forks_key key1;
 	__builtin_memset(&key1, 0, sizeof(key1));
 	bpf_get_current_comm(&key1.k0, 16);
@@ -762,12 +782,12 @@ int handle_sched_process_fork(struct tp_sched_sched_process_fork *args)
 	tup3.f1 = bpf_ktime_get_boot_ns();
 	__builtin_memcpy(&val2, &tup3, sizeof(val2));
 	bpf_map_update_elem(&map_forks, &key1, &val2, BPF_ANY);
-	/* line 35: $last = (pid, nsecs) */
+	/* line 37: $last = (pid, nsecs) */
 	struct tuple_uint64_uint64 tup4 = {};
 	tup4.f0 = (bpf_get_current_pid_tgid() >> 32);
 	tup4.f1 = bpf_ktime_get_boot_ns();
 	__builtin_memcpy(&last, &tup4, sizeof(last));
-	/* line 36: if (find(@forks, comm, $last)) { */
+	/* line 38: if (find(@forks, comm, $last)) { */
 	struct map_forks_key key5;
 	__builtin_memset(&key5, 0, sizeof(key5));
 	bpf_get_current_comm(&key5.k0, 16);
@@ -776,7 +796,7 @@ int handle_sched_process_fork(struct tp_sched_sched_process_fork *args)
 		__builtin_memcpy(&last, &(*found6), sizeof(last));
 	}
 	if ((found6 != NULL)) {
-		/* line 37: show($last.0) */
+		/* line 39: show($last.0) */
 		/* line 6: if comptime (is_str(x)) { */
 		/* line 7: not compiled: printf("%s\n", x) */
 		/* line 8: if comptime (is_integer(x) || is_ptr(x)) { */

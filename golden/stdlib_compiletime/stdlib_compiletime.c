@@ -2982,13 +2982,14 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of stdlib_compiletime.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 640, 15 }, { 646, 17 }, { 647, 18 }, { 648, 6 },  { 649, 8 },	 { 650, 9 },  { 651, 11 },
-	{ 652, 7 },  { 664, 19 }, { 665, 6 },  { 666, 7 },  { 667, 8 },	 { 668, 11 }, { 669, 9 },
-	{ 681, 20 }, { 685, 21 }, { 687, 22 }, { 688, 6 },  { 689, 7 },	 { 690, 8 },  { 691, 11 },
-	{ 692, 9 },  { 704, 23 }, { 705, 24 }, { 706, 6 },  { 707, 8 },	 { 708, 9 },  { 709, 11 },
-	{ 710, 7 },  { 724, 28 }, { 731, 30 }, { 735, 31 }, { 737, 32 }, { 738, 6 },  { 739, 7 },
-	{ 740, 8 },  { 741, 11 }, { 742, 9 },  { 755, 34 }, { 765, 35 }, { 770, 36 }, { 779, 37 },
-	{ 780, 6 },  { 781, 7 },  { 782, 8 },  { 783, 11 }, { 784, 9 },
+	{ 640, 15 }, { 647, 17 }, { 648, 18 }, { 649, 6 },  { 650, 8 },	 { 651, 9 },  { 652, 11 },
+	{ 653, 7 },  { 665, 19 }, { 666, 6 },  { 667, 7 },  { 668, 8 },	 { 669, 11 }, { 670, 9 },
+	{ 682, 20 }, { 686, 21 }, { 688, 22 }, { 689, 6 },  { 690, 7 },	 { 691, 8 },  { 692, 11 },
+	{ 693, 9 },  { 705, 23 }, { 707, 24 }, { 708, 6 },  { 709, 7 },	 { 710, 8 },  { 711, 11 },
+	{ 712, 9 },  { 724, 25 }, { 725, 26 }, { 726, 6 },  { 727, 8 },	 { 728, 9 },  { 729, 11 },
+	{ 730, 7 },  { 744, 30 }, { 751, 32 }, { 755, 33 }, { 757, 34 }, { 758, 6 },  { 759, 7 },
+	{ 760, 8 },  { 761, 11 }, { 762, 9 },  { 775, 36 }, { 785, 37 }, { 790, 38 }, { 799, 39 },
+	{ 800, 6 },  { 801, 7 },  { 802, 8 },  { 803, 11 }, { 804, 9 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -3014,6 +3015,8 @@ static const char *const bt_script_lines[] = {
 	"  @literal = is_literal(-1);",
 	"  $n = comptime (sizeof(int) * 2);",
 	"  show($n);",
+	"  let $fd: typeof(args.ret) = (typeof((int32)0))args.ret;",
+	"  show($fd);",
 	"  if comptime (kfunc_exist(\"bpf_task_from_pid\") && "
 	"kfunc_allowed(\"bpf_task_from_pid\")) {",
 	"    show(\"bpf_task_from_pid can be called\");",
