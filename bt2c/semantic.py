@@ -286,7 +286,8 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
             try:
                 self.types.define(d.text)
             except DefinitionError as exc:
-                lines = d.text.split("\n")
+                # the script's own lines: #define values in d.text change their lengths
+                lines = self.source.text[d.span.start:d.span.end].split("\n")
                 n = min(max(exc.line, 1), len(lines)) - 1
                 start = d.span.start + sum(len(x) + 1 for x in lines[:n])
                 raise self.error(str(exc), Span(start, start + max(1, len(lines[n])))) from None

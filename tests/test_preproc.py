@@ -141,3 +141,13 @@ def test_cache_key_follows_imported_files(tmp_path: Path) -> None:
     (tmp_path / "lib.bt").write_text("macro one() { 2 }\n")
     assert import_digest(text, str(main)) != before
     assert import_digest("BEGIN { exit(); }", str(main)) == ""
+
+
+def test_c_error_after_a_replaced_macro_quotes_the_right_line() -> None:
+    """A #define's value changes the length of a struct's line; a C error on a later line
+    still quotes that line of the script."""
+    text = ("#define LONG_MACRO_NAME 4\nstruct s {\n  int a[LONG_MACRO_NAME];\n"
+            "  int b[x y];\n}\nBEGIN { exit(); }\n")
+    lines = _error(text).splitlines()
+    assert lines[0].startswith("t.bt:4:1: ERROR: syntax error in C definition")
+    assert lines[1] == "  int b[x y];"
