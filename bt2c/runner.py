@@ -228,14 +228,14 @@ def check(script: str, verbose: bool = False, unsafe: bool = False) -> int:
 _ATTACH_PARAM = re.compile(r"\$(\d+)")
 
 
-def bind_attach_params(text: str, params: list[str]) -> str:
+def bind_attach_params(text: str, params: list[str], script: str = "script") -> str:
     """Substitute positional parameters inside attach points (``uprobe:$1:main``).
 
     bpftrace reads them when it parses; a bt2c tool's probes are fixed when it is built,
     so ``bt2c run`` builds one tool per value (the cache keys on the text).  Elsewhere
     parameters stay run-time values.  An absent parameter becomes empty, as in bpftrace.
     Only the text of attach points changes: a script that does not parse is left as it
-    is, for the build to report.
+    is, for the build to report.  ``script`` is the script's path, where its imports are.
     """
     if "$" not in text:
         return text
@@ -243,7 +243,7 @@ def bind_attach_params(text: str, params: list[str]) -> str:
     from bt2c.parser import parse
 
     try:
-        program = parse(Source("script", text))
+        program = parse(Source(script, text))
     except Bt2cError:
         return text
     spans = [ap.span for probe in program.probes for ap in probe.attach_points
@@ -271,7 +271,7 @@ def run(argv: list[str]) -> int:
         name = opts.script
     # --NAME[=VALUE] after "--" are getopt()'s options, for the tool; not $1, $2, ...
     positional = [p for p in opts.params if not (p.startswith("--") and p != "--")]
-    text = bind_attach_params(text, positional)
+    text = bind_attach_params(text, positional, name)
     binary = build_cached(text, name, opts.verbose, "prog" if name == "stdin" else None,
                           opts.unsafe, positional, warn=not opts.no_warnings)
     cmd = tool_argv(str(binary), opts)

@@ -151,3 +151,13 @@ def test_c_error_after_a_replaced_macro_quotes_the_right_line() -> None:
     lines = _error(text).splitlines()
     assert lines[0].startswith("t.bt:4:1: ERROR: syntax error in C definition")
     assert lines[1] == "  int b[x y];"
+
+
+def test_run_binds_attach_params_of_a_script_with_imports(tmp_path: Path) -> None:
+    """`bt2c run` puts $1 into attach points before the build: it must parse a script that
+    imports (from the script's directory, not the current one)."""
+    from bt2c.runner import bind_attach_params
+
+    (tmp_path / "lib.bt").write_text("macro one() { 1 }\n")
+    text = 'import "lib.bt";\ninterval:ms:$1 { print(one()); }\n'
+    assert "interval:ms:50 " in bind_attach_params(text, ["50"], str(tmp_path / "main.bt"))
