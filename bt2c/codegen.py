@@ -794,11 +794,18 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         key = self.map_key(m, e)
         t = e.type
         if m.agg is not None:
-            if m.agg.kind in ("count", "sum"):
+            if m.agg.kind in ("count", "sum", "min", "max", "avg"):
                 self.gen.require("BPF_FUNC_map_lookup_percpu_elem", "5.19",
                                  f"reading a {m.agg.kind}() map in an expression",
                                  self.line_of(e))
+            if m.agg.kind in ("count", "sum"):
                 return f"bt_map_read_percpu(&{m.cname}, &{key})"
+            if m.agg.kind in ("min", "max"):
+                self.gen.uses_agg_read = True
+                return f"bt_map_read_minmax(&{m.cname}, &{key}, {int(m.agg.kind == 'max')})"
+            if m.agg.kind == "avg":
+                self.gen.uses_agg_read = True
+                return f"bt_map_read_avg(&{m.cname}, &{key}, {int(m.agg.signed)})"
             raise self.error(f"reading a {m.agg.kind}() map in an expression is not supported",
                              e)
         if isinstance(t, IntType):
@@ -991,6 +998,7 @@ class CodeGen:
         self.uses_len = False
         self.uses_regs = False   # argN/retval from registers: include bpf/regs.h
         self.uses_strerror = False   # strerror(): the errno message table
+        self.uses_agg_read = False   # min/max/avg maps read in an expression (agg_read.h)
         self.uses_sw_tai = False     # nsecs(sw_tai): the loader measures TAI - boot time
         #: strcontains() with a run-time needle: (haystack, needle) buffer sizes
         self.strstr_sizes: set[tuple[int, int]] = set()

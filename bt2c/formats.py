@@ -88,9 +88,11 @@ def conversions(fmt: str, int_args: dict[int, IntType] | None = None
     return "".join(out), convs
 
 
-def check_format(fmt: ast.Str, args: list[ast.Expr], source: Source, call: Span) -> None:
+def check_format(fmt: ast.Str, args: list[ast.Expr], source: Source, call: Span,
+                 aggs: dict[str, str] | None = None) -> None:
     """Reject a printf whose arguments do not match its conversions (bpftrace's words,
-    at the call)."""
+    at the call). ``aggs`` names the aggregation kind of each aggregation map passed:
+    bpftrace prints one with ``%s`` but refuses the numeric conversions."""
     pos = 0
     while True:
         pos = fmt.value.find("%", pos)
@@ -115,6 +117,10 @@ def check_format(fmt: ast.Str, args: list[ast.Expr], source: Source, call: Span)
                 raise Bt2cError(f"unsupported format specifier for type '{arg.type}': r",
                                 call, source)
             continue
+        agg = aggs.get(arg.name) if aggs and isinstance(arg, ast.Map) else None
+        if conv.conv != "s" and agg is not None:
+            raise Bt2cError(f"unsupported format specifier for type '{agg}_t': {conv.conv}",
+                            call, source)
         if conv.conv != "s" and not isinstance(arg.type, IntType):
             raise Bt2cError(f"unsupported format specifier for type '{arg.type}': "
                             f"{conv.conv}", call, source)

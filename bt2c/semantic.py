@@ -1326,7 +1326,10 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                                       InetType, MacType)):
                     raise self.error(f"printf: argument of type '{t}' is not supported", a.span)
             from bt2c.formats import check_format
-            check_format(e.args[0], e.args[1:], self.source, e.span)
+            aggs = {a.name: info.value.kind for a in e.args[1:] if isinstance(a, ast.Map)
+                    and (info := self.result.maps.get(a.name)) is not None
+                    and isinstance(info.value, AggType)}
+            check_format(e.args[0], e.args[1:], self.source, e.span, aggs)
             return VOID
         if name == "print":
             self.nargs(e, 1, 3)

@@ -246,6 +246,7 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: boo
         "max_entries": int(program.config.get("max_map_keys", MAX_MAP_KEYS)),
         "max_hist_buckets": res.max_hist_buckets,
         "uses_tseries": res.uses_tseries,
+        "uses_agg_read": gen.uses_agg_read,
         "uses_len": gen.uses_len,
         "signal_probes": any(p.target.provider == "self" for p in gen.programs),
         "len_sites": gen.len_sites,
