@@ -123,6 +123,7 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         self.discard = False                  # the expression is a statement: result unused
         self.loop_depth = 0                   # C loops around the current statement
         self.callback_count = 0
+        self.ctx_struct = ""                  # context struct of the outermost map loop
         self.scratch: list[str] = []          # members of the probe's scratch struct
         self.scratch_vars: set[str] = set()   # variables held in scratch memory
 
@@ -353,20 +354,24 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         return lines
 
     def for_map(self, st: ast.ForMap) -> None:
-        if self.in_callback:
-            raise self.error("nested for loops over maps are not supported", st)
         m = self.gen.res.maps[st.map.name]
         self.gen.require("BPF_FUNC_for_each_map_elem", "5.13", "a for loop over a map",
                          self.line_of(st))
         self.callback_count += 1
         cb = f"{self.fname}_for_{self.callback_count}"
-        ctx_struct = f"{cb}_ctx"
         # The callback sees the probe's scratch variables through a context struct,
         # copied in before the loop and back after it (the verifier cannot follow
         # pointers into another function's stack).
         # (Variables in scratch memory need no copy: the callback finds the same struct.)
+        # A loop nested in a loop body passes its own context pointer on: the inner
+        # callback works on the same struct, so nothing is copied.
+        outer_callback = self.in_callback
         stack_vars = {n: cn for n, cn in self.vars.items() if n not in self.scratch_vars}
-        fields = [self.decl(self.var_types[n], cn) + ";" for n, cn in stack_vars.items()]
+        if outer_callback is None:
+            self.ctx_struct = f"{cb}_ctx"
+            fields = [self.decl(self.var_types[n], cn) + ";" for n, cn in stack_vars.items()]
+            self.gen.callbacks.append((self.ctx_struct, fields, None))
+        ctx_struct = self.ctx_struct
         kv_t = self.var_types[st.var.name]
         assert isinstance(kv_t, TupleType)
         outer_block, outer_prologue = self.block, self.prologue
@@ -390,13 +395,16 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         self.emit("return 0;")
         body = self.block.lines
         prologue = ["\t" + ln for p in self.scratch_lookup("1") for ln in p.splitlines()]
-        self.in_callback = None
+        self.in_callback = outer_callback
         self.loop_depth = outer_depth
         self.block, self.prologue = outer_block, outer_prologue
-        self.gen.callbacks.append((ctx_struct, fields, Function(
+        self.gen.callbacks.append((ctx_struct, None, Function(
             f"line {self.line_of(st)}: body of for ({st.var.name} : {st.map.name})", None,
             f"static long {cb}(struct bpf_map *map, {m.key_c} *key, void *value, "
             f"struct {ctx_struct} *c)", body, prologue)))
+        if outer_callback is not None:
+            self.emit(f"bpf_for_each_map_elem(&{m.cname}, {cb}, {outer_callback}, 0);")
+            return
         cvar = self.temp("loop")
         self.emit(f"struct {ctx_struct} {cvar};")
         for _n, cn in stack_vars.items():
@@ -992,7 +1000,8 @@ class CodeGen:
         self.res = res
         self.source = source
         self.programs: list[ProbeProgram] = []
-        self.callbacks: list[tuple[str, list[str], Function]] = []
+        # loop callbacks' context structs (fields, function None) and functions, in order
+        self.callbacks: list[tuple[str, list[str] | None, Function | None]] = []
         self.scratch: dict[str, list[str]] = {}   # function name -> scratch struct members
         self.max_param = analysis.max_param
         self.uses_len = False

@@ -382,10 +382,18 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                                      f"{len(ap.parts)}", ap.span)
                 matches = expand(*ap.parts)
                 if not matches:
-                    if "*" in ap.raw or "?" in ap.raw:
+                    # config missing_probes: warn and ignore skip it (the probe goes when
+                    # none of its attach points is left, below)
+                    missing = self.missing_probes()
+                    wild = "*" in ap.raw or "?" in ap.raw
+                    if missing == "error" and wild:
                         raise self.error(f"No tracepoints matched {ap.raw}", ap.span)
-                    raise self.error(f"No matches for tracepoint {ap.parts[0]}:{ap.parts[1]}.",
-                                     ap.span)
+                    message = f"No matches for tracepoint {ap.parts[0]}:{ap.parts[1]}."
+                    if missing == "error":
+                        raise self.error(message, ap.span)
+                    if missing == "warn" and not wild:
+                        self.warn(message + " Skipping.", ap)
+                    continue
                 wildcard = any(c in ap.raw for c in "*?[")
                 for cat, name in matches:
                     tp = load(cat, name)
