@@ -35,6 +35,8 @@
  *   fork N            the rest of the chain runs in N processes at once (N-1 forked
  *                     children plus this one, which waits for them at the end), so
  *                     map updates race on several CPUs.
+ *   thread N          N x syscall(SYS_getpid) from a second thread of this process,
+ *                     which is then joined (tid != pid there; the leader is main's).
  *
  * User-space probe targets (uprobe/uretprobe/usdt tests): functions that are
  * never inlined and always kept, called an exact number of times.
@@ -64,6 +66,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +108,8 @@ static void usage(const char *msg)
 {
 	fprintf(stderr, "workload: %s\n", msg);
 	fprintf(stderr, "usage: workload {openat N [PATH] | open N [PATH] | write N [SIZE] | read N [SIZE] |"
-			" getpid N | close N | nanosleep N | sleep MS | dup N | fork N | record N | add N |"
+			" getpid N | close N | nanosleep N | sleep MS | dup N | fork N | thread N | record N |"
+			" add N |"
 			" line N | greet N NAME | many N | work N [MS] | usdt N | connect N | spin MS | sigusr1 N}...\n");
 	exit(2);
 }
@@ -201,6 +205,14 @@ WL_FN long wl_many(long a1, long a2, long a3, long a4, long a5, long a6, long a7
 WL_FN void wl_work(long ms)
 {
 	sleep_ns(ms * 1000000L);
+}
+
+/* thread N: the second thread's work, N getpid calls. */
+static void *thread_getpid(void *arg)
+{
+	for (long k = 0; k < (long)arg; k++)
+		syscall(SYS_getpid);
+	return NULL;
 }
 
 /*
@@ -362,6 +374,12 @@ int main(int argc, char **argv)
 				syscall(SYS_kill, getppid(), SIGUSR1);
 				sleep_ns(300000000L);
 			}
+		} else if (!strcmp(cmd, "thread")) {
+			pthread_t t;
+
+			if (pthread_create(&t, NULL, thread_getpid, (void *)n) != 0)
+				usage("cannot create a thread");
+			pthread_join(t, NULL);
 		} else if (!strcmp(cmd, "dup")) {
 			for (k = 0; k < n; k++) {
 				long fd = syscall(SYS_dup, 0);
