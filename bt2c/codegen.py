@@ -27,6 +27,7 @@ from bt2c.types import (
     BYTES_TYPES,
     AggType,
     ArgsType,
+    BufType,
     IntType,
     PointerType,
     StackType,
@@ -732,6 +733,15 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
             assert isinstance(e.right.type, StringType)
             n = min(e.left.type.length, e.right.type.length)
             eq = f"bt_streq({a}, {b}, {n})"
+            return eq if e.op == "==" else f"(!{eq})"
+        if isinstance(e.left.type, BufType):
+            # buffers are equal when their lengths and that many bytes are
+            self.gen.string_funcs.add("memcmp")
+            assert isinstance(e.right.type, BufType)
+            a, b = self.expr(e.left), self.expr(e.right)
+            n = min(e.left.type.cap, e.right.type.cap)
+            eq = (f"(*(__u32 *){a} == *(__u32 *){b} && "
+                  f"!bt_memcmp({a} + 8, {b} + 8, *(__u32 *){a}, {n}))")
             return eq if e.op == "==" else f"(!{eq})"
         if e.op in ("&&", "||"):
             left = self.expr(e.left)

@@ -90,7 +90,7 @@ class DataCalls:
                                      "pointer", e.span)
                 return BufType(t.size)
             self.int_args(e, e.args[1:], "int")
-            if not isinstance(t, (IntType, ArrayType)):
+            if not isinstance(t, (IntType, ArrayType, StringType)):
                 raise self.error(f"buf() only supports int arguments ({t} provided)", e.span)
             n = e.args[1]
             if isinstance(n, ast.Int):

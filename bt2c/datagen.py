@@ -56,11 +56,18 @@ class DataGen:
             tmp = self.temp("buf")
             tmp = self.local(t.c_decl(tmp), tmp, t.size)
             src = e.args[0]
-            if isinstance(src.type, ArrayType):
-                n = self.expr(e.args[1]) if len(e.args) > 1 else str(src.type.size)
+            if isinstance(src.type, (ArrayType, StringType)):
+                # an array's or a string's own bytes (a string's storage is zero-padded)
+                size = src.type.size if isinstance(src.type, ArrayType) else \
+                    (src.type.length + 7) // 8 * 8
+                n = self.expr(e.args[1]) if len(e.args) > 1 else str(size)
                 data = self.expr(src)
-                self.emit(f"*(__u32 *){tmp} = {n} < {t.cap} ? {n} : {t.cap};")
-                n = min(t.cap, src.type.size)
+                if len(e.args) < 2 or isinstance(e.args[1], ast.Int):
+                    count = e.args[1].value if len(e.args) > 1 else size  # type: ignore[attr-defined]
+                    self.emit(f"*(__u32 *){tmp} = {min(count, t.cap)};")
+                else:
+                    self.emit(f"*(__u32 *){tmp} = {n} < {t.cap} ? {n} : {t.cap};")
+                n = min(t.cap, size)
                 self.emit(self.copy(f"{tmp} + 8", data, n, n))
                 return tmp
             ptr, n = self.expr(src), self.expr(e.args[1])

@@ -821,7 +821,8 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
             return self.call(e)
         if isinstance(e, ast.Binary):
             lt, rt = self.expr(e.left), self.expr(e.right)
-            if e.op in ("==", "!=") and isinstance(lt, StringType) and isinstance(rt, StringType):
+            if e.op in ("==", "!=") and (isinstance(lt, StringType) and isinstance(rt, StringType)
+                                         or isinstance(lt, BufType) and isinstance(rt, BufType)):
                 return BOOL
             if not (isinstance(lt, IntType) and isinstance(rt, IntType)):
                 raise self.error(f"Type mismatch for '{e.op}': comparing {lt} with {rt}",
