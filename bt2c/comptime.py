@@ -130,11 +130,10 @@ def const_value(e: ast.Expr) -> int | None:  # noqa: C901 - one dispatch over no
 def _binary(op: str, a: int, b: int, t: Type | None) -> int | None:
     if op in ("/", "%") and b == 0:
         return None
-    if op == "/":
+    if op in ("/", "%"):   # C's: the quotient rounds toward zero
         q = abs(a) // abs(b)
-        return _wrap(q if (a < 0) == (b < 0) else -q, t)
-    if op == "%":
-        return _wrap(a - b * int(a / b), t)
+        q = q if (a < 0) == (b < 0) else -q
+        return _wrap(q if op == "/" else a - b * q, t)
     ops = {"+": a + b, "-": a - b, "*": a * b, "&": a & b, "|": a | b, "^": a ^ b,
            "<<": a << (b & 63), ">>": a >> (b & 63), "==": a == b, "!=": a != b,
            "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b,
@@ -158,8 +157,7 @@ def format_fail(fmt: str, values: list[int | str]) -> str:
         if kind in "diu":
             kind = "d"
         elif kind == "p":
-            kind, value = "x", value
-            spec = "#" + spec
+            kind, spec = "x", "#" + spec
         if isinstance(value, str) and kind != "s":
             kind = "s"
         try:
