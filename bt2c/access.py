@@ -99,7 +99,19 @@ class AccessGen:
             if base.kind == "core" and base.bitfield is None and \
                     len(base.path) < MAX_CORE_PATH and base.user == pt.user:
                 return Loc("core", pt.user, base.root, base.struct, base.path + [""])
-        return self.pointer_loc_value(self.expr(e), pt)
+        p = self.expr(e)
+        if isinstance(pt.target, StructType) and pt.target.btf and self.reads_record(e):
+            # BPF_CORE_READ relocates every member access in its argument, and the
+            # tracepoint record's struct is not a kernel type: read the pointer first.
+            tmp = self.temp("p")
+            self.emit(f"__u64 {tmp} = {p};")
+            p = tmp
+        return self.pointer_loc_value(p, pt)
+
+    def reads_record(self: ProbeGen, e: ast.Expr) -> bool:
+        """Whether ``e`` reads a field of the tracepoint's record (``args->rqtp``)."""
+        return self.target.tracepoint is not None and any(
+            isinstance(n, ast.Field) and isinstance(n.expr.type, ArgsType) for n in ast.walk(e))
 
     def pointer_loc_value(self: ProbeGen, p: str, pt: PointerType) -> Loc:
         target = pt.target

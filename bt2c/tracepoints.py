@@ -3,6 +3,12 @@
 bpftrace reads ``events/CAT/NAME/format`` from tracefs; so does bt2c, at
 transpile time, and emits a C struct with the same offsets.  Tracepoint
 formats are a stable ABI, so the struct stays valid on other kernels.
+
+Pointer fields get the C type their declaration spells, resolved against the
+kernel's BTF as bpftrace does (``args.argv`` is ``uint8 * *``, ``args.rqtp`` a
+``struct __kernel_timespec *``), so scripts can index, dereference and walk
+them.  The pointers of syscall tracepoints are user addresses (the syscall's
+own arguments); all others are kernel addresses.
 """
 
 from __future__ import annotations
@@ -12,9 +18,13 @@ import os
 import re
 from dataclasses import dataclass
 
-from bt2c.types import ArgsType, ArrayType, IntType, StringType, Type
+from bt2c.cdefs import TypeError_, TypeTable
+from bt2c.types import ArgsType, ArrayType, IntType, PointerType, StringType, Type
 
 TRACEFS_DIRS = ("/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events")
+#: Qualifiers and annotations a field's C type may carry that do not change it.
+_QUALIFIERS = re.compile(r"\b(const|volatile|restrict|__user|__rcu|__percpu|__iomem|"
+                         r"__force|__seg_gs|__seg_fs)\b")
 _FIELD_RE = re.compile(r"field:(?P<decl>[^;]+);\s*offset:(?P<off>\d+);\s*size:(?P<size>\d+);"
                        r"\s*signed:(?P<signed>\d+);")
 
@@ -86,9 +96,40 @@ def expand(category: str, name: str) -> list[tuple[str, str]]:
     return out
 
 
+def pointer_type(decl: str, user: bool, types: TypeTable | None = None) -> PointerType:
+    """The type of a pointer field from its C declaration (``const char *const * argv``).
+
+    The pointee is resolved in the kernel's BTF, where ``char`` is unsigned (bpftrace
+    shows ``args.filename`` as ``uint8 *``); ``void``, and a type the kernel does not
+    describe, make a ``void *``.
+    """
+    text = re.sub(r"[A-Za-z_][A-Za-z0-9_]*\s*$", "", decl.strip())   # the field's name
+    text = _QUALIFIERS.sub(" ", text)
+    stars = text.count("*")
+    base = " ".join(text.replace("*", " ").split())
+    table = types or TypeTable()
+    target: Type | None
+    if base == "void":
+        target = None
+    elif base == "char":
+        btf = table.btf
+        tid = btf.find("char", "int") if btf is not None else None
+        target = IntType(8, bool(tid is not None and btf.type(tid).int_signed))  # type: ignore[union-attr]
+    else:
+        try:
+            target = table.base_type(base)
+        except TypeError_:
+            target = None
+    for _ in range(max(stars, 1)):
+        target = PointerType(target=target, user=user)
+    assert isinstance(target, PointerType)
+    return target
+
+
 def parse_format(category: str, name: str, text: str) -> Tracepoint:
     """Parse a tracefs ``format`` file."""
     fields = []
+    user = category == "syscalls"
     for m in _FIELD_RE.finditer(text):
         decl = m.group("decl").strip()
         size, signed = int(m.group("size")), m.group("signed") == "1"
@@ -107,6 +148,8 @@ def parse_format(category: str, name: str, text: str) -> Tracepoint:
                 size // int(count) in (1, 2, 4, 8) and "__data_loc" not in decl:
             # __u8 saddr[4]: an array of integers, as bpftrace types it
             ftype = ArrayType(IntType(size // int(count) * 8, signed), int(count))
+        elif "*" in decl and "__data_loc" not in decl and size == 8:
+            ftype = pointer_type(decl, user)
         else:
             bits = {1: 8, 2: 16, 4: 32}.get(size, 64)
             ftype = IntType(bits, signed)
