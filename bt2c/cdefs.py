@@ -182,9 +182,11 @@ class TypeTable:
         base = text.replace("*", "").strip()
         base = re.sub(r"\b(const|volatile)\b", "", base).strip()
         base = " ".join(base.split())
-        t = self.base_type(base)
+        # void * points to nothing bt2c can read (bpftrace's 'void *')
+        t: Type | None = None if base == "void" and stars else self.base_type(base)
         for _ in range(stars):
             t = PointerType(target=t, user=user)
+        assert t is not None
         return t
 
     def base_type(self, base: str) -> Type:

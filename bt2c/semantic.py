@@ -266,6 +266,7 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
         self.args: ArgsType | None = None
         self.probe: ast.Probe | None = None
         self.loop_depth = 0
+        self.for_depth = 0   # for loops the statement is in: their bodies have no context
         self.agg_site: ast.Expr | None = None   # the aggregation call a map is assigned
         self.tseries_span: Span | None = None   # the first tseries() (unstable feature)
         self.dw_ustack_span: Span | None = None  # the first dw_ustack (unstable feature)
@@ -556,7 +557,7 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
             self.expr(stmt.end)
             self.require_int(stmt.start, "range start")
             self.require_int(stmt.end, "range end")
-            self.scoped_loop(stmt.var, INT64, stmt.body)
+            self.for_loop(stmt.var, INT64, stmt.body)
         elif isinstance(stmt, ast.ForMap):
             info = self.map_info(stmt.map)
             if info.value is None or info.key is None:
@@ -570,11 +571,20 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
             if isinstance(value, AggType):
                 raise self.error(f"Loop expression does not support type: {value}",
                                  stmt.map.span)
-            self.scoped_loop(stmt.var, TupleType((key, value)), stmt.body)
+            self.for_loop(stmt.var, TupleType((key, value)), stmt.body)
         elif isinstance(stmt, ast.Jump):
             if stmt.kind in ("break", "continue") and self.loop_depth == 0:
                 raise self.error(f"'{stmt.kind}' statement is not allowed in a probe",
                                  stmt.span)
+
+    def for_loop(self, var: ast.Var, t: Type, body: ast.Block) -> None:
+        """A for loop's body runs in a callback without the probe's context, so the
+        builtins that read it (``args``, ``argN``) are errors there, as in bpftrace."""
+        self.for_depth += 1
+        try:
+            self.scoped_loop(var, t, body)
+        finally:
+            self.for_depth -= 1
 
     def scoped_loop(self, var: ast.Var, t: Type, body: ast.Block) -> None:
         """Bind a loop variable for the loop's body only, as bpftrace scopes it.
@@ -1031,11 +1041,16 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                                  f"size {base.n}", e.span)
             return base.elem
         if isinstance(base, PointerType):
+            if base.target is None:
+                raise self.error("The array index operator [] cannot be used on a pointer "
+                                 "to an unsized type (void *).", e.span)
             return self.deref(base, e.span)
         raise self.error(f"The array index operator [] can not be used on expressions of "
                          f"type '{base}'", e.span)
 
     def builtin(self, e: ast.Builtin) -> Type:
+        if self.for_depth and (e.name == "args" or re.fullmatch(r"arg\d+", e.name)):
+            raise self.error(f"'{e.name}' builtin is not allowed in a for-loop", e.span)
         if e.name == "args":
             if self.args is None:
                 targets = self.result.targets[self.probe.index]  # type: ignore[union-attr]
