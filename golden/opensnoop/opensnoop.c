@@ -3053,7 +3053,7 @@ static const struct bt_field map_filename_key_fields[] = {
 	{ BT_KIND_UINT, 8, 0 },
 };
 static const struct bt_field map_filename_value_fields[] = {
-	{ BT_KIND_UINT, 8, 0 },
+	{ BT_KIND_PTR, 8, 0 },
 };
 
 static struct bt_map bt_maps[] = {
