@@ -437,6 +437,8 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
             if m.agg is not None:
                 raise self.error("compound assignment to an aggregation map", st)
             old = self.temp()
+            if st.op in ("+", "-") and (step := self.pointer_step(m.info.value)) != 1:
+                rhs = f"({rhs}) * {step}"
             self.emit(f"{m.value_c} {old} = bt_map_read(&{m.cname}, &{key});")
             self.emit(self.compound(old, st.op, rhs, m.info.value))  # type: ignore[arg-type]
             self.emit(self.s.map_update(m.cname, key, old, self.len_idx(m)))
@@ -455,6 +457,14 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
             tmp = self.local(self.decl(t, tmp), tmp, size_of(t))
             self.store(tmp, t, value)
         self.emit(self.s.map_update(m.cname, key, tmp, self.len_idx(m)))
+
+    @staticmethod
+    def pointer_step(t: Type | None) -> int:
+        """What ``+ 1`` adds to a map value of type ``t``: a pointer's pointee size, as
+        in C (1 for ``void *`` and integers)."""
+        if isinstance(t, PointerType) and t.target is not None:
+            return size_of(t.target)
+        return 1
 
     @staticmethod
     def compound(dst: str, op: str, value: str, t: Type) -> str:
@@ -804,6 +814,9 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         tmp = self.temp()
         if m.agg is not None:
             raise self.error("++/-- on an aggregation map", e)
+        step = self.pointer_step(m.info.value)
+        if step != 1:
+            delta = f"{'' if e.op == '++' else '-'}{step}"
         self.emit(f"__s64 {tmp} = bt_map_incr(&{m.cname}, &{key}, {delta}, {self.len_idx(m)});")
         return tmp if e.prefix else f"({tmp} - ({delta}))"
 

@@ -698,6 +698,8 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
         if isinstance(value_t, AggType):
             if stmt.op is not None:
                 raise self.error("compound assignment to an aggregation", stmt.span)
+        elif stmt.op in ("+", "-") and isinstance(info.value, PointerType):
+            value_t = info.value   # pointer arithmetic, scaled by the pointee's size
         elif stmt.op is not None:
             value_t = INT64
         self.set_map_value(info, value_t, stmt.span, stmt.value.span)
@@ -865,7 +867,8 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
             assert isinstance(e.target, ast.Map)
             info = self.map_info(e.target)
             self.map_keys(e.target, info)
-            self.set_map_value(info, INT64, e.span)
+            if not isinstance(info.value, PointerType):  # a pointer steps by its pointee
+                self.set_map_value(info, INT64, e.span)
             e.target.type = info.value
             return INT64
         if isinstance(e, ast.Ternary):
