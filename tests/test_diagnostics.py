@@ -33,7 +33,7 @@ CASES = [
      "named 'b'", "~~~~~"),
     ('struct foo { int a; nosuch_t b; } BEGIN { }',
      'prog.bt:1:1: ERROR: syntax error in C definition', "~"),
-    ('struct foo { int a } BEGIN { }', "prog.bt:1:1: ERROR: syntax error in C definition",
+    ('struct foo { int a; int b c; } BEGIN { }', "prog.bt:1:1: ERROR: syntax error in C definition",
      "~"),
     ('BEGIN { print(*pid); }',
      "prog.bt:1:15: ERROR: Can not dereference an expression of type 'uint64'", "~~~~"),
