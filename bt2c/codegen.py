@@ -428,6 +428,12 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         assert isinstance(target, ast.Map)
         m = self.gen.res.maps[target.name]
         value = st.value
+        while isinstance(value, ast.BlockExpr) and isinstance(value.type, AggType):
+            # `@m = { ...; avg($x) }`: the block's statements, then the aggregation
+            self.stmts(value.body)
+            assert value.value is not None
+            self.comment(value.block.stmts[-1])
+            value = value.value
         if isinstance(value, ast.Call) and isinstance(value.type, AggType):
             self.aggregate(m, target, value)
             return

@@ -658,8 +658,11 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
         var.type = t
 
     def assign(self, stmt: ast.Assign) -> None:
+        value = stmt.value
+        while isinstance(value, ast.BlockExpr) and value.value is not None:
+            value = value.value   # `@m = { ...; avg($x) }`: the block's value aggregates
         if isinstance(stmt.target, ast.Map) and stmt.op is None:
-            self.agg_site = stmt.value
+            self.agg_site = value
         value_t = self.expr(stmt.value)
         if isinstance(value_t, type(VOID)) or isinstance(value_t, ArgsType):
             raise self.error(f"Value of type '{value_t}' cannot be assigned", stmt.value.span)
@@ -693,7 +696,7 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
         assert isinstance(target, ast.Map)
         info = self.map_info(target)
         self.map_keys(target, info)
-        if stmt.op is None and not isinstance(stmt.value, ast.Call):
+        if stmt.op is None and not isinstance(value, ast.Call):
             self.no_aggregation_copy(stmt, value_t)
         if isinstance(value_t, AggType):
             if stmt.op is not None:
@@ -799,8 +802,10 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
     def _expr(self, e: ast.Expr) -> Type:  # noqa: C901 - one dispatch over node kinds
         if isinstance(e, ast.BlockExpr):
             self.scopes.append([])
+            site = self.agg_site   # the block's value may be the aggregation assigned
             for st in e.body:
                 self.stmt(st)
+            self.agg_site = site
             t = self.expr(e.value) if e.value is not None else VOID
             self.end_scope()
             return t

@@ -34,6 +34,14 @@ struct {
 	__type(value, struct bt_avg);
 } map_av SEC(".maps");
 
+/* @blk = max(): first used on line 6 */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bt_minmax);
+} map_blk SEC(".maps");
+
 /* @mn = min(): first used on line 3 */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -668,6 +676,8 @@ static __always_inline __u32 bt_lhist_index(__s64 v, __s64 min, __s64 max, __s64
 SEC("perf_event")
 int handle_profile_hz_99(struct bpf_perf_event_data *ctx)
 {
+	__u64 n = 0;
+
 	/* line 3: @mn[cpu] = min(nsecs % 100) */
 	__u64 key1 = bpf_get_smp_processor_id();
 	bt_map_min(&map_mn, &key1, bt_umod(bpf_ktime_get_boot_ns(), 100));
@@ -677,14 +687,20 @@ int handle_profile_hz_99(struct bpf_perf_event_data *ctx)
 	/* line 5: @av = avg(nsecs % 1000) */
 	__u32 key3 = 0;
 	bt_map_avg(&map_av, &key3, bt_umod(bpf_ktime_get_boot_ns(), 1000));
+	/* line 6: @blk = { $n = nsecs % 7; max($n) } */
+	/* line 6: $n = nsecs % 7 */
+	n = bt_umod(bpf_ktime_get_boot_ns(), 7);
+	/* line 6: max($n) */
+	__u32 key4 = 0;
+	bt_map_max(&map_blk, &key4, n);
 	return 0;
 }
 
-/* line 8: interval:s:1 */
+/* line 9: interval:s:1 */
 SEC("perf_event")
 int handle_interval_s_1(struct bpf_perf_event_data *ctx)
 {
-	/* line 9: if (@mx > 0 && @av < 500) { */
+	/* line 10: if (@mx > 0 && @av < 500) { */
 	__u32 key1 = 0;
 	__u64 t3 = !!((bt_map_read_minmax(&map_mx, &key1, 1) > 0));
 	if (t3) {
@@ -692,7 +708,7 @@ int handle_interval_s_1(struct bpf_perf_event_data *ctx)
 		t3 = !!((bt_map_read_avg(&map_av, &key2, 0) < 500));
 	}
 	if (t3) {
-		/* line 10: printf("min %d on CPU 0, avg %d\n", @mn[0] + 0, @av + 0) */
+		/* line 11: printf("min %d on CPU 0, avg %d\n", @mn[0] + 0, @av + 0) */
 		__u64 key4 = 0;
 		__u32 key5 = 0;
 		{

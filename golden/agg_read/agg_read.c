@@ -3001,7 +3001,8 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of agg_read.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 667, 2 }, { 671, 3 }, { 674, 4 }, { 677, 5 }, { 683, 8 }, { 687, 9 }, { 695, 10 },
+	{ 675, 2 }, { 681, 3 }, { 684, 4 }, { 687, 5 },	 { 690, 6 },
+	{ 691, 6 }, { 693, 6 }, { 699, 9 }, { 703, 10 }, { 711, 11 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -3010,6 +3011,7 @@ static const char *const bt_script_lines[] = {
 	"  @mn[cpu] = min(nsecs % 100);",
 	"  @mx = max(cpu);",
 	"  @av = avg(nsecs % 1000);",
+	"  @blk = { $n = nsecs % 7; max($n) };   // an aggregation as a block's value",
 	"}",
 	"",
 	"interval:s:1 {",
@@ -3021,6 +3023,9 @@ static const char *const bt_script_lines[] = {
 
 /* The script's maps, for printing at exit and for print()/clear()/zero(). */
 static const struct bt_field map_av_key_fields[] = {
+	{ BT_KIND_UINT, 4, 0 },
+};
+static const struct bt_field map_blk_key_fields[] = {
 	{ BT_KIND_UINT, 4, 0 },
 };
 static const struct bt_field map_mn_key_fields[] = {
@@ -3037,6 +3042,15 @@ static struct bt_map bt_maps[] = {
 		.scalar = 1,
 		.key = { sizeof(__u32), 1, 0, map_av_key_fields },
 		.agg = BT_AGG_AVG,
+		.percpu = 1,
+		.nbuckets = 0,
+	},
+	{
+		.name = "@blk",
+		.fd = -1,
+		.scalar = 1,
+		.key = { sizeof(__u32), 1, 0, map_blk_key_fields },
+		.agg = BT_AGG_MAX,
 		.percpu = 1,
 		.nbuckets = 0,
 	},
@@ -3059,7 +3073,7 @@ static struct bt_map bt_maps[] = {
 		.nbuckets = 0,
 	},
 };
-#define BT_NMAPS 3
+#define BT_NMAPS 4
 #define BT_POLL_MS 100 /* longest a record waits before it is printed */
 
 /* Format and print one ring-buffer record. */
@@ -3085,7 +3099,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		bt_zero_map(&bt_maps[cmd->arg[0]]);
 		break;
 	case EVENT_PRINTF_0: {
-		/* line 10 */
+		/* line 11 */
 		const struct event_printf_0 *e = data;
 
 		bt_printf(bt_out, "min %d on CPU 0, avg %d\n", (int)e->a0, (int)e->a1);
@@ -3151,7 +3165,7 @@ int main(int argc, char **argv)
 	skel->rodata->bt_ncpus = libbpf_num_possible_cpus();
 	skel->rodata->bt_nparams = bt_state.nparams;
 	if (!bt_kernel_has_helper(BPF_FUNC_map_lookup_percpu_elem)) {
-		fprintf(stderr, "agg_read.bt:9: ERROR: reading a max() map in an expression needs "
+		fprintf(stderr, "agg_read.bt:10: ERROR: reading a max() map in an expression needs "
 				"Linux 5.19 or newer (map_lookup_percpu_elem)\n");
 		err = -EOPNOTSUPP;
 		goto cleanup;
@@ -3176,8 +3190,9 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	bt_maps[0].fd = bpf_map__fd(skel->maps.map_av);
-	bt_maps[1].fd = bpf_map__fd(skel->maps.map_mn);
-	bt_maps[2].fd = bpf_map__fd(skel->maps.map_mx);
+	bt_maps[1].fd = bpf_map__fd(skel->maps.map_blk);
+	bt_maps[2].fd = bpf_map__fd(skel->maps.map_mn);
+	bt_maps[3].fd = bpf_map__fd(skel->maps.map_mx);
 
 	nprobes = bt_attach_probes(probes, nprog, BT_MISSING_ERROR);
 	if (nprobes < 0) {

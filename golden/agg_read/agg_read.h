@@ -13,7 +13,7 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
-	EVENT_PRINTF_0, /* line 10: printf */
+	EVENT_PRINTF_0, /* line 11: printf */
 };
 
 struct event_header {
@@ -39,7 +39,7 @@ struct bt_avg {
 	__u64 count;
 };
 
-/* line 10: printf */
+/* line 11: printf */
 struct event_printf_0 {
 	struct event_header hdr;
 	__u64 a0;
