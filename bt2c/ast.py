@@ -18,7 +18,8 @@ def child_fields(node: object) -> Iterator[tuple[str, object]]:
     """(name, value) of each field of a node that may hold other nodes: every field but
     its span and type.  The one place that knows how to descend the tree generically."""
     for f in dataclasses.fields(node):  # type: ignore[arg-type]
-        if f.name not in ("span", "type"):
+        if f.name not in ("span", "type") and \
+                not (f.name == "then" and getattr(node, "elvis", False)):  # `a ?: b`: a once
             yield f.name, getattr(node, f.name)
 
 
@@ -122,6 +123,7 @@ class Ternary(Expr):
     cond: Expr
     then: Expr
     other: Expr
+    elvis: bool = False  #: ``cond ?: other``: ``then`` is ``cond`` itself, evaluated once
 
 
 @dataclass

@@ -793,6 +793,29 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         t = e.type
         assert t is not None
         cond = self.expr(e.cond)
+        if e.elvis:
+            # `a ?: b`: a is evaluated once, into a temporary unless it is a plain name
+            assert isinstance(t, IntType)
+            if not cond.isidentifier():
+                tmp = self.temp()
+                self.emit(f"{t.c_name()} {tmp} = {cond};")
+                cond = tmp
+            else_lines: list[str] = []
+            other = ""
+
+            def gen_other() -> None:
+                nonlocal other
+                other = self.expr(e.other)
+
+            else_lines = self.nested(gen_other)
+            if not else_lines:
+                return f"({cond} ? {cond} : {other})"
+            res = self.temp()
+            self.emit(f"{t.c_name()} {res} = {cond};")
+            self.emit(f"if (!{res}) {{")
+            self.block.lines.extend(else_lines)
+            self.emit(f"\t{res} = {other};\n}}")
+            return res
         if isinstance(t, IntType):
             parts: list[str] = []
             lines = self.nested(lambda: parts.extend([self.expr(e.then), self.expr(e.other)]))

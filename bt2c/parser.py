@@ -558,6 +558,10 @@ class Parser:
     def _parse_expr(self, in_predicate: bool) -> ast.Expr:
         cond = self.parse_binary(0, in_predicate)
         if self.accept("?"):
+            if self.accept(":"):
+                # `a ?: b`, the elvis operator: a if a is true, else b (a runs once).
+                other = self.parse_expr(in_predicate)
+                return ast.Ternary(cond.span.to(other.span), cond, cond, other, elvis=True)
             then = self.parse_expr(in_predicate)
             self.expect(":")
             other = self.parse_expr(in_predicate)
@@ -769,7 +773,10 @@ class Parser:
             if self.at("("):
                 args, end = self.parse_args()
                 return ast.Call(tok.span.to(end), tok.text, args)
-            return ast.Builtin(tok.span, tok.text)
+            name = tok.text
+            if name.startswith("__builtin_") and name[10:] in _BUILTIN_ALIASES:
+                name = name[10:]  # bpftrace's own name for a builtin its stdlib wraps
+            return ast.Builtin(tok.span, name)
         if tok.kind == Kind.OP and tok.text == "(":
             if self.peek().kind == Kind.IDENT and self.at("=", 1):
                 return self.parse_record(tok)
@@ -799,6 +806,11 @@ def _container_of(parser: Parser, tok: Token) -> ast.ContainerOf:
         fields.append(parser.advance().text)
     end = parser.expect(")").span
     return ast.ContainerOf(tok.span.to(end), ptr, name, fields, type_of)
+
+
+#: Builtins also spelled ``__builtin_NAME`` (the names bpftrace's stdlib macros expand to).
+_BUILTIN_ALIASES = {"comm", "cpu", "cpid", "elapsed", "ncpus", "usermode", "probetype",
+                    "probe", "func", "retval"}
 
 
 def _record_items(parser: Parser) -> tuple[list[str], list[ast.Expr]]:

@@ -64,6 +64,9 @@ from bt2c.uprobes import resolve_uprobe, resolve_usdt
 from bt2c.warnings import Warning
 
 _UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000}
+#: The units of a one-part interval's duration (``i:1ms``); none means nanoseconds.
+_DURATION_NS = {"": 1, "ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+                "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000}
 #: Arguments passed in registers, by machine: bpftrace's argN limit for uprobes.
 _REG_ARGS = {"x86_64": 6, "aarch64": 8}
 
@@ -89,7 +92,9 @@ _BUILTIN_TYPES: dict[str, Type] = {
     "cgroup": UINT64,
 }
 #: Builtins that may also be called: ``ncpus()`` is ``ncpus``.
-CALLABLE_BUILTINS = {"jiffies", "ncpus", "usermode", "username", "rand", "numaid", "probetype"}
+CALLABLE_BUILTINS = {"jiffies", "ncpus", "usermode", "username", "rand", "numaid", "probetype",
+                     "pid", "tid", "uid", "gid", "comm", "cpu", "elapsed", "cpid", "cgroup",
+                     "probe", "func", "curtask", "retval"}
 #: nsecs(MODE): the kernel clocks a timestamp can come from (bpftrace's TimestampMode).
 CLOCKS = ("monotonic", "boot", "tai", "sw_tai")
 #: Functions whose first argument is a printf format: the output goes elsewhere.
@@ -348,6 +353,26 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                                  info.span or decl.span)
 
     # -- probes ---------------------------------------------------------------
+    def interval_duration(self, ap: ast.AttachPoint) -> int:
+        """``i:1ms``, ``i:2s``, ``i:1_000_000``: one duration (bare numbers are nanoseconds,
+        bpftrace's rule), in whole microseconds as bpftrace names the probe
+        (``interval:us:1000``)."""
+        text = ap.parts[0]
+        m = re.fullmatch(r"(\d[\d_]*(?:e\d+)?)([a-z]*)", text)
+        if m is None:
+            raise self.error(f"Invalid rate of interval probe: invalid integer: {text}",
+                             ap.span)
+        if m.group(2) not in _DURATION_NS:
+            raise self.error(f"Invalid rate of interval probe: invalid trailing bytes: {text}",
+                             ap.span)
+        number = m.group(1).replace("_", "")
+        base, _, exp = number.partition("e")
+        ns = int(base) * 10 ** int(exp or 0) * _DURATION_NS[m.group(2)]
+        if ns < 1000:
+            raise self.error(f"Invalid rate of interval probe. Minimum is 1000 or 1us. "
+                             f"Found: {ns} nanoseconds", ap.span)
+        return ns // 1000
+
     def resolve_targets(self, probe: ast.Probe) -> list[ProbeTarget]:
         out: list[ProbeTarget] = []
         for ap in probe.attach_points:
@@ -361,7 +386,7 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                 out.append(resolve_self(ap, self.ap_error))
             elif ap.provider == "interval":
                 if len(ap.parts) == 1:
-                    parts = ["ms", ap.parts[0]] if ap.parts[0].isdigit() else []
+                    parts = ["us", str(self.interval_duration(ap))]
                 else:
                     parts = ap.parts
                 if not ap.parts or len(ap.parts) > 2:
@@ -877,9 +902,11 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
             e.target.type = info.value
             return INT64
         if isinstance(e, ast.Ternary):
-            self.expr(e.cond)
-            self.require_int(e.cond, "condition")
-            a, b = self.expr(e.then), self.expr(e.other)
+            ct = self.expr(e.cond)
+            if not isinstance(ct, IntType):
+                kind = "string" if isinstance(ct, StringType) else str(ct)
+                raise self.error(f"Invalid condition: {kind}", e.span)
+            a, b = ct if e.elvis else self.expr(e.then), self.expr(e.other)
             u = unify(a, b)
             if u is None:
                 raise self.error(f"Branches must return the same type or compatible types: "
