@@ -691,6 +691,8 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
             return self.map_read(e)
         if isinstance(e, ast.Binary):
             return self.binary(e)
+        if isinstance(e, ast.Index) and isinstance(e.expr.type, (TupleType, StringType)):
+            return self.index_value(e)
         if is_access(e):
             return self.access(e)
         if isinstance(e, (ast.SizeOf, ast.OffsetOf)):
@@ -788,6 +790,20 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
             return f"bt_u{'div' if e.op == '/' else 'mod'}({left}, {right})"
         # 64-bit C arithmetic already has bpftrace's rule: unsigned if either side is.
         return f"({left} {e.op} {right})"
+
+    def index_value(self, e: ast.Index) -> str:
+        """``$t[N]`` of a tuple (N folded to a constant) and ``$s[i]`` of a string: a char,
+        0 past the end of the string's buffer."""
+        base = self.expr(e.expr)
+        if isinstance(e.expr.type, TupleType):
+            assert isinstance(e.index, ast.Int)
+            return f"{base}.f{e.index.value}"
+        assert isinstance(e.expr.type, StringType)
+        if isinstance(e.index, ast.Int):
+            return f"((__s8){base}[{e.index.value}])"
+        idx = self.temp("i")
+        self.emit(f"__u64 {idx} = {self.expr(e.index)};")
+        return f"({idx} < {e.expr.type.length} ? (__s8){base}[{idx}] : 0)"
 
     def ternary(self, e: ast.Ternary) -> str:
         t = e.type

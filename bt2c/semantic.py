@@ -18,6 +18,7 @@ from bt2c.comptime import COMPTIME_FUNCTIONS, ComptimeCalls
 from bt2c.datafuncs import DATA_FUNCTIONS, DataCalls
 from bt2c.diagnostics import Bt2cError, Bt2cErrors, Source, Span
 from bt2c.getopt import GetoptCalls, Option
+from bt2c.preproc import _fold as fold_constant
 from bt2c.strfuncs import STRING_FUNCTIONS, StringCalls
 from bt2c.targets import (
     REGS_PROVIDERS,
@@ -1070,6 +1071,26 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
         base = self.expr(e.expr)
         self.expr(e.index)
         self.require_int(e.index, "index")
+        if isinstance(base, TupleType):
+            # $t[1 + 1] is $t.2: the index must be a constant
+            bad = self.error("Array-style access for tuples only valid for integer literals",
+                             e.span)
+            n = fold_constant(e.index, ast, bad)
+            if not 0 <= n < len(base.elems):
+                raise self.error(f"Invalid tuple index: {n}. Found {len(base.elems)} elements "
+                                 f"in tuple.", e.span)
+            e.index = ast.Int(e.index.span, n)
+            e.index.type = INT64
+            return base.elems[n]
+        if isinstance(base, StringType):
+            # a character: int8, 0 past the string's end (bpftrace's rule)
+            if isinstance(e.index, ast.Int) and not 0 <= e.index.value < base.length:
+                if e.index.value < 0:
+                    raise self.error("The array index operator [] only accepts non-negative "
+                                     f"integer indices. Got: {e.index.type}", e.span)
+                raise self.error(f"the index {e.index.value} is out of bounds for array of "
+                                 f"size {base.length}", e.span)
+            return IntType(8, True)
         if isinstance(base, ArrayType):
             if isinstance(e.index, ast.Int) and not 0 <= e.index.value < base.n:
                 raise self.error(f"the index {e.index.value} is out of bounds for array of "
