@@ -9,7 +9,7 @@ statement form lives in ``templates/bpf/snippets.c.j2``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bt2c import ast
 from bt2c.access import AccessGen, is_access
@@ -276,7 +276,13 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
                 return
             self.comment(st)
             self.discard = True
-            value = self.expr(st.expr)
+            expr = st.expr
+            if isinstance(expr, ast.IncDec) and not expr.prefix and \
+                    isinstance(expr.target.type, PointerType):
+                # `$p++;`: the value is unused, so it is `++$p` (one `+=`)
+                expr = replace(expr, prefix=True)
+                expr.type = st.expr.type
+            value = self.expr(expr)
             self.discard = False
             if isinstance(st.expr, ast.Call) and st.expr.name == "delete":
                 if value:
@@ -699,6 +705,9 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
             return f"{e.value}ULL"
         if isinstance(e, ast.ContainerOf):
             return self.container_of(e)
+        if isinstance(e, ast.Unary) and e.op == "&":
+            assert isinstance(e.operand, ast.Var)
+            return f"((__u64)&{self.var(e.operand.name)})"
         if isinstance(e, ast.Unary):
             inner = self.expr(e.operand)
             return f"({e.op}{inner})" if e.op != "!" else f"(!{inner})"
@@ -726,7 +735,10 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         if isinstance(e, ast.Cast):
             assert isinstance(t, IntType)
             if isinstance(t, PointerType):
-                return f"((__u64){self.expr(e.expr)})"
+                inner = self.expr(e.expr)
+                if isinstance(e.expr, ast.Unary) and e.expr.op == "&":
+                    return inner  # already an address
+                return f"((__u64){inner})"
             return f"(({t.c_name()}){self.expr(e.expr)})"
         if isinstance(e, ast.Call):
             return self.call(e)
@@ -788,6 +800,13 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
             if e.type.signed:  # type: ignore[union-attr]
                 return f"bt_s{'div' if e.op == '/' else 'mod'}({left}, {right})"
             return f"bt_u{'div' if e.op == '/' else 'mod'}({left}, {right})"
+        t = e.type
+        if isinstance(t, PointerType) and t.target is not None and t.target.size != 1:
+            # pointer arithmetic counts elements: scale the integer side
+            if isinstance(e.left.type, PointerType):
+                right = f"({right}) * {t.target.size}"
+            else:
+                left = f"({left}) * {t.target.size}"
         # 64-bit C arithmetic already has bpftrace's rule: unsigned if either side is.
         return f"({left} {e.op} {right})"
 
@@ -852,6 +871,13 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
         delta = "1" if e.op == "++" else "-1"
         if isinstance(e.target, ast.Var):
             v = self.var(e.target.name)
+            t = e.target.type
+            if isinstance(t, PointerType) and t.target is not None and t.target.size != 1:
+                # pointer arithmetic steps over whole elements, as in C
+                step = f"{'+' if e.op == '++' else '-'}= {t.target.size}"
+                if e.prefix:
+                    return f"({v} {step})"
+                return f"(({v} {step}) - ({delta} * {t.target.size}))"
             return f"({e.op}{v})" if e.prefix else f"({v}{e.op})"
         assert isinstance(e.target, ast.Map)
         m = self.gen.res.maps[e.target.name]

@@ -615,6 +615,13 @@ class Parser:
             self.advance()
             operand = self.parse_unary()
             return ast.Unary(tok.span.to(operand.span), "*", operand)
+        if tok.kind == Kind.OP and tok.text == "&":
+            self.advance()
+            operand = self.parse_unary()
+            if not isinstance(operand, (ast.Var, ast.Map)):
+                raise self.error("syntax: address-of operator (&) can only be used on a map "
+                                 "or variable", operand.span)
+            return ast.Unary(tok.span.to(operand.span), "&", operand)
         return self.parse_postfix(self.parse_primary())
 
     def _is_cast(self) -> bool:

@@ -159,6 +159,18 @@ class Analysis:
     max_strlen: int = DEFAULT_STRLEN  # config max_strlen: the size of str(), buf(), path()
 
 
+def _pointer_arith(op: str, lt: IntType, rt: IntType) -> PointerType | None:
+    """``p + n``, ``n + p``, ``p - n`` of a typed pointer: a pointer of the same type, ``n``
+    counted in elements (C's rule, and bpftrace's)."""
+    if op in ("+", "-") and isinstance(lt, PointerType) and lt.target is not None and \
+            not isinstance(rt, PointerType):
+        return lt
+    if op == "+" and isinstance(rt, PointerType) and rt.target is not None and \
+            not isinstance(lt, PointerType):
+        return rt
+    return None
+
+
 def unify(a: Type, b: Type) -> Type | None:
     """The common type of two values stored in one place, or None if incompatible."""
     if isinstance(a, PointerType) and isinstance(b, PointerType):
@@ -873,11 +885,21 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
             if e.op in ("==", "!=", "<", "<=", ">", ">=", "&&", "||"):
                 return BOOL
             assert isinstance(lt, IntType) and isinstance(rt, IntType)
+            ptr = _pointer_arith(e.op, lt, rt)
+            if ptr is not None:
+                return ptr
             return IntType(64, lt.signed and rt.signed)
         if isinstance(e, ast.Unary):
             t = self.expr(e.operand)
             if e.op == "*":
                 return self.deref(t, e.span)
+            if e.op == "&":
+                if isinstance(e.operand, ast.Map):
+                    raise self.error("bt2c does not take the address of a map value (bpftrace "
+                                     "reads 0 through it): copy it to a variable first", e.span)
+                # the variable's own storage (a stack slot or the per-CPU scratch buffer),
+                # read back through the pointer with bpf_probe_read_kernel
+                return PointerType(target=t, user=False)
             if not isinstance(t, IntType):
                 raise self.error(f"The {e.op} operator can not be used on expressions of "
                                  f"type '{t}'", e.span)
