@@ -27,6 +27,7 @@ from bt2c.types import (
     BYTES_TYPES,
     AggType,
     ArgsType,
+    ArrayType,
     BufType,
     IntType,
     PointerType,
@@ -732,6 +733,13 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
                 return f"args->{e.name}"
             base = self.expr(e.expr)
             return f"{base}.f{e.name}"
+        if isinstance(e, ast.Cast) and isinstance(e.expr.type, ArrayType):
+            # an array reinterpreted as an integer of its size
+            assert isinstance(t, IntType)
+            src = self.expr(e.expr)
+            tmp = self.temp("v")
+            self.emit(f"{t.c_decl(tmp)} = 0;\n__builtin_memcpy(&{tmp}, {src}, sizeof({tmp}));")
+            return tmp
         if isinstance(e, ast.Cast):
             assert isinstance(t, IntType)
             if isinstance(t, PointerType):

@@ -24,7 +24,9 @@ _BINARY_LEVELS: list[list[str]] = [
 ]
 _COMPOUND = {"+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="}
 _CAST_TYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-               "bool", "char", "short", "int", "long", "unsigned"}
+               "bool", "char", "short", "int", "long", "unsigned",
+               "int8_t", "int16_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t",
+               "uint64_t", "size_t", "ssize_t"}
 PROVIDER_ALIASES = {
     "t": "tracepoint", "tracepoint": "tracepoint", "i": "interval", "interval": "interval",
     "BEGIN": "begin", "begin": "begin", "END": "end", "end": "end",

@@ -108,7 +108,12 @@ _CASTS = {"int8": IntType(8, True), "int16": IntType(16, True), "int32": IntType
           "uint32": IntType(32, False), "uint64": UINT64, "bool": IntType(8, False),
           "char": IntType(8, True), "short": IntType(16, True), "int": IntType(32, True),
           "long": INT64, "unsigned int": IntType(32, False), "unsigned long": UINT64,
-          "unsigned char": IntType(8, False), "unsigned short": IntType(16, False)}
+          "unsigned char": IntType(8, False), "unsigned short": IntType(16, False),
+          # C's fixed-width names, as bpftrace knows them without kernel headers
+          "int8_t": IntType(8, True), "int16_t": IntType(16, True),
+          "int32_t": IntType(32, True), "int64_t": INT64, "uint8_t": IntType(8, False),
+          "uint16_t": IntType(16, False), "uint32_t": IntType(32, False),
+          "uint64_t": UINT64, "size_t": UINT64, "ssize_t": INT64}
 
 
 def probetype(target: ProbeTarget) -> str:
@@ -1060,6 +1065,8 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
             if not isinstance(target, PointerType):
                 raise self.error(f'Cannot cast from "{t}" to "{target}"', e.span)
         if target is None and e.type_name in _CASTS:
+            if isinstance(t, ArrayType) and t.size == _CASTS[e.type_name].size:
+                return _CASTS[e.type_name]  # (uint32)pton("1.2.3.4"): the same bytes
             if not isinstance(t, IntType):
                 raise self.error(f'Cannot cast from "{t}" to "{_CASTS[e.type_name]}"', e.span)
             return _CASTS[e.type_name]
