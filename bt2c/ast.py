@@ -292,6 +292,7 @@ class Jump(Stmt):
     """break, continue or return."""
 
     kind: str
+    value: Expr | None = None  #: ``return EXPR;``: the probe program's return value
 
 
 @dataclass

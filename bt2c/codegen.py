@@ -342,7 +342,14 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
             self.for_map(st)
         elif isinstance(st, ast.Jump):
             if st.kind == "return":
-                self.emit("return 0;" if not self.in_callback else "return 1;")
+                value = "0"
+                if st.value is not None:
+                    self.comment(st)
+                    value = self.expr(st.value)
+                if self.in_callback:
+                    self.emit(f"(void){value};\nreturn 1;" if st.value else "return 1;")
+                else:
+                    self.emit(f"return {value};")
             elif self.in_callback and self.loop_depth == 0:
                 self.emit("return 1;" if st.kind == "break" else "return 0;")
             else:

@@ -469,6 +469,9 @@ class Parser:
                 return self.parse_for()
             if tok.text in ("break", "continue", "return"):
                 self.advance()
+                if tok.text == "return" and not self.at(";") and not self.at("}"):
+                    value = self.parse_expr()
+                    return ast.Jump(tok.span.to(value.span), tok.text, value)
                 return ast.Jump(tok.span, tok.text)
             if tok.text == "let":
                 self.advance()

@@ -616,6 +616,11 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                                  stmt.map.span)
             self.for_loop(stmt.var, TupleType((key, value)), stmt.body)
         elif isinstance(stmt, ast.Jump):
+            if stmt.value is not None:
+                t = self.expr(stmt.value)
+                if not isinstance(t, IntType):
+                    raise self.error(f"Probe return values can only be integers. Found {t}",
+                                     stmt.span)
             if stmt.kind in ("break", "continue") and self.loop_depth == 0:
                 raise self.error(f"'{stmt.kind}' statement is not allowed in a probe",
                                  stmt.span)
