@@ -138,7 +138,10 @@ enum bt_kind {
 	BT_KIND_TIMESTAMP = 15,
 	BT_KIND_TAI_TIMESTAMP = 16,
 	BT_KIND_USERNAME = 17,
-	BT_KIND_PTR = 18 /* a pointer: printed 0x..., a number in JSON */
+	BT_KIND_PTR = 18, /* a pointer: printed 0x..., a number in JSON */
+	/* cgroup_path(): a cgroup id, printed as its paths (cgroup_path.c); `fmt`
+	 * is the call's filter of hierarchy names */
+	BT_KIND_CGROUP_PATH = 19
 };
 
 struct bt_field {
@@ -148,7 +151,7 @@ struct bt_field {
 	unsigned char bits;    /* a bitfield: its width (0: a whole integer) ... */
 	unsigned char shift;   /* ... and its lowest bit in the `size` bytes */
 	const char *name;      /* a struct member's name */
-	const char *fmt;       /* BT_KIND_TIMESTAMP: the strftime() format */
+	const char *fmt;       /* BT_KIND_TIMESTAMP: the strftime() format; CGROUP_PATH: filter */
 };
 
 #define BT__IS_GROUP(k) ((k) == BT_KIND_TUPLE || (k) == BT_KIND_STRUCT || (k) == BT_KIND_ARRAY)
@@ -167,6 +170,10 @@ static const char *bt_sym_format(const void *p, int kind, int mode, unsigned int
 /* The text of a strftime() or username value (stdlib.c, included after this file). */
 static const char *bt_fmt_timestamp(const char *fmt, unsigned long long ns, clockid_t clock);
 static const char *bt_fmt_username(unsigned long long uid);
+#endif
+#ifdef BT_CGROUP_PATH
+/* The text of a cgroup_path() value (cgroup_path.c, included after this file). */
+static const char *bt_fmt_cgroup_path(const char *filter, unsigned long long id);
 #endif
 
 struct bt_layout {
@@ -1029,6 +1036,12 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 		return;
 	}
 #endif
+#ifdef BT_CGROUP_PATH
+	if (f->kind == BT_KIND_CGROUP_PATH) {
+		bt__sb_puts(b, bt_fmt_cgroup_path(f->fmt, bt__get_uint(p, f->size)));
+		return;
+	}
+#endif
 	if (f->bits) {
 		uint64_t v = bt__get_uint(p, f->size) >> f->shift;
 
@@ -1635,7 +1648,13 @@ static unsigned int bt__json_item(FILE *out, const struct bt_field *f, unsigned 
 #ifdef BT_FORMATTED
 	case BT_KIND_TIMESTAMP:
 	case BT_KIND_TAI_TIMESTAMP:
-	case BT_KIND_USERNAME: {
+	case BT_KIND_USERNAME:
+#endif
+#ifdef BT_CGROUP_PATH
+	case BT_KIND_CGROUP_PATH:
+#endif
+#if defined(BT_FORMATTED) || defined(BT_CGROUP_PATH)
+	{
 		struct bt__sb b = { 0 };
 
 		bt__fmt_field(&b, &f[i], base, 1);
