@@ -95,6 +95,8 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
         return "@map[(a, b)]" if isinstance(node.keys[0], ast.Tuple) else "@map[key]"
     if isinstance(node, ast.Builtin) and node.name == "default_str_length":
         return "default_str_length()"   # a macro: bare or called, the same
+    if isinstance(node, ast.Builtin) and node.span.end - node.span.start > len(node.name):
+        return "__builtin_NAME"   # bpftrace's own spelling of a builtin
     if isinstance(node, ast.Builtin):
         return re.sub(r"^(s?arg)\d+$", r"\1N", node.name)
     if isinstance(node, ast.Call):
@@ -110,11 +112,13 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
             return "unary -"
         if isinstance(node, ast.Unary) and node.op == "*":
             return "*ptr"
+        if isinstance(node, ast.Unary) and node.op == "&":
+            return "&$var"
         return node.op
     if isinstance(node, ast.IncDec):
         return node.op
     if isinstance(node, ast.Ternary):
-        return "?:"
+        return "a ?: b" if node.elvis else "?:"
     if isinstance(node, ast.Tuple):
         return "records" if node.names else "tuples"
     if isinstance(node, ast.Field):
@@ -132,6 +136,8 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
     if isinstance(node, ast.TypeOf):
         return "typeof()"
     if isinstance(node, ast.Index):
+        if isinstance(node.expr, ast.Var) and isinstance(node.index, ast.Binary):
+            return "$t[1 + 1]"   # a constant index expression (tuples)
         return "a[i]"
     if isinstance(node, ast.BlockExpr):
         return "block expressions"
@@ -152,5 +158,5 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
     if isinstance(node, ast.ForMap):
         return "for ($kv : @map)"
     if isinstance(node, ast.Jump):
-        return node.kind
+        return "return EXPR" if node.value is not None else node.kind
     return type(node).__name__

@@ -26,7 +26,7 @@ struct {
 /* Records bt_events had no room for: bpftrace's "Lost N events", read by the loader. */
 __u64 bt_lost = 0;
 
-/* @ticks: first used on line 9 */
+/* @ticks: first used on line 10 */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
@@ -612,7 +612,7 @@ static __always_inline __u32 bt_lhist_index(__s64 v, __s64 min, __s64 max, __s64
 
 #endif /* BT2C_AGGREGATES_H */
 
-/* line 7: interval:us:10000 */
+/* line 8: interval:us:10000 */
 SEC("perf_event")
 int handle_interval_us_10000(struct bpf_perf_event_data *ctx)
 {
@@ -624,38 +624,38 @@ int handle_interval_us_10000(struct bpf_perf_event_data *ctx)
 	__u64 v_i = 0;
 	struct tuple_int64_str8_int64 t = {};
 
-	/* line 9: $n = @ticks ?: 100 */
+	/* line 10: $n = @ticks ?: 100 */
 	__u32 key1 = 0;
 	__s64 t2 = bt_map_read(&map_ticks, &key1);
 	n = (t2 ? t2 : 100);
-	/* line 10: @ticks = $n + 1 */
+	/* line 11: @ticks = $n + 1 */
 	__u32 key3 = 0;
 	__s64 val4 = (n + 1);
 	bpf_map_update_elem(&map_ticks, &key3, &val4, BPF_ANY);
-	/* line 11: $word = (uint64)0x0807060504030201 */
+	/* line 12: $word = (uint64)0x0807060504030201 */
 	word = ((__u64)578437695752307201LL);
-	/* line 12: $p = (int16 *)&$word */
+	/* line 13: $p = (int16 *)&$word */
 	p = ((__u64)&word);
-	/* line 13: $p++ */
+	/* line 14: $p++ */
 	p += 2;
-	/* line 14: $f = *(struct flags *)(&$word */
+	/* line 15: $f = *(struct flags *)(&$word */
 	__u8 v5[8] = {};
 	bpf_probe_read_kernel(&v5, sizeof(v5), (const void *)(((__u64)&word)));
 	__builtin_memcpy(f, v5, 8);
-	/* line 15: $name = __builtin_comm */
+	/* line 16: $name = __builtin_comm */
 	char comm6[16] = {};
 	bpf_get_current_comm(&comm6, sizeof(comm6));
 	__builtin_memcpy(name, (const void *)comm6, 16);
-	/* line 16: $i = (uint64)$n % 20 */
+	/* line 17: $i = (uint64)$n % 20 */
 	v_i = bt_umod(((__u64)n), 20);
-	/* line 17: $t = (1, "two", 3) */
+	/* line 18: $t = (1, "two", 3) */
 	struct tuple_int64_str8_int64 tup7 = {};
 	tup7.f0 = 1;
 	char str8[8] = "two";
 	__builtin_memcpy(tup7.f1, (const void *)str8, 8);
 	tup7.f2 = 3;
 	__builtin_memcpy(&t, &tup7, sizeof(t));
-	/* line 18: printf("%d %d %c %c %s %d\n", *$p, *($p + 1), $name[0], $name[$i]... */
+	/* line 19: printf("%d %d %c %c %s %d\n", *$p, *($p + 1), $name[0], $name[$i]... */
 	__s16 v9 = {};
 	bpf_probe_read_kernel(&v9, sizeof(v9), (const void *)(p));
 	__s16 v10 = {};
@@ -677,7 +677,7 @@ int handle_interval_us_10000(struct bpf_perf_event_data *ctx)
 			bt_lost_event();
 		}
 	}
-	/* line 19: print($f) */
+	/* line 20: print($f) */
 	{
 		struct event_print_1 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
@@ -689,5 +689,7 @@ int handle_interval_us_10000(struct bpf_perf_event_data *ctx)
 			bt_lost_event();
 		}
 	}
+	/* line 21: return $n > 1000 */
+	return (n > 1000);
 	return 0;
 }

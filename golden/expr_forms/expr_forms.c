@@ -3001,14 +3001,15 @@ static void bt_run_probes(const struct bt_probe *probes, int n, enum bt_probe_ki
 /* Which script line each block of expr_forms.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 615, 7 },  { 627, 9 },  { 631, 10 }, { 635, 11 }, { 637, 12 }, { 639, 13 },
-	{ 641, 14 }, { 645, 15 }, { 649, 16 }, { 651, 17 }, { 658, 18 }, { 680, 19 },
+	{ 615, 8 },  { 627, 10 }, { 631, 11 }, { 635, 12 }, { 637, 13 }, { 639, 14 }, { 641, 15 },
+	{ 645, 16 }, { 649, 17 }, { 651, 18 }, { 658, 19 }, { 680, 20 }, { 692, 21 },
 };
 
 static const char *const bt_script_lines[] = {
 	"/*",
 	" * expr_forms: the elvis operator, address-of a variable and pointer arithmetic,",
-	" * indexing strings and tuples, __builtin_ aliases and a one-part interval.",
+	" * indexing strings and tuples, __builtin_ aliases, a one-part interval and a probe's",
+	" * return value.",
 	" */",
 	"struct flags { unsigned long long a:1; unsigned long long b:3; }",
 	"",
@@ -3026,6 +3027,7 @@ static const char *const bt_script_lines[] = {
 	"\tprintf(\"%d %d %c %c %s %d\\n\", *$p, *($p + 1), $name[0], $name[$i], $t[1 + 0], "
 	"__builtin_cpu);",
 	"\tprint($f);",
+	"\treturn $n > 1000;",
 	"}",
 };
 
@@ -3075,7 +3077,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		bt_zero_map(&bt_maps[cmd->arg[0]]);
 		break;
 	case EVENT_PRINTF_0: {
-		/* line 18 */
+		/* line 19 */
 		const struct event_printf_0 *e = data;
 
 		bt_printf(bt_out, "%d %d %c %c %s %d\n", (int)e->a0, (int)e->a1, (int)e->a2,
@@ -3083,7 +3085,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		break;
 	}
 	case EVENT_PRINT_1: {
-		/* line 19 */
+		/* line 20 */
 		const struct event_print_1 *e = data;
 
 		if (bt_format == BT_FORMAT_JSON) {

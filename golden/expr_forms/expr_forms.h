@@ -13,8 +13,8 @@ enum bt_event_id {
 	EVENT_PRINT_MAP,
 	EVENT_CLEAR_MAP,
 	EVENT_ZERO_MAP,
-	EVENT_PRINTF_0, /* line 18: printf */
-	EVENT_PRINT_1,	/* line 19: print */
+	EVENT_PRINTF_0, /* line 19: printf */
+	EVENT_PRINT_1,	/* line 20: print */
 };
 
 struct event_header {
@@ -46,7 +46,7 @@ struct tuple_int64_str8_int64 {
 	__s64 f2;
 };
 
-/* line 18: printf */
+/* line 19: printf */
 struct event_printf_0 {
 	struct event_header hdr;
 	__s16 a0;
@@ -57,7 +57,7 @@ struct event_printf_0 {
 	__u64 a5;
 };
 
-/* line 19: print */
+/* line 20: print */
 struct event_print_1 {
 	struct event_header hdr;
 	__u8 value[8];
