@@ -673,7 +673,7 @@ int handle_sys_enter_connect(struct tp_syscalls_sys_enter_connect *args)
 	*(__u32 *)(inet1 + 8) =
 		(__u32)(BPF_CORE_READ_USER(((struct sockaddr_in *)(sa)), sin_addr.s_addr));
 	__u8 mac2[6] = {};
-	bpf_probe_read_user(mac2, 6, (const void *)((args->uservaddr + 2)));
+	bpf_probe_read_user(mac2, 6, (const void *)((args->uservaddr + (2) * 16)));
 	{
 		struct event_printf_0 *e = bpf_ringbuf_reserve(&bt_events, sizeof(*e), 0);
 
