@@ -114,6 +114,7 @@ class Btf:
         self.strs_start = hdr_len + str_off
         self.strs_end = self.strs_start + str_len
         self._cache: dict[int, BtfType] = {}
+        self._enumerators: dict[str, int] | None = None   # built on first use
         if offsets is None or names is None:
             offsets, names = self._scan()
         self.offsets = offsets
@@ -261,6 +262,28 @@ class Btf:
             return None
         proto = self.type(self.type(tid).ref)
         return [(m.name, m.type) for m in proto.members], proto.ref
+
+    def enumerator(self, name: str) -> tuple[int, int] | None:
+        """The enum type id and value of the kernel enumerator ``name``
+        (``SKB_DROP_REASON_SOCKET_FILTER``), or None.  The first enum that has it wins."""
+        if self._enumerators is None:
+            self._enumerators = {}
+            data, unpack, strs = self.data, struct.unpack_from, self.strs_start
+            for tid in range(1, len(self.offsets)):
+                pos = self.offsets[tid]
+                info = unpack(self.e + "I", data, pos + 4)[0]
+                kind = (info >> 24) & 0x1F
+                if kind not in (6, 19):   # enum, enum64
+                    continue
+                step = 8 if kind == 6 else 12
+                for i in range(info & 0xFFFF):
+                    s = strs + unpack(self.e + "I", data, pos + 12 + step * i)[0]
+                    self._enumerators.setdefault(data[s:data.index(b"\0", s)].decode(), tid)
+        tid = self._enumerators.get(name)
+        if tid is None:
+            return None
+        value = next(m.value for m in self.type(tid).members if m.name == name)
+        return tid, value
 
     def percpu_var(self, name: str) -> int | None:
         """The type id of the kernel's per-CPU variable ``name`` (a VAR of the

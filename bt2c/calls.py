@@ -19,7 +19,7 @@ from bt2c.formats import c_string_literal, conversions
 from bt2c.resources import CField, flat_fields
 from bt2c.semantic import CALLABLE_BUILTINS, JOIN_ARGNUM, JOIN_ARGSIZE
 from bt2c.strfuncs import STRING_FUNCTIONS
-from bt2c.types import BufType, FormattedInt, IntType, StackType, StringType, TupleType
+from bt2c.types import BufType, EnumType, FormattedInt, IntType, StackType, StringType, TupleType
 
 if TYPE_CHECKING:
     from bt2c.codegen import ProbeGen
@@ -60,8 +60,8 @@ class CallGen:
             fmt_node = e.args[0]
             assert isinstance(fmt_node, ast.Str)
             fmt, convs = conversions(fmt_node.value, {
-                i: a.type for i, a in enumerate(e.args[1:])
-                if isinstance(a.type, IntType) and not isinstance(a.type, FormattedInt)})
+                i: a.type for i, a in enumerate(e.args[1:]) if isinstance(a.type, IntType)
+                and not isinstance(a.type, (FormattedInt, EnumType))})
             # String literals go straight into the loader's printf call and comm is
             # written in place: neither is copied through the stack.
             fields, values, nodes, literals = [], [], [], {}
@@ -86,8 +86,10 @@ class CallGen:
                     values.append(self.expr(a))
                 fields.append(flat_fields(a.type, f"a{i}")[0])  # type: ignore[arg-type]
                 nodes.append(a)
+            # strftime(), username: text; an enum: its enumerator's name for %s
             formatted = {i: a.type for i, a in enumerate(e.args[1:])
-                         if isinstance(a.type, FormattedInt)}
+                         if isinstance(a.type, FormattedInt) or (
+                             isinstance(a.type, EnumType) and convs[i].conv == "s")}
             ev = res.add_event("printf", line, fields, site=e.span.start, fmt=fmt,
                                casts=[c.c_cast() for c in convs], literals=literals,
                                arg_types=[a.type for a in e.args[1:]],

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from bt2c import btf as btf_mod
 from bt2c.types import (
     ArrayType,
+    EnumType,
     IntType,
     PointerType,
     StringType,
@@ -87,6 +88,10 @@ class TypeTable:
         self._use_btf = use_btf
         self.structs: dict[tuple[str, str], ScriptStruct] = {}
         self.enums: dict[str, int] = {}         # enumerator -> value
+        self.enum_of: dict[str, str] = {}       # enumerator -> its enum's name
+        # enum name -> its enumerators, (value, name) in definition order; the
+        # script's, then kernel enums as the script's values meet them
+        self.enum_defs: dict[str, tuple[tuple[int, str], ...]] = {}
         self.typedefs: dict[str, Type] = {}
 
     @property
@@ -154,7 +159,9 @@ class TypeTable:
             bits = t.size * 8
             return IntType(bits, t.int_signed and t.int_bits != 1)
         if t.kind == "enum":
-            return IntType(t.size * 8, t.int_signed)
+            if not t.name:   # bpftrace prints anonymous enum members as numbers
+                return IntType(t.size * 8, t.int_signed)
+            return EnumType(t.size * 8, False, self._btf_enum(t))
         if t.kind == "ptr":
             target = b.resolve(t.ref)
             inner = None if target.kind in ("void", "func_proto") else self.from_btf(t.ref, user)
@@ -173,6 +180,36 @@ class TypeTable:
         if t.kind == "float":
             return IntType(t.size * 8, True)
         return IntType(64, False)
+
+    # -- enums ------------------------------------------------------------------------
+    def enum_type(self, name: str, bits: int = 64) -> EnumType | None:
+        """``enum NAME``: the script's, else the kernel's (BTF); None if neither has it."""
+        if name not in self.enum_defs:
+            b = self.btf
+            tid = b.find(name, "enum") if b is not None else None
+            if tid is None or b is None or b.type(tid).kind != "enum":
+                return None
+            self._btf_enum(b.type(tid))
+        return EnumType(bits, False, name)
+
+    def _btf_enum(self, t: btf_mod.BtfType) -> str:
+        """Record a kernel enum's enumerators (for printing); returns its name."""
+        name = t.name or f"<anon_{t.id}>"
+        if name not in self.enum_defs:
+            self.enum_defs[name] = tuple((m.value % (1 << 64), m.name) for m in t.members)
+        return name
+
+    def enumerator(self, ident: str) -> tuple[EnumType, int] | None:
+        """The type and value of enumerator ``ident``: the script's enums first, then
+        the kernel's, as bpftrace resolves a bare name such as ``SOCK_DGRAM``."""
+        if ident in self.enums:
+            return EnumType(64, False, self.enum_of[ident]), self.enums[ident]
+        b = self.btf
+        found = b.enumerator(ident) if b is not None else None
+        if found is None or b is None:
+            return None
+        tid, value = found
+        return EnumType(64, False, self._btf_enum(b.type(tid))), value
 
     # -- type names ---------------------------------------------------------------
     def parse_name(self, text: str, user: bool = False) -> Type:
@@ -193,7 +230,10 @@ class TypeTable:
         m = re.fullmatch(r"(struct|union|enum) (\w+)", base)
         if m:
             if m.group(1) == "enum":
-                return IntType(32, False)
+                et = self.enum_type(m.group(2))
+                if et is None:
+                    raise TypeError_(f"Unknown enum: {m.group(2)}")
+                return et
             st = self.struct(m.group(1), m.group(2))
             if st is None:
                 raise TypeError_(f'Cannot resolve unknown type "{base}"')

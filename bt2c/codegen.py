@@ -29,6 +29,7 @@ from bt2c.types import (
     ArgsType,
     ArrayType,
     BufType,
+    EnumType,
     IntType,
     PointerType,
     StackType,
@@ -968,9 +969,10 @@ class ProbeGen(CallGen, AccessGen, DataGen, StringGen, GetoptGen):
             return tmp
         if name in simple:
             return simple[name]
-        enums = self.gen.analysis.types.enums
-        if name in enums:
-            return f"{enums[name]}LL"
+        if isinstance(e.type, EnumType):   # an enumerator: the script's or the kernel's
+            found = self.gen.analysis.types.enumerator(name)
+            assert found is not None
+            return f"{found[1]}LL" if found[1] < 1 << 63 else f"{found[1]}ULL"
         if name == "usermode":
             return self.usermode()
         if name == "comm":

@@ -20,7 +20,7 @@ except ImportError:  # pycparser 2.x
     from pycparser.plyparser import ParseError  # type: ignore[no-redef]
 
 from bt2c.cdefs import FieldInfo, ScriptStruct, TypeError_, TypeTable
-from bt2c.types import ArrayType, IntType, PointerType, StringType, StructType, Type
+from bt2c.types import ArrayType, EnumType, IntType, PointerType, StringType, StructType, Type
 
 _KEYWORDS = {"struct", "union", "enum", "typedef", "const", "volatile", "unsigned", "signed",
              "int", "char", "short", "long", "void", "float", "double", "_Bool", "sizeof"}
@@ -175,12 +175,21 @@ class _Layout:
                                       self.line(node))
             return st
         if isinstance(node, c_ast.Enum):
-            value = -1
-            if node.values is not None:
-                for e in node.values.enumerators:
-                    value = _const(e.value, self.table) if e.value is not None else value + 1
-                    self.table.enums[e.name] = value
-            return IntType(32, False)
+            if node.values is None:   # a use: enum color c;
+                et = self.table.enum_type(node.name or "", 32)
+                if et is None:
+                    raise DefinitionError(f"Unknown enum: {node.name}", self.line(node))
+                return et
+            # bpftrace names an anonymous enum after its place among the script's enums
+            name = node.name or f"<anon_{len(self.table.enum_defs) + 1}>"
+            value, members = -1, []
+            for e in node.values.enumerators:
+                value = _const(e.value, self.table) if e.value is not None else value + 1
+                self.table.enums[e.name] = value
+                self.table.enum_of[e.name] = name
+                members.append((value % (1 << 64), e.name))
+            self.table.enum_defs[name] = tuple(members)
+            return EnumType(32, False, name)
         raise DefinitionError(f"unsupported C declaration ({type(node).__name__})",
                               self.line(node))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from bt2c import ast
+from bt2c import ast, btf
 from bt2c.semantic import CALLABLE_BUILTINS
 from bt2c.taskfuncs import TASK_ACCESSORS
 
@@ -58,7 +58,17 @@ def features(program: ast.Program) -> set[str]:
     if found & enumerators:
         found -= enumerators
         found.add("enum values")
+    kernel = {n for n in found if re.fullmatch(r"[A-Z][A-Z0-9_]*", n) and _kernel_enumerator(n)}
+    if kernel:
+        found -= kernel
+        found.add("kernel enum values")
     return found
+
+
+def _kernel_enumerator(name: str) -> bool:
+    """Whether a bare name is an enumerator of the kernel's BTF (``SOCK_STREAM``)."""
+    b = btf.vmlinux()
+    return b is not None and b.enumerator(name) is not None
 
 
 def _walk(node: object, found: set[str]) -> None:
@@ -126,7 +136,9 @@ def _name(node: object) -> str | None:  # noqa: C901 - one table over node kinds
             return "->"
         return ".N" if node.name.isdigit() else ".field"
     if isinstance(node, ast.Cast):
-        return "integer casts" if "*" not in node.type_name else "pointer casts"
+        if "*" in node.type_name:
+            return "pointer casts"
+        return "enum casts" if node.type_name.split()[0] == "enum" else "integer casts"
     if isinstance(node, ast.SizeOf):
         return "sizeof()"
     if isinstance(node, ast.OffsetOf):

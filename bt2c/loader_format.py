@@ -16,6 +16,7 @@ from bt2c.types import (
     ArrayType,
     BoolType,
     BufType,
+    EnumType,
     FormattedInt,
     InetType,
     IntType,
@@ -87,8 +88,10 @@ def symbolic_text(t: StackType | SymType, expr: str) -> str:
     return f"bt_sym_format(&{expr}, {symbolic_kind(t)}, 0, 0)"
 
 
-def formatted(t: FormattedInt, expr: str) -> str:
-    """C expression of the text the loader makes of a strftime() or username value."""
+def formatted(t: FormattedInt | EnumType, expr: str) -> str:
+    """C expression of the text the loader makes of a strftime(), username or enum value."""
+    if isinstance(t, EnumType):
+        return f"bt_enum_text(&{t.c_table}, {expr})"
     if t.kind == "timestamp":
         clock = "CLOCK_TAI" if t.clock == "tai" else "CLOCK_BOOTTIME"
         return f"bt_fmt_timestamp({c_string_literal(t.fmt)}, {expr}, {clock})"
@@ -105,7 +108,7 @@ def bytes_text(t: Type, expr: str, mode: str = "BT_BUF_ESCAPED") -> str:
 
 def value_format(t: Type, expr: str) -> tuple[str, list[str]]:
     """printf text and arguments that print a value of type ``t`` held in ``expr``."""
-    if isinstance(t, FormattedInt):
+    if isinstance(t, (FormattedInt, EnumType)):
         return "%s", [formatted(t, expr)]
     if isinstance(t, (BufType, InetType, MacType)):
         return "%s", [bytes_text(t, expr)]
@@ -228,6 +231,43 @@ def _json_struct(t: StructType, base: str, out: str) -> list[str]:
             code.append(f'fputs("null", {out});')
     code.append(f"fputc('}}', {out});")
     return code
+
+
+def enums_in(t: Type | None, out: dict[str, EnumType]) -> None:
+    """Add the enum types a value of type ``t`` prints by name (in tuples, records,
+    struct members, array elements) to ``out``, by their table's C name."""
+    if isinstance(t, EnumType):
+        out.setdefault(t.c_table, t)
+    elif isinstance(t, TupleType):
+        for e in t.elems:
+            enums_in(e, out)
+    elif isinstance(t, ArrayType):
+        enums_in(t.elem, out)
+    elif isinstance(t, StructType):
+        assert TYPES is not None
+        for f in TYPES.fields(t):
+            enums_in(f.type, out)
+
+
+def enum_tables(events: list[Event], map_types: list[Type | None]) -> list[dict[str, object]]:
+    """The loader's enumerator tables (struct bt_enum in maps.c): one for each enum
+    that is printed, sorted by name, each with its (value, name) pairs."""
+    assert TYPES is not None
+    found: dict[str, EnumType] = {}
+    for ev in events:
+        enums_in(ev.value_type, found)
+        for t in ev.formatted.values():
+            enums_in(t, found)
+    for t in map_types:
+        enums_in(t, found)
+    tables = []
+    for cname in sorted(found):
+        by_value: dict[int, str] = {}
+        for value, member in TYPES.enum_defs[found[cname].name]:
+            by_value[value] = member   # two names for one value: the last prints
+        tables.append({"cname": cname, "name": found[cname].name,
+                       "members": list(by_value.items())})
+    return tables
 
 
 def diag_args(ev: Event) -> str:

@@ -21,6 +21,7 @@ from bt2c.types import (
     ArrayType,
     BoolType,
     BufType,
+    EnumType,
     FormattedInt,
     InetType,
     IntType,
@@ -124,6 +125,8 @@ def layout_entries(t: Type, offset: int = 0, types: TypeTable | None = None,
         return [("BT_KIND_USERNAME", t.size, offset, extra)]
     if isinstance(t, PointerType):
         return [("BT_KIND_PTR", t.size, offset, extra)]
+    if isinstance(t, EnumType):   # printed by name (the loader's table of the enum)
+        return [("BT_KIND_ENUM", t.size, offset, f"{extra}, .enm = &{t.c_table}")]
     if isinstance(t, IntType):
         if isinstance(t, BoolType):
             return [("BT_KIND_BOOL", t.size, offset, extra)]

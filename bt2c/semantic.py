@@ -49,6 +49,7 @@ from bt2c.types import (
     ArrayType,
     BoolType,
     BufType,
+    EnumType,
     FormattedInt,
     InetType,
     IntType,
@@ -188,6 +189,9 @@ def unify(a: Type, b: Type) -> Type | None:
         return BOOL
     if isinstance(a, FormattedInt) or isinstance(b, FormattedInt):
         return a if a == b else None
+    if isinstance(a, EnumType) and isinstance(b, EnumType) and a.name == b.name:
+        return EnumType(64, False, a.name)
+    # an enum meeting a plain integer or another enum's value: a plain integer (bpftrace)
     if isinstance(a, IntType) and isinstance(b, IntType):
         return IntType(64, a.signed)
     if isinstance(a, StringType) and isinstance(b, StringType):
@@ -262,6 +266,8 @@ def storage_type(t: Type) -> Type:
     """How a value is stored in a variable, map key or map value: ints widen to 64 bits."""
     if isinstance(t, (PointerType, BoolType, FormattedInt)):
         return t
+    if isinstance(t, EnumType):
+        return EnumType(64, False, t.name)
     if isinstance(t, IntType):
         return IntType(64, t.signed)
     if isinstance(t, TupleType):
@@ -285,6 +291,7 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
         self.result = Analysis(program)
         self.max_strlen = self.result.max_strlen = max_strlen(program, source)
         self.final = False
+        self.plain_enum_vars: set[str] = set()   # enum variables that are plain integers
         self.vars: dict[str, Type] = {}
         self.args: ArgsType | None = None
         self.probe: ast.Probe | None = None
@@ -693,8 +700,12 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                 return
         t = storage_type(t)
         old = self.vars.get(var.name)
+        if isinstance(t, EnumType) and var.name in self.plain_enum_vars:
+            t = IntType(64, False)
         if old is not None:
             new = unify(old, t)
+            if isinstance(old, EnumType) and new != old:
+                self.demote_enum_var(var.name)
             if new is None and (clash := _format_clash(old, t)):
                 raise self.error(clash, span or var.span)
             if new is None:
@@ -704,6 +715,15 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
             t = new
         self.vars[var.name] = t
         var.type = t
+
+    def demote_enum_var(self, name: str) -> None:
+        """A variable that also holds something other than its enum's values (another
+        enum, a plain integer, ``$c++``) is a plain integer everywhere, as bpftrace
+        types a variable once for the whole probe; the final pass applies it from
+        the variable's first assignment on."""
+        self.plain_enum_vars.add(name)
+        if isinstance(self.vars.get(name), EnumType):
+            self.vars[name] = IntType(64, False)
 
     def assign(self, stmt: ast.Assign) -> None:
         value = stmt.value
@@ -732,6 +752,8 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                     raise self.error(f"Undefined or undeclared variable: {_user(target.name)}",
                                      target.span)
                 self.require_int_type(self.vars[target.name], target.span)
+                if isinstance(self.vars[target.name], EnumType):   # $c += 1: an integer
+                    self.demote_enum_var(target.name)
                 target.type = self.vars[target.name]
                 return
             self.bind_var(target, value_t, stmt.span)
@@ -920,6 +942,8 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                 if e.target.name not in self.vars:
                     raise self.error(f"Undefined or undeclared variable: {_user(e.target.name)}",
                                      e.target.span)
+                if isinstance(self.vars[e.target.name], EnumType):   # $c++: an integer
+                    self.demote_enum_var(e.target.name)
                 t = self.vars[e.target.name]
                 if not isinstance(t, IntType):
                     raise self.error(f"Type mismatch for {_user(e.target.name)}: trying to assign "
@@ -1075,6 +1099,10 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
             if not isinstance(t, IntType):
                 raise self.error(f'Cannot cast from "{t}" to "{_CASTS[e.type_name]}"', e.span)
             return _CASTS[e.type_name]
+        enum = re.fullmatch(r"\s*enum\s+(\w+)\s*", e.type_name or "")
+        if target is None and enum and self.types.enum_type(enum.group(1)) is None:
+            raise self.error(f"Unknown enum: {enum.group(1)}",
+                             Span(e.span.start, self.cast_type_span(e).end + 1))
         if target is None:
             target = self.type_name(e.type_name, self.cast_type_span(e))
         if isinstance(target, PointerType):
@@ -1083,10 +1111,24 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                 # a cast keeps the address space of the pointer it converts
                 return PointerType(target=target.target, user=t.user)
             return target
+        if isinstance(target, EnumType):
+            self.enum_cast(e, t, target)
         if isinstance(target, IntType):
             self.require_int(e.expr, "cast operand")
             return target
         raise self.error(f"Cannot cast to '{target}'", e.span)
+
+    def enum_cast(self, e: ast.Cast, t: Type, target: EnumType) -> None:
+        """``(enum color)x``: an integer, and a literal must be one of the enum's values.
+        bpftrace points at the ``(enum color)`` part."""
+        span = Span(e.span.start, self.cast_type_span(e).end + 1)
+        if not isinstance(t, IntType):
+            raise self.error(f'Cannot cast from "{t}" to "{target}"', span)
+        if isinstance(e.expr, ast.Int):
+            values = {v for v, _ in self.types.enum_defs[target.name]}
+            if e.expr.value % (1 << 64) not in values:
+                raise self.error(f"Enum: {target.name} doesn't contain a variant value of "
+                                 f"{e.expr.value}", span)
 
     def deref(self, ptr: Type, span: Span) -> Type:
         """The type ``*ptr`` reads, in the pointer's address space."""
@@ -1190,13 +1232,14 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                 raise self.error("curtask needs the kernel's BTF (/sys/kernel/btf/vmlinux)",
                                  e.span)
             return PointerType(target=task, user=False)
-        if e.name in self.types.enums:
-            return INT64
         if e.name == "dw_ustack":
             self.dw_ustack_span = self.dw_ustack_span or e.span
             return StackType(True)
         if e.name in ("kstack", "ustack"):
             return StackType(e.name == "ustack")
+        enumerator = self.types.enumerator(e.name)
+        if enumerator is not None:
+            return enumerator[0]
         raise self.error(f"Unknown identifier: '{e.name}'", e.span)
 
     def user_builtin(self, e: ast.Builtin) -> Type:
@@ -1310,6 +1353,8 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                 if tp.args_type.field(e.name) is None:
                     raise self.error(f"Can't find field '{e.name}' in tracepoint "
                                      f"{tp.category}:{tp.name}", e.span)
+            if isinstance(t, EnumType):   # a tracepoint field declared as a kernel enum
+                return self.types.enum_type(t.name, t.bits) or IntType(t.bits, t.signed)
             return t
         if isinstance(base, TupleType) and base.names and e.name in base.names:
             e.name = str(base.names.index(e.name))  # a record member is its tuple element

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from bt2c.cdefs import TypeError_, TypeTable
-from bt2c.types import ArgsType, ArrayType, IntType, PointerType, StringType, Type
+from bt2c.types import ArgsType, ArrayType, EnumType, IntType, PointerType, StringType, Type
 
 TRACEFS_DIRS = ("/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events")
 #: Qualifiers and annotations a field's C type may carry that do not change it.
@@ -152,7 +152,10 @@ def parse_format(category: str, name: str, text: str) -> Tracepoint:
             ftype = pointer_type(decl, user)
         else:
             bits = {1: 8, 2: 16, 4: 32}.get(size, 64)
-            ftype = IntType(bits, signed)
+            enum = re.match(r"(?:const\s+)?enum\s+(\w+)\s+\w+$", decl)
+            # enum landlock_rule_type rule_type: printed by name once the analysis
+            # finds the enum in BTF (an integer otherwise)
+            ftype = EnumType(bits, False, enum.group(1)) if enum else IntType(bits, signed)
         fields.append(TpField(fname, decl, int(m.group("off")), size, ftype, "*" in decl))
     return Tracepoint(category, name, tuple(fields))
 

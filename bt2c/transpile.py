@@ -20,7 +20,7 @@ from bt2c.datafuncs import REGISTERS, TARGET_ARCH
 from bt2c.diagnostics import Bt2cError, Source
 from bt2c.formats import c_string_literal
 from bt2c.formatting import format_c
-from bt2c.loader_format import diag_args, event_format, json_value_code
+from bt2c.loader_format import diag_args, enum_tables, event_format, json_value_code
 from bt2c.parser import parse
 from bt2c.resources import (
     DUMMY_TS_ENV,
@@ -248,6 +248,8 @@ def _transpile(text: str, script: str, name: str | None, unsafe: bool, warn: boo
         "uses_tseries": res.uses_tseries,
         "uses_agg_read": gen.uses_agg_read,
         "uses_len": gen.uses_len,
+        "enum_tables": enum_tables(res.events, [t for m in maps
+                                                for t in [*(m.info.key or []), m.info.value]]),
         "signal_probes": any(p.target.provider == "self" for p in gen.programs),
         "len_sites": gen.len_sites,
         "requirements": gen.requirements,

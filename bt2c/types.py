@@ -98,6 +98,8 @@ def tuple_tag(t: Type) -> str:
     """A C identifier naming a type's shape, used for tuple struct names."""
     if isinstance(t, PointerType):
         return "ptr"
+    if isinstance(t, EnumType):   # laid out as the integer it is
+        return str(IntType(t.bits, t.signed))
     if isinstance(t, IntType):
         return str(t)
     if isinstance(t, StringType):
@@ -348,6 +350,29 @@ class FormattedInt(IntType):
 #: FormattedInt.kind of cgroup_path(): the cgroup id, ``fmt`` the hierarchy filter
 #: (bpftrace's type name, which its messages show).
 CGROUP_PATH = "cgroup_path_t"
+
+
+@dataclass(frozen=True)
+class EnumType(IntType):
+    """A value of a C enum (``enum color``, script or kernel): an unsigned integer that
+    print(), printf's ``%s`` and map dumps show as its enumerator's name (the number
+    when none has it), as bpftrace does; arithmetic on it gives a plain integer.
+
+    ``name`` is the enum's tag, ``<anon_N>`` for an anonymous one.
+    """
+
+    bits: int = 64
+    signed: bool = False
+    name: str = ""
+
+    def __str__(self) -> str:
+        return f"enum {self.name}"
+
+    @property
+    def c_table(self) -> str:
+        """The loader's table of its enumerators (``bt_enum_color``)."""
+        return "bt_enum_" + "".join(c if c.isalnum() else "_" for c in self.name).strip("_")
+
 
 #: Values held as raw bytes and printed by the runtime (no integer or string semantics).
 BYTES_TYPES = (BufType, InetType, MacType, StructType, ArrayType)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from bt2c import ast
 from bt2c.diagnostics import Source, Span, quote
-from bt2c.types import AggType, BoolType, IntType, PointerType, Type, VoidType
+from bt2c.types import AggType, BoolType, EnumType, IntType, PointerType, Type, VoidType
 
 if TYPE_CHECKING:
     from bt2c.semantic import Analysis
@@ -441,6 +441,8 @@ class Linter:
         if isinstance(e, ast.Builtin):
             if e.name == "default_str_length":
                 return Shadow(64, False, literal=True)  # a sizeof() in bpftrace's macro
+            if isinstance(e.type, EnumType):   # an enumerator: a constant of no address space
+                return Shadow(64, False, space="none")
             if e.name in _BUILTIN_BITS:
                 return Shadow(_BUILTIN_BITS[e.name], False, space=self.space)
             if re.fullmatch(r"arg\d+|retval", e.name):

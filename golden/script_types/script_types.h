@@ -52,7 +52,7 @@ struct event_printf_0 {
 struct event_printf_1 {
 	struct event_header hdr;
 	__u64 a0;
-	__s64 a1;
+	__u64 a1;
 	__u64 a2;
 };
 

@@ -29,6 +29,9 @@
  *                     cpu-clock probes); it reads its CPU clock (a syscall) now and then.
  *   exec ARGS...      (first only) execv() this program again as "workload ARGS..."
  *                     (a known argv for join(); the new image runs ARGS as its chain).
+ *   landlock N        N x landlock_add_rule(-1, k % 3, NULL, 0) for k = 0..N-1: rule types
+ *                     0 (no enumerator), LANDLOCK_RULE_PATH_BENEATH, LANDLOCK_RULE_NET_PORT,
+ *                     each failing with EBADF (for enum-typed tracepoint args).
  *   sigusr1 N         N x kill(getppid(), SIGUSR1), each followed by a 300 ms sleep: the
  *                     tracer that ran this workload under -c gets N separate signals
  *                     (one kind of signal pending at once coalesces) for self:signal probes.
@@ -110,7 +113,7 @@ static void usage(const char *msg)
 	fprintf(stderr, "usage: workload {openat N [PATH] | open N [PATH] | write N [SIZE] | read N [SIZE] |"
 			" getpid N | close N | nanosleep N | sleep MS | dup N | fork N | thread N | record N |"
 			" add N |"
-			" line N | greet N NAME | many N | work N [MS] | usdt N | connect N | spin MS | sigusr1 N}...\n");
+			" line N | greet N NAME | many N | work N [MS] | usdt N | connect N | spin MS | sigusr1 N | landlock N}...\n");
 	exit(2);
 }
 
@@ -369,6 +372,9 @@ int main(int argc, char **argv)
 				DTRACE_PROBE1(workload, tock, k * 2);
 			}
 			DTRACE_PROBE1(workload_aux, done, n);
+		} else if (!strcmp(cmd, "landlock")) {
+			for (k = 0; k < n; k++)
+				syscall(SYS_landlock_add_rule, -1, k % 3, NULL, 0);
 		} else if (!strcmp(cmd, "sigusr1")) {
 			for (k = 0; k < n; k++) {
 				syscall(SYS_kill, getppid(), SIGUSR1);
