@@ -152,6 +152,13 @@ class AccessGen:
                 return f"((__u64){value})" if isinstance(t, PointerType) else value
             tmp = self.temp("v")
             self.emit(f"{self.decl(t, tmp)} = {self.zero_init(t)};")
+            if loc.path and not loc.path[-1] and isinstance(t, StructType):
+                # *curtask->utask: the pointer at the end of the chain, then the whole
+                # struct it points to (BPF_CORE_READ_INTO has no step for "all of it")
+                ptr = self.temp("p")
+                self.emit(self.s.core_step(ptr, loc.struct, loc.root, loc.path[:-1], loc.user))
+                self.emit(self.s.core_read_into(tmp, t.c_name(), ptr, [], loc.user))
+                return tmp
             self.emit(self.s.core_read_into(tmp, loc.struct, loc.root, loc.path, loc.user))
             return tmp
         tmp = self.temp("v")
