@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bt2c import btf as btf_mod
-from bt2c.types import IntType, Type
+from bt2c.types import EnumType, IntType, Type
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,16 @@ class KArg:
     size: int
     signed: bool
     pointer: bool
+    enum: str = ""   # a named enum's name: its values print as enumerators
 
     @property
     def type(self) -> Type:
-        """The script-level type: an integer of the argument's width."""
+        """The script-level type: an integer of the argument's width (an enum's values
+        print by name once the analysis has looked the enum up)."""
         if self.pointer:
             return IntType(64, False)
-        return IntType(self.size * 8 if self.size in (1, 2, 4, 8) else 64, self.signed)
+        bits = self.size * 8 if self.size in (1, 2, 4, 8) else 64
+        return EnumType(bits, False, self.enum) if self.enum else IntType(bits, self.signed)
 
     @property
     def c_int(self) -> str:
@@ -46,7 +49,7 @@ def _karg(b: btf_mod.Btf, name: str, tid: int) -> KArg | None:
     if t.kind == "int":
         return KArg(name, b.c_type(tid), t.size, t.int_signed, False)
     if t.kind == "enum":
-        return KArg(name, b.c_type(tid), t.size, t.int_signed, False)
+        return KArg(name, b.c_type(tid), t.size, t.int_signed, False, t.name)
     return None   # struct/union by value, float: not an integer
 
 

@@ -1118,6 +1118,13 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
             return target
         raise self.error(f"Cannot cast to '{target}'", e.span)
 
+    def known_enum(self, t: Type) -> Type:
+        """A tracepoint field or kernel function argument declared as a kernel enum:
+        the enum, now known for printing, or a plain integer if BTF lacks it."""
+        if isinstance(t, EnumType):
+            return self.types.enum_type(t.name, t.bits) or IntType(t.bits, t.signed)
+        return t
+
     def enum_cast(self, e: ast.Cast, t: Type, target: EnumType) -> None:
         """``(enum color)x``: an integer, and a literal must be one of the enum's values.
         bpftrace points at the ``(enum color)`` part."""
@@ -1204,7 +1211,7 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                 rets = {t.kret.type if t.kret else None for t in targets}
                 if None in rets:
                     raise self.error("retval of a function that returns void", e.span)
-                return rets.pop() if len(rets) == 1 else INT64
+                return self.known_enum(rets.pop()) if len(rets) == 1 else INT64
             return self.regs_builtin(e, RETVAL_REGS_PROVIDERS,
                                      "'kretprobe' and 'uretprobe' and 'fentry' probes")
         if e.name == "func":
@@ -1353,9 +1360,7 @@ class Analyzer(DataCalls, StringCalls, GetoptCalls, ComptimeCalls):
                 if tp.args_type.field(e.name) is None:
                     raise self.error(f"Can't find field '{e.name}' in tracepoint "
                                      f"{tp.category}:{tp.name}", e.span)
-            if isinstance(t, EnumType):   # a tracepoint field declared as a kernel enum
-                return self.types.enum_type(t.name, t.bits) or IntType(t.bits, t.signed)
-            return t
+            return self.known_enum(t)
         if isinstance(base, TupleType) and base.names and e.name in base.names:
             e.name = str(base.names.index(e.name))  # a record member is its tuple element
             return base.elems[int(e.name)]
