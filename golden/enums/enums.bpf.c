@@ -26,6 +26,14 @@ struct {
 /* Records bt_events had no room for: bpftrace's "Lost N events", read by the loader. */
 __u64 bt_lost = 0;
 
+/* @drop_reasons = count(): first used on line 22 */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} map_drop_reasons SEC(".maps");
+
 /* @last: first used on line 16 */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -700,5 +708,15 @@ int handle_sys_enter_landlock_add_rule(struct tp_syscalls_sys_enter_landlock_add
 	tup4.f2 = ((__u64)1LL);
 	__builtin_memcpy(&val3, &tup4, sizeof(val3));
 	bpf_map_update_elem(&map_last, &key2, &val3, BPF_ANY);
+	return 0;
+}
+
+/* line 20: rawtracepoint:vmlinux:kfree_skb */
+SEC("raw_tp/kfree_skb")
+int handle_rawtracepoint_kfree_skb(__u64 *ctx)
+{
+	/* line 22: @drop_reasons[args.reason] = count() */
+	__u64 key1 = ((__u32)ctx[2]);
+	bt_map_add(&map_drop_reasons, &key1, 1);
 	return 0;
 }

@@ -3311,8 +3311,8 @@ static BT_UNUSED const char *bt_fmt_username(unsigned long long uid)
 /* Which script line each block of enums.bpf.c comes from, and the script itself:
  * used to explain a verifier rejection in terms of the script. */
 static const struct bt_line_map bt_line_map[] = {
-	{ 652, 4 }, { 658, 6 },	 { 660, 7 },  { 666, 8 },
-	{ 668, 9 }, { 687, 13 }, { 691, 15 }, { 694, 16 },
+	{ 660, 4 },  { 666, 6 },  { 668, 7 },  { 674, 8 },  { 676, 9 },
+	{ 695, 13 }, { 699, 15 }, { 702, 16 }, { 714, 20 }, { 718, 22 },
 };
 
 static const char *const bt_script_lines[] = {
@@ -3334,6 +3334,12 @@ static const char *const bt_script_lines[] = {
 	"{",
 	"\t@rule_types[args.rule_type] = count();",
 	"\t@last = (pid, args.rule_type, (enum sock_type)SOCK_STREAM);",
+	"}",
+	"",
+	"// a raw tracepoint's argument of a kernel enum type (from BTF)",
+	"rawtracepoint:kfree_skb",
+	"{",
+	"\t@drop_reasons[args.reason] = count();",
 	"}",
 };
 
@@ -3363,6 +3369,157 @@ static const char *const bt_enum_size_class_names[] = {
 static const struct bt_enum bt_enum_size_class = { 3, bt_enum_size_class_values,
 						   bt_enum_size_class_names };
 
+/* enum skb_drop_reason: its values print as their enumerators' names. */
+static const unsigned long long bt_enum_skb_drop_reason_values[] = {
+	0ULL,	1ULL,	2ULL,	3ULL,	4ULL,	5ULL,	6ULL,	7ULL,	8ULL,	9ULL,
+	10ULL,	11ULL,	12ULL,	13ULL,	14ULL,	15ULL,	16ULL,	17ULL,	18ULL,	19ULL,
+	20ULL,	21ULL,	22ULL,	23ULL,	24ULL,	25ULL,	26ULL,	27ULL,	28ULL,	29ULL,
+	30ULL,	31ULL,	32ULL,	33ULL,	34ULL,	35ULL,	36ULL,	37ULL,	38ULL,	39ULL,
+	40ULL,	41ULL,	42ULL,	43ULL,	44ULL,	45ULL,	46ULL,	47ULL,	48ULL,	49ULL,
+	50ULL,	51ULL,	52ULL,	53ULL,	54ULL,	55ULL,	56ULL,	57ULL,	58ULL,	59ULL,
+	60ULL,	61ULL,	62ULL,	63ULL,	64ULL,	65ULL,	66ULL,	67ULL,	68ULL,	69ULL,
+	70ULL,	71ULL,	72ULL,	73ULL,	74ULL,	75ULL,	76ULL,	77ULL,	78ULL,	79ULL,
+	80ULL,	81ULL,	82ULL,	83ULL,	84ULL,	85ULL,	86ULL,	87ULL,	88ULL,	89ULL,
+	90ULL,	91ULL,	92ULL,	93ULL,	94ULL,	95ULL,	96ULL,	97ULL,	98ULL,	99ULL,
+	100ULL, 101ULL, 102ULL, 103ULL, 104ULL, 105ULL, 106ULL, 107ULL, 108ULL, 109ULL,
+	110ULL, 111ULL, 112ULL, 113ULL, 114ULL, 115ULL, 116ULL, 117ULL, 118ULL, 119ULL,
+	120ULL, 121ULL, 122ULL, 123ULL, 124ULL, 125ULL, 126ULL, 127ULL, 128ULL, 4294901760ULL,
+};
+static const char *const bt_enum_skb_drop_reason_names[] = {
+	"SKB_NOT_DROPPED_YET",
+	"SKB_CONSUMED",
+	"SKB_DROP_REASON_NOT_SPECIFIED",
+	"SKB_DROP_REASON_NO_SOCKET",
+	"SKB_DROP_REASON_SOCKET_CLOSE",
+	"SKB_DROP_REASON_SOCKET_FILTER",
+	"SKB_DROP_REASON_SOCKET_RCVBUFF",
+	"SKB_DROP_REASON_UNIX_DISCONNECT",
+	"SKB_DROP_REASON_UNIX_SKIP_OOB",
+	"SKB_DROP_REASON_PKT_TOO_SMALL",
+	"SKB_DROP_REASON_TCP_CSUM",
+	"SKB_DROP_REASON_UDP_CSUM",
+	"SKB_DROP_REASON_NETFILTER_DROP",
+	"SKB_DROP_REASON_OTHERHOST",
+	"SKB_DROP_REASON_IP_CSUM",
+	"SKB_DROP_REASON_IP_INHDR",
+	"SKB_DROP_REASON_IP_RPFILTER",
+	"SKB_DROP_REASON_UNICAST_IN_L2_MULTICAST",
+	"SKB_DROP_REASON_XFRM_POLICY",
+	"SKB_DROP_REASON_IP_NOPROTO",
+	"SKB_DROP_REASON_PROTO_MEM",
+	"SKB_DROP_REASON_TCP_AUTH_HDR",
+	"SKB_DROP_REASON_TCP_MD5NOTFOUND",
+	"SKB_DROP_REASON_TCP_MD5UNEXPECTED",
+	"SKB_DROP_REASON_TCP_MD5FAILURE",
+	"SKB_DROP_REASON_TCP_AONOTFOUND",
+	"SKB_DROP_REASON_TCP_AOUNEXPECTED",
+	"SKB_DROP_REASON_TCP_AOKEYNOTFOUND",
+	"SKB_DROP_REASON_TCP_AOFAILURE",
+	"SKB_DROP_REASON_SOCKET_BACKLOG",
+	"SKB_DROP_REASON_TCP_FLAGS",
+	"SKB_DROP_REASON_TCP_ABORT_ON_DATA",
+	"SKB_DROP_REASON_TCP_ZEROWINDOW",
+	"SKB_DROP_REASON_TCP_OLD_DATA",
+	"SKB_DROP_REASON_TCP_OVERWINDOW",
+	"SKB_DROP_REASON_TCP_OFOMERGE",
+	"SKB_DROP_REASON_TCP_RFC7323_PAWS",
+	"SKB_DROP_REASON_TCP_RFC7323_PAWS_ACK",
+	"SKB_DROP_REASON_TCP_RFC7323_TW_PAWS",
+	"SKB_DROP_REASON_TCP_RFC7323_TSECR",
+	"SKB_DROP_REASON_TCP_LISTEN_OVERFLOW",
+	"SKB_DROP_REASON_TCP_OLD_SEQUENCE",
+	"SKB_DROP_REASON_TCP_INVALID_SEQUENCE",
+	"SKB_DROP_REASON_TCP_INVALID_END_SEQUENCE",
+	"SKB_DROP_REASON_TCP_INVALID_ACK_SEQUENCE",
+	"SKB_DROP_REASON_TCP_RESET",
+	"SKB_DROP_REASON_TCP_INVALID_SYN",
+	"SKB_DROP_REASON_TCP_CLOSE",
+	"SKB_DROP_REASON_TCP_FASTOPEN",
+	"SKB_DROP_REASON_TCP_OLD_ACK",
+	"SKB_DROP_REASON_TCP_TOO_OLD_ACK",
+	"SKB_DROP_REASON_TCP_ACK_UNSENT_DATA",
+	"SKB_DROP_REASON_TCP_OFO_QUEUE_PRUNE",
+	"SKB_DROP_REASON_TCP_OFO_DROP",
+	"SKB_DROP_REASON_IP_OUTNOROUTES",
+	"SKB_DROP_REASON_BPF_CGROUP_EGRESS",
+	"SKB_DROP_REASON_IPV6DISABLED",
+	"SKB_DROP_REASON_NEIGH_CREATEFAIL",
+	"SKB_DROP_REASON_NEIGH_FAILED",
+	"SKB_DROP_REASON_NEIGH_QUEUEFULL",
+	"SKB_DROP_REASON_NEIGH_DEAD",
+	"SKB_DROP_REASON_NEIGH_HH_FILLFAIL",
+	"SKB_DROP_REASON_TC_EGRESS",
+	"SKB_DROP_REASON_SECURITY_HOOK",
+	"SKB_DROP_REASON_QDISC_DROP",
+	"SKB_DROP_REASON_QDISC_OVERLIMIT",
+	"SKB_DROP_REASON_QDISC_CONGESTED",
+	"SKB_DROP_REASON_CAKE_FLOOD",
+	"SKB_DROP_REASON_FQ_BAND_LIMIT",
+	"SKB_DROP_REASON_FQ_HORIZON_LIMIT",
+	"SKB_DROP_REASON_FQ_FLOW_LIMIT",
+	"SKB_DROP_REASON_CPU_BACKLOG",
+	"SKB_DROP_REASON_XDP",
+	"SKB_DROP_REASON_TC_INGRESS",
+	"SKB_DROP_REASON_UNHANDLED_PROTO",
+	"SKB_DROP_REASON_SKB_CSUM",
+	"SKB_DROP_REASON_SKB_GSO_SEG",
+	"SKB_DROP_REASON_SKB_UCOPY_FAULT",
+	"SKB_DROP_REASON_DEV_HDR",
+	"SKB_DROP_REASON_DEV_READY",
+	"SKB_DROP_REASON_FULL_RING",
+	"SKB_DROP_REASON_NOMEM",
+	"SKB_DROP_REASON_HDR_TRUNC",
+	"SKB_DROP_REASON_TAP_FILTER",
+	"SKB_DROP_REASON_TAP_TXFILTER",
+	"SKB_DROP_REASON_ICMP_CSUM",
+	"SKB_DROP_REASON_INVALID_PROTO",
+	"SKB_DROP_REASON_IP_INADDRERRORS",
+	"SKB_DROP_REASON_IP_INNOROUTES",
+	"SKB_DROP_REASON_IP_LOCAL_SOURCE",
+	"SKB_DROP_REASON_IP_INVALID_SOURCE",
+	"SKB_DROP_REASON_IP_LOCALNET",
+	"SKB_DROP_REASON_IP_INVALID_DEST",
+	"SKB_DROP_REASON_PKT_TOO_BIG",
+	"SKB_DROP_REASON_DUP_FRAG",
+	"SKB_DROP_REASON_FRAG_REASM_TIMEOUT",
+	"SKB_DROP_REASON_FRAG_TOO_FAR",
+	"SKB_DROP_REASON_TCP_MINTTL",
+	"SKB_DROP_REASON_IPV6_BAD_EXTHDR",
+	"SKB_DROP_REASON_IPV6_NDISC_FRAG",
+	"SKB_DROP_REASON_IPV6_NDISC_HOP_LIMIT",
+	"SKB_DROP_REASON_IPV6_NDISC_BAD_CODE",
+	"SKB_DROP_REASON_IPV6_NDISC_BAD_OPTIONS",
+	"SKB_DROP_REASON_IPV6_NDISC_NS_OTHERHOST",
+	"SKB_DROP_REASON_QUEUE_PURGE",
+	"SKB_DROP_REASON_TC_COOKIE_ERROR",
+	"SKB_DROP_REASON_PACKET_SOCK_ERROR",
+	"SKB_DROP_REASON_TC_CHAIN_NOTFOUND",
+	"SKB_DROP_REASON_TC_RECLASSIFY_LOOP",
+	"SKB_DROP_REASON_VXLAN_INVALID_HDR",
+	"SKB_DROP_REASON_VXLAN_VNI_NOT_FOUND",
+	"SKB_DROP_REASON_MAC_INVALID_SOURCE",
+	"SKB_DROP_REASON_VXLAN_ENTRY_EXISTS",
+	"SKB_DROP_REASON_NO_TX_TARGET",
+	"SKB_DROP_REASON_IP_TUNNEL_ECN",
+	"SKB_DROP_REASON_TUNNEL_TXINFO",
+	"SKB_DROP_REASON_LOCAL_MAC",
+	"SKB_DROP_REASON_ARP_PVLAN_DISABLE",
+	"SKB_DROP_REASON_MAC_IEEE_MAC_CONTROL",
+	"SKB_DROP_REASON_BRIDGE_INGRESS_STP_STATE",
+	"SKB_DROP_REASON_CAN_RX_INVALID_FRAME",
+	"SKB_DROP_REASON_CANFD_RX_INVALID_FRAME",
+	"SKB_DROP_REASON_CANXL_RX_INVALID_FRAME",
+	"SKB_DROP_REASON_PFMEMALLOC",
+	"SKB_DROP_REASON_DUALPI2_STEP_DROP",
+	"SKB_DROP_REASON_PSP_INPUT",
+	"SKB_DROP_REASON_PSP_OUTPUT",
+	"SKB_DROP_REASON_RECURSION_LIMIT",
+	"SKB_DROP_REASON_MAX",
+	"SKB_DROP_REASON_SUBSYS_MASK",
+};
+static const struct bt_enum bt_enum_skb_drop_reason = { 130, bt_enum_skb_drop_reason_values,
+							bt_enum_skb_drop_reason_names };
+
 /* enum sock_type: its values print as their enumerators' names. */
 static const unsigned long long bt_enum_sock_type_values[] = {
 	1ULL, 2ULL, 3ULL, 4ULL, 5ULL, 6ULL, 10ULL,
@@ -3375,6 +3532,9 @@ static const struct bt_enum bt_enum_sock_type = { 7, bt_enum_sock_type_values,
 						  bt_enum_sock_type_names };
 
 /* The script's maps, for printing at exit and for print()/clear()/zero(). */
+static const struct bt_field map_drop_reasons_key_fields[] = {
+	{ BT_KIND_ENUM, 8, 0, .enm = &bt_enum_skb_drop_reason },
+};
 static const struct bt_field map_last_key_fields[] = {
 	{ BT_KIND_UINT, 4, 0 },
 };
@@ -3392,6 +3552,15 @@ static const struct bt_field map_writes_key_fields[] = {
 };
 
 static struct bt_map bt_maps[] = {
+	{
+		.name = "@drop_reasons",
+		.fd = -1,
+		.scalar = 0,
+		.key = { sizeof(__u64), 1, 0, map_drop_reasons_key_fields },
+		.agg = BT_AGG_COUNT,
+		.percpu = 1,
+		.nbuckets = 0,
+	},
 	{
 		.name = "@last",
 		.fd = -1,
@@ -3421,7 +3590,7 @@ static struct bt_map bt_maps[] = {
 		.nbuckets = 0,
 	},
 };
-#define BT_NMAPS 3
+#define BT_NMAPS 4
 #define BT_POLL_MS 100 /* longest a record waits before it is printed */
 
 /* Format and print one ring-buffer record. */
@@ -3491,6 +3660,13 @@ int main(int argc, char **argv)
 			.kind = BT_PROBE_AUTO,
 			.optional = 0,
 		},
+		{
+			.prog = skel->progs.handle_rawtracepoint_kfree_skb,
+			.link = &skel->links.handle_rawtracepoint_kfree_skb,
+			.name = "rawtracepoint:vmlinux:kfree_skb",
+			.kind = BT_PROBE_AUTO,
+			.optional = 0,
+		},
 	};
 	const int nprog = sizeof(probes) / sizeof(probes[0]);
 
@@ -3523,9 +3699,10 @@ int main(int argc, char **argv)
 		printf("enums.bt: loads on this kernel\n");
 		goto cleanup;
 	}
-	bt_maps[0].fd = bpf_map__fd(skel->maps.map_last);
-	bt_maps[1].fd = bpf_map__fd(skel->maps.map_rule_types);
-	bt_maps[2].fd = bpf_map__fd(skel->maps.map_writes);
+	bt_maps[0].fd = bpf_map__fd(skel->maps.map_drop_reasons);
+	bt_maps[1].fd = bpf_map__fd(skel->maps.map_last);
+	bt_maps[2].fd = bpf_map__fd(skel->maps.map_rule_types);
+	bt_maps[3].fd = bpf_map__fd(skel->maps.map_writes);
 
 	nprobes = bt_attach_probes(probes, nprog, BT_MISSING_ERROR);
 	if (nprobes < 0) {
