@@ -141,8 +141,33 @@ enum bt_kind {
 	BT_KIND_PTR = 18, /* a pointer: printed 0x..., a number in JSON */
 	/* cgroup_path(): a cgroup id, printed as its paths (cgroup_path.c); `fmt`
 	 * is the call's filter of hierarchy names */
-	BT_KIND_CGROUP_PATH = 19
+	BT_KIND_CGROUP_PATH = 19,
+	BT_KIND_ENUM = 20 /* an enum value: its enumerator's name (`enm`), a number in JSON */
 };
+
+/* A C enum's enumerators, to print its values by name (one table per enum type
+ * the script prints, generated in the loader). */
+struct bt_enum {
+	unsigned int n;
+	const unsigned long long *values;
+	const char *const *names;
+};
+
+/* The enumerator of value v, or v as a number when none has it (flags, unknown
+ * values), as bpftrace prints them.  A number's text lives for the next 7 calls. */
+static BT_UNUSED const char *bt_enum_text(const struct bt_enum *e, unsigned long long v)
+{
+	static char num[8][24]; /* a few at once: printf("%s %s", a, b) */
+	static unsigned int next;
+	char *out;
+
+	for (unsigned int i = 0; i < e->n; i++)
+		if (e->values[i] == v)
+			return e->names[i];
+	out = num[next++ % 8];
+	snprintf(out, sizeof(num[0]), "%llu", v);
+	return out;
+}
 
 struct bt_field {
 	unsigned char kind;    /* enum bt_kind */
@@ -152,6 +177,7 @@ struct bt_field {
 	unsigned char shift;   /* ... and its lowest bit in the `size` bytes */
 	const char *name;      /* a struct member's name */
 	const char *fmt;       /* BT_KIND_TIMESTAMP: the strftime() format; CGROUP_PATH: filter */
+	const struct bt_enum *enm; /* BT_KIND_ENUM: the enum's enumerators */
 };
 
 #define BT__IS_GROUP(k) ((k) == BT_KIND_TUPLE || (k) == BT_KIND_STRUCT || (k) == BT_KIND_ARRAY)
@@ -333,7 +359,8 @@ static void bt__put_int(unsigned char *p, unsigned int size, uint64_t v)
 static int bt__is_int_value(const struct bt_map *m)
 {
 	return m->agg == BT_AGG_NONE && !m->value.tuple && m->value.nfields == 1 &&
-	       (m->value.fields[0].kind == BT_KIND_INT || m->value.fields[0].kind == BT_KIND_UINT);
+	       (m->value.fields[0].kind == BT_KIND_INT || m->value.fields[0].kind == BT_KIND_UINT ||
+		m->value.fields[0].kind == BT_KIND_ENUM);
 }
 
 static int bt__is_hist(const struct bt_map *m)
@@ -1067,6 +1094,10 @@ static void bt__fmt_field(struct bt__sb *b, const struct bt_field *f, const unsi
 	if (f->kind == BT_KIND_PTR) {
 		snprintf(num, sizeof(num), "0x%llx", (unsigned long long)bt__get_uint(p, f->size));
 		bt__sb_puts(b, num);
+		return;
+	}
+	if (f->kind == BT_KIND_ENUM) {
+		bt__sb_puts(b, bt_enum_text(f->enm, bt__get_uint(p, f->size)));
 		return;
 	}
 	if (f->kind == BT_KIND_INT)
