@@ -27,6 +27,8 @@
  *                     sys_enter_connect's sockaddr and sock:inet_sock_set_state).
  *   spin MS           burn MS milliseconds of this process's CPU time (for profile and
  *                     cpu-clock probes); it reads its CPU clock (a syscall) now and then.
+ *   spin2 MS          spin in two threads at once until the process has used MS ms of CPU
+ *                     (both CPUs of a two-CPU machine busy for about MS/2 ms of wall time).
  *   exec ARGS...      (first only) execv() this program again as "workload ARGS..."
  *                     (a known argv for join(); the new image runs ARGS as its chain).
  *   landlock N        N x landlock_add_rule(-1, k % 3, NULL, 0) for k = 0..N-1: rule types
@@ -113,7 +115,7 @@ static void usage(const char *msg)
 	fprintf(stderr, "usage: workload {openat N [PATH] | open N [PATH] | write N [SIZE] | read N [SIZE] |"
 			" getpid N | close N | nanosleep N | sleep MS | dup N | fork N | thread N | record N |"
 			" add N |"
-			" line N | greet N NAME | many N | work N [MS] | usdt N | connect N | spin MS | sigusr1 N | landlock N}...\n");
+			" line N | greet N NAME | many N | work N [MS] | usdt N | connect N | spin MS | spin2 MS | sigusr1 N | landlock N}...\n");
 	exit(2);
 }
 
@@ -211,6 +213,12 @@ WL_FN void wl_work(long ms)
 }
 
 /* thread N: the second thread's work, N getpid calls. */
+static void *thread_spin(void *arg)
+{
+	spin_ms((long)arg);
+	return NULL;
+}
+
 static void *thread_getpid(void *arg)
 {
 	for (long k = 0; k < (long)arg; k++)
@@ -340,6 +348,13 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(cmd, "spin")) {
 			spin_ms(n);
+		} else if (!strcmp(cmd, "spin2")) {
+			pthread_t t;
+
+			if (pthread_create(&t, NULL, thread_spin, (void *)n) != 0)
+				usage("cannot create a thread");
+			spin_ms(n);
+			pthread_join(t, NULL);
 		} else if (!strcmp(cmd, "add")) {
 			for (k = 0; k < n; k++)
 				wl_add(k, 10);
