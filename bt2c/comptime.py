@@ -275,15 +275,6 @@ class ComptimeCalls:
                              f"({n.value} requested)", n.span)
         return BOOL
 
-    def tracepoint_pointer(self: Analyzer, e: ast.Expr) -> bool:
-        """``args.NAME`` of a tracepoint field declared as a pointer (bt2c types those
-        as integers; bpftrace as pointers)."""
-        if not (isinstance(e, ast.Field) and isinstance(e.expr, ast.Builtin)
-                and e.expr.name == "args" and not self.typed_targets):
-            return False
-        return any(f.name == e.name and f.is_pointer for tp in self.tracepoints
-                   for f in tp.fields)
-
     def comptime_value(self: Analyzer, cond: ast.Expr, where: ast.Expr) -> int:
         """The compile-time value of a typed expression; bpftrace's error if it has none."""
         value = const_value(cond)
